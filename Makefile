@@ -1,0 +1,88 @@
+# huginn — native inference engine and terminal chat for Huginn-0125.
+#   make          build ./huginn
+#   make test     install missing Debian packages, build, run every test
+#   make run      install missing Debian packages, build, open the chat
+#   make deps     install missing Debian packages (apt-get, as root)
+
+CC      ?= cc
+PKGS    := ncursesw readline openblas libcjson cmocka oniguruma
+# pkg-config name -> Debian package
+DEB_ncursesw := libncurses-dev
+DEB_readline := libreadline-dev
+DEB_openblas := libopenblas-dev
+DEB_libcjson := libcjson-dev
+DEB_cmocka   := libcmocka-dev
+DEB_oniguruma := libonig-dev
+DEB_TOOLS    := pkg-config tmux
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs ncursesw readline openblas libcjson oniguruma 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -pthread -Icore -Iui $(PKG_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lm -pthread
+
+BUILD   := build
+CORE_SRC := $(wildcard core/*.c)
+UI_SRC   := $(wildcard ui/*.c)
+APP_SRC  := $(wildcard app/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+UI_OBJ   := $(UI_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+MODEL   ?= tests/fixtures/demo-huginn
+
+.PHONY: all deps test unit e2e run clean
+all: huginn
+
+deps:
+	@missing=""; \
+	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: missing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_TOOLS))" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update && apt-get install -y --no-install-recommends build-essential $(DEB_TOOLS) \
+	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) || exit 1; \
+	fi
+
+$(BUILD)/%.o: %.c $(wildcard core/*.h ui/*.h app/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libhuginn.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libhuginnui.a: $(UI_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; printf '!<arch>\n' > $@
+	$(if $(UI_OBJ),ar rcs $@ $^)
+
+huginn: $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
+	$(CC) $(CFLAGS) -o $@ $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
+
+unit: $(TEST_BIN)
+	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+e2e: huginn
+	@fail=0; for s in tests/e2e_*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash $$s || fail=1; done; exit $$fail
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory unit e2e
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./huginn chat --model $(MODEL) $(ARGS)
+
+clean:
+	rm -rf $(BUILD) huginn

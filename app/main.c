@@ -1,0 +1,59 @@
+/* main.c — the huginn binary: dispatch to a subcommand. */
+#include "cmds.h"
+#include "cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: huginn [COMMAND] [OPTIONS]\n"
+    "\n"
+    "Native CPU inference and terminal chat for Huginn-0125, a recurrent-depth model.\n"
+    "\n"
+    "commands:\n"
+    "  chat         the chat TUI (the default on a terminal)\n"
+    "  run          generate from a prompt (ids, text or one chat turn)\n"
+    "  forward      one forward pass: argmax per position and the last logits\n"
+    "  tokenize     text to ids (JSON array of strings on stdin with --json)\n"
+    "  detokenize   ids to text (JSON array of id arrays on stdin with --json)\n"
+    "  bench        benchmarks (bench tokenizer …)\n"
+    "  demo         a scripted chat session for presentations\n"
+    "\n"
+    "'huginn COMMAND --help' describes each; 'man huginn' has the whole story.\n";
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    if (argc < 2) {
+        if (isatty(0) && isatty(1)) {
+            char *args[] = {"chat", NULL};
+            return cmd_chat(1, args);
+        }
+        fputs(usage, stderr);
+        return EXIT_BAD_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        puts("huginn 0.1");
+        return 0;
+    }
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"run", cmd_run},           {"forward", cmd_forward},       {"tokenize", cmd_tokenize},
+        {"detokenize", cmd_detokenize}, {"bench", cmd_bench},       {"chat", cmd_chat},
+        {"demo", cmd_demo},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    if (cmd[0] == '-') { /* options without a command: the chat */
+        argv[0] = "chat";
+        return cmd_chat(argc, argv);
+    }
+    fprintf(stderr, "huginn: unknown command '%s' (see 'huginn --help')\n", cmd);
+    return EXIT_BAD_INPUT;
+}

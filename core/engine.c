@@ -1,0 +1,671 @@
+/* engine.c — the forward pass, the KV cache and generation (HUGINN.md §2–§5).
+ *
+ * A call processes a batch of T positions (the prompt, or one new token):
+ * prelude, num_steps recurrence steps (each: adapter + core layers), coda and
+ * head.  The batch is walked in chunks of `ubatch` rows; every chunk of a
+ * layer finishes before the next chunk of the same layer starts, so chunking
+ * changes nothing in the result.  All buffers live in the context and are
+ * allocated when it is made (KV slots: when a call needs more steps than any
+ * before); the per-token loop allocates nothing. */
+#include "exitcrit.h"
+#include "kernels.h"
+#include "kvcache.h"
+#include "model.h"
+#include "sampler.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hg_ctx {
+    hg_model *m;
+    int n_ctx;               /* positions the context holds                         */
+    int ubatch;              /* rows per chunk                                      */
+    hg_kvs kvs;
+    int n_slots;             /* slot arrays allocated: n_coda + n_prelude + core     */
+    int core_slots_used;     /* highest compressed core slot written + 1 (minus P)  */
+    float **K, **V;          /* [n_coda + slot] -> (n_ctx, kv_dim)                  */
+    int *steps_done;         /* (n_ctx) recurrence steps each cached position ran   */
+    int32_t *tokens;         /* (n_ctx + 1) known tokens; [0, n_past) are cached    */
+    int n_tokens, n_past;
+    /* batch buffers, (n_ctx, n_embd) each */
+    float *e;                /* prelude output (the injected embedding)            */
+    float *x;                /* recurrent state                                     */
+    /* chunk scratch */
+    float *xn;               /* (ubatch, n_embd)                                    */
+    float *qkv;              /* (ubatch, q_dim + 2 kv_dim)                          */
+    float *att;              /* (ubatch, q_dim)                                     */
+    float *tmp;              /* (ubatch, n_embd)                                    */
+    float *fc;               /* (ubatch, 2 intermediate)                            */
+    float *act;              /* (ubatch, intermediate)                              */
+    float *cat;              /* (ubatch, 2 n_embd)                                  */
+    float *y;                /* (ubatch, n_embd) coda activations                   */
+    float *scores;           /* (n_ctx) attention scores of one query               */
+    int *rslot;              /* (n_ctx) slot array to read for each past position   */
+    float *logits;           /* (vocab) logits of the last position                 */
+    float *warm;             /* (n_embd) warm-start state for the next token        */
+    hg_exit_state ex;
+    hg_sampler_work sw;
+};
+
+/* ----------------------------------------------------------------- setup */
+
+void hg_ctx_params_default(hg_ctx_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->cache = "full";
+}
+
+static void *xcalloc(size_t n, size_t sz, int *fail)
+{
+    void *p = calloc(n ? n : 1, sz);
+    if (!p) *fail = 1;
+    return p;
+}
+
+void hg_ctx_free(hg_ctx *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n_slots; i++) {
+        free(c->K[i]);
+        free(c->V[i]);
+    }
+    free(c->K);
+    free(c->V);
+    free(c->steps_done);
+    free(c->tokens);
+    free(c->e);
+    free(c->x);
+    free(c->xn);
+    free(c->qkv);
+    free(c->att);
+    free(c->tmp);
+    free(c->fc);
+    free(c->act);
+    free(c->cat);
+    free(c->y);
+    free(c->scores);
+    free(c->rslot);
+    free(c->logits);
+    free(c->warm);
+    free(c->sw.probs);
+    free(c->sw.idx);
+    free(c->sw.mark);
+    hg_exit_free(&c->ex);
+    free(c);
+}
+
+/* Make sure slot arrays exist for num_steps recurrence steps. */
+static hg_status ensure_slots(hg_ctx *c, int num_steps, hg_err *err)
+{
+    const hg_config *cf = &c->m->cfg;
+    int need = cf->n_coda + cf->n_prelude + hg_kvs_core_slots(&c->kvs, cf->n_core, num_steps);
+    if (need <= c->n_slots) return HG_OK;
+    float **nk = realloc(c->K, sizeof *nk * (size_t)need);
+    if (nk) c->K = nk;
+    float **nv = realloc(c->V, sizeof *nv * (size_t)need);
+    if (nv) c->V = nv;
+    if (!nk || !nv) return hg_fail(err, HG_E_NOMEM, "out of memory for the KV cache");
+    size_t per = (size_t)c->n_ctx * (size_t)c->m->kv_dim;
+    for (int i = c->n_slots; i < need; i++) {
+        /* calloc: pages are committed only when a position is written */
+        c->K[i] = calloc(per, sizeof(float));
+        c->V[i] = calloc(per, sizeof(float));
+        if (!c->K[i] || !c->V[i]) {
+            free(c->K[i]);
+            free(c->V[i]);
+            return hg_fail(err, HG_E_NOMEM, "out of memory for the KV cache (%d slots of %d positions)", need,
+                           c->n_ctx);
+        }
+        c->n_slots = i + 1;
+    }
+    return HG_OK;
+}
+
+hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *err)
+{
+    *out = NULL;
+    hg_ctx_params def;
+    if (!p) {
+        hg_ctx_params_default(&def);
+        p = &def;
+    }
+    const hg_config *cf = &m->cfg;
+    if (p->n_ctx < 0 || p->n_ctx > cf->block_size)
+        return hg_fail(err, HG_E_ARG, "context of %d positions: must be 1..%d (block_size)", p->n_ctx,
+                       cf->block_size);
+    hg_ctx *c = calloc(1, sizeof *c);
+    if (!c) return hg_fail(err, HG_E_NOMEM, "out of memory");
+    c->m = m;
+    hg_status s = hg_kvs_parse(p->cache, &c->kvs, err);
+    if (s) {
+        free(c);
+        return s;
+    }
+    c->n_ctx = p->n_ctx ? p->n_ctx : cf->block_size;
+    c->ubatch = p->ubatch > 0 ? p->ubatch : 512;
+    if (c->ubatch > c->n_ctx) c->ubatch = c->n_ctx;
+    size_t N = (size_t)c->n_ctx, U = (size_t)c->ubatch, E = (size_t)cf->n_embd, NI = (size_t)cf->intermediate_size;
+    size_t Vv = (size_t)cf->vocab_size;
+    int fail = 0;
+    c->steps_done = xcalloc(N, sizeof(int), &fail);
+    c->tokens = xcalloc(N + 1, sizeof(int32_t), &fail);
+    c->e = xcalloc(N * E, sizeof(float), &fail);
+    c->x = xcalloc(N * E, sizeof(float), &fail);
+    c->xn = xcalloc(U * E, sizeof(float), &fail);
+    c->qkv = xcalloc(U * (size_t)(m->q_dim + 2 * m->kv_dim), sizeof(float), &fail);
+    c->att = xcalloc(U * (size_t)m->q_dim, sizeof(float), &fail);
+    c->tmp = xcalloc(U * E, sizeof(float), &fail);
+    c->fc = xcalloc(U * 2 * NI, sizeof(float), &fail);
+    c->act = xcalloc(U * NI, sizeof(float), &fail);
+    c->cat = xcalloc(U * 2 * E, sizeof(float), &fail);
+    c->y = xcalloc(U * E, sizeof(float), &fail);
+    c->scores = xcalloc(N, sizeof(float), &fail);
+    c->rslot = xcalloc(N, sizeof(int), &fail);
+    c->logits = xcalloc(Vv, sizeof(float), &fail);
+    c->warm = xcalloc(E, sizeof(float), &fail);
+    c->sw.probs = xcalloc(Vv, sizeof(float), &fail);
+    c->sw.idx = xcalloc(Vv, sizeof(int), &fail);
+    c->sw.mark = xcalloc(Vv, 1, &fail);
+    if (!fail && hg_exit_alloc(&c->ex, cf->vocab_size, N * E) != HG_OK) fail = 1;
+    if (fail) {
+        hg_ctx_free(c);
+        return hg_fail(err, HG_E_NOMEM, "out of memory for a context of %zu positions", N);
+    }
+    int steps = p->max_steps > 0 ? p->max_steps : cf->mean_recurrence;
+    if ((s = ensure_slots(c, steps, err))) {
+        hg_ctx_free(c);
+        return s;
+    }
+    *out = c;
+    return HG_OK;
+}
+
+void hg_ctx_reset(hg_ctx *c)
+{
+    c->n_tokens = c->n_past = 0;
+    c->core_slots_used = 0;
+}
+
+hg_status hg_ctx_truncate(hg_ctx *c, int n, hg_err *err)
+{
+    if (n < 0 || n > c->n_tokens)
+        return hg_fail(err, HG_E_ARG, "cannot truncate %d tokens to %d", c->n_tokens, n);
+    c->n_tokens = n;
+    if (c->n_past > n) c->n_past = n;
+    return HG_OK;
+}
+
+hg_status hg_ctx_set_cache(hg_ctx *c, const char *strategy, hg_err *err)
+{
+    hg_kvs k;
+    hg_status s = hg_kvs_parse(strategy, &k, err);
+    if (s) return s;
+    if (c->n_past > 0)
+        return hg_fail(err, HG_E_ARG, "the cache strategy can only change on an empty context (reset first)");
+    c->kvs = k;
+    return HG_OK;
+}
+
+const char *hg_ctx_cache(const hg_ctx *c) { return c->kvs.name; }
+int hg_ctx_n_ctx(const hg_ctx *c) { return c->n_ctx; }
+int hg_ctx_n_past(const hg_ctx *c) { return c->n_past; }
+int hg_ctx_n_tokens(const hg_ctx *c) { return c->n_tokens; }
+const int32_t *hg_ctx_tokens(const hg_ctx *c) { return c->tokens; }
+
+size_t hg_ctx_kv_bytes(const hg_ctx *c)
+{
+    const hg_config *cf = &c->m->cfg;
+    size_t slots = (size_t)(cf->n_coda + cf->n_prelude + c->core_slots_used);
+    return (size_t)c->n_past * slots * (size_t)c->m->kv_dim * 2 * sizeof(float);
+}
+
+/* ---------------------------------------------------------- the layers */
+
+/* Slot array index of a raw slot (coda slots are negative). */
+static int slot_index(const hg_ctx *c, int raw)
+{
+    const hg_config *cf = &c->m->cfg;
+    return cf->n_coda + (raw < 0 ? raw : hg_kvs_map(&c->kvs, cf->n_prelude, raw));
+}
+
+/* For every cached position p < pos0, which slot array to read for a call
+ * writing raw slot `raw` (-1: left out). */
+static void resolve_slots(hg_ctx *c, int raw, int pos0)
+{
+    const hg_config *cf = &c->m->cfg;
+    int P = cf->n_prelude, R = cf->n_core;
+    int idx = slot_index(c, raw);
+    if (raw < P) {
+        for (int p = 0; p < pos0; p++) c->rslot[p] = idx;
+        return;
+    }
+    int cs = hg_kvs_map(&c->kvs, P, raw);
+    for (int p = 0; p < pos0; p++) {
+        int s = hg_kvs_lookup(&c->kvs, P, R, cs, c->steps_done[p]);
+        c->rslot[p] = s < 0 ? -1 : cf->n_coda + s;
+    }
+}
+
+/* Causal attention of U query rows (positions qpos0 ..) over every position
+ * <= the query's; positions < bpos0 come from the cache through rslot,
+ * positions of the batch from slot array `cur`. */
+static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
+{
+    const hg_config *cf = &c->m->cfg;
+    int H = cf->n_heads, hd = cf->head_dim, kvd = c->m->kv_dim, qkvd = c->m->q_dim + 2 * kvd;
+    int group = cf->n_heads / cf->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < U; i++) {
+        int pos = qpos0 + i;
+        const float *q = c->qkv + (size_t)i * qkvd;
+        for (int h = 0; h < H; h++) {
+            const float *qh = q + (size_t)h * hd;
+            size_t koff = (size_t)(h / group) * hd;
+            float mx = -INFINITY;
+            for (int p = 0; p <= pos; p++) {
+                int s = p < bpos0 ? c->rslot[p] : cur;
+                if (s < 0) continue;
+                const float *k = c->K[s] + (size_t)p * kvd + koff;
+                float d = 0;
+                for (int j = 0; j < hd; j++) d += qh[j] * k[j];
+                d *= scale;
+                c->scores[p] = d;
+                if (d > mx) mx = d;
+            }
+            double sum = 0;
+            for (int p = 0; p <= pos; p++) {
+                int s = p < bpos0 ? c->rslot[p] : cur;
+                if (s < 0) continue;
+                float w = expf(c->scores[p] - mx);
+                c->scores[p] = w;
+                sum += w;
+            }
+            float *o = c->att + (size_t)i * c->m->q_dim + (size_t)h * hd;
+            memset(o, 0, sizeof(float) * (size_t)hd);
+            float inv = (float)(1.0 / sum);
+            for (int p = 0; p <= pos; p++) {
+                int s = p < bpos0 ? c->rslot[p] : cur;
+                if (s < 0) continue;
+                const float *v = c->V[s] + (size_t)p * kvd + koff;
+                float w = c->scores[p] * inv;
+                for (int j = 0; j < hd; j++) o[j] += w * v[j];
+            }
+        }
+    }
+}
+
+/* One sandwich block on U rows x (in place), rows at positions qpos0 ..;
+ * the batch starts at bpos0; it writes K/V into raw slot `raw`. */
+static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U, int qpos0, int bpos0)
+{
+    const hg_model *m = c->m;
+    const hg_config *cf = &m->cfg;
+    int E = cf->n_embd, hd = cf->head_dim, qd = m->q_dim, kvd = m->kv_dim, qkvd = qd + 2 * kvd;
+    int ni = cf->intermediate_size, half = hd / 2;
+    float eps = cf->norm_eps;
+    int cur = slot_index(c, raw);
+
+    hg_rmsnorm(c->xn, x, L->norm[0], U, E, eps);
+    hg_matmul(c->qkv, c->xn, L->wqkv, U, qkvd, E);
+    for (int i = 0; i < U; i++) {
+        int pos = qpos0 + i;
+        float *q = c->qkv + (size_t)i * qkvd, *k = q + qd, *v = k + kvd;
+        if (L->qk_bias) {
+            const float *bq = L->qk_bias, *bk = L->qk_bias + qd;
+            for (int j = 0; j < qd; j++) q[j] += bq[j];
+            for (int j = 0; j < kvd; j++) k[j] += bk[j];
+        }
+        const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+        hg_rope(q, cf->n_heads, hd, cs, sn);
+        hg_rope(k, cf->n_kv_heads, hd, cs, sn);
+        memcpy(c->K[cur] + (size_t)pos * kvd, k, sizeof(float) * (size_t)kvd);
+        memcpy(c->V[cur] + (size_t)pos * kvd, v, sizeof(float) * (size_t)kvd);
+    }
+    if (raw >= cf->n_prelude) {
+        int used = hg_kvs_map(&c->kvs, cf->n_prelude, raw) - cf->n_prelude + 1;
+        if (used > c->core_slots_used) c->core_slots_used = used;
+    }
+    resolve_slots(c, raw, bpos0);
+    attention(c, U, qpos0, bpos0, cur);
+    hg_matmul(c->tmp, c->att, L->attn_proj, U, E, qd);
+    hg_add(x, c->tmp, (size_t)U * E);
+    hg_rmsnorm(x, x, L->norm[1], U, E, eps);
+    hg_rmsnorm(c->xn, x, L->norm[2], U, E, eps);
+    hg_matmul(c->fc, c->xn, L->fc, U, 2 * ni, E);
+    hg_swiglu(c->act, c->fc, U, ni);
+    hg_matmul(c->tmp, c->act, L->mlp_proj, U, E, ni);
+    hg_add(x, c->tmp, (size_t)U * E);
+    hg_rmsnorm(x, x, L->norm[3], U, E, eps);
+}
+
+/* ------------------------------------------------------ batch pipeline */
+
+typedef struct batch_opts {
+    int num_steps;
+    float init_scale;
+    hg_rng *rng;
+    hg_criterion crit;
+    double threshold;
+    int min_steps, check_every;
+    const float *warm_in;    /* starting state of a 1-row batch, or NULL for s0 */
+    float *logits_all;       /* (T, vocab) for every row, or NULL: last row only */
+    hg_event_cb cb;
+    void *user;
+} batch_opts;
+
+static void embed_and_prelude(hg_ctx *c, int T, int pos0)
+{
+    const hg_model *m = c->m;
+    const hg_config *cf = &m->cfg;
+    int E = cf->n_embd;
+    float scale = (float)sqrt((double)E);
+    for (int t = 0; t < T; t++) {
+        const float *w = m->wte + (size_t)c->tokens[pos0 + t] * E;
+        float *e = c->e + (size_t)t * E;
+        for (int i = 0; i < E; i++) e[i] = w[i] * scale;
+    }
+    for (int l = 0; l < cf->n_prelude; l++)
+        for (int r0 = 0; r0 < T; r0 += c->ubatch) {
+            int U = T - r0 < c->ubatch ? T - r0 : c->ubatch;
+            block_forward(c, &m->prelude[l], l, c->e + (size_t)r0 * E, U, pos0 + r0, pos0);
+        }
+}
+
+static void init_state(hg_ctx *c, int T, const batch_opts *o)
+{
+    int E = c->m->cfg.n_embd;
+    size_t n = (size_t)T * E;
+    if (o->warm_in) {
+        memcpy(c->x, o->warm_in, sizeof(float) * (size_t)E);
+        return;
+    }
+    double std = sqrt(2.0 / (5.0 * E)) * o->init_scale;
+    if (!(std > 0)) {
+        memset(c->x, 0, sizeof(float) * n);
+        return;
+    }
+    float emb = (float)sqrt((double)E);
+    for (size_t i = 0; i < n; i++) c->x[i] = (float)(hg_rng_trunc_normal(o->rng) * std) * emb;
+}
+
+/* One recurrence step k on the whole batch: x = core(adapter([x, e])). */
+static void recurrence_step(hg_ctx *c, int T, int pos0, int k)
+{
+    const hg_model *m = c->m;
+    const hg_config *cf = &m->cfg;
+    int E = cf->n_embd;
+    for (int r0 = 0; r0 < T; r0 += c->ubatch) {
+        int U = T - r0 < c->ubatch ? T - r0 : c->ubatch;
+        float *x = c->x + (size_t)r0 * E;
+        const float *e = c->e + (size_t)r0 * E;
+        for (int i = 0; i < U; i++) {
+            memcpy(c->cat + (size_t)i * 2 * E, x + (size_t)i * E, sizeof(float) * (size_t)E);
+            memcpy(c->cat + (size_t)i * 2 * E + E, e + (size_t)i * E, sizeof(float) * (size_t)E);
+        }
+        hg_matmul(x, c->cat, m->adapter, U, E, 2 * E);
+        for (int j = 0; j < cf->n_core; j++)
+            block_forward(c, &m->core[j], cf->n_prelude + cf->n_core * k + j, x, U, pos0 + r0, pos0);
+    }
+}
+
+/* Coda and head on the batch's current state: writes the coda slots, and
+ * the logits of the last row (or of every row into logits_all). */
+static void coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
+{
+    const hg_model *m = c->m;
+    const hg_config *cf = &m->cfg;
+    int E = cf->n_embd, V = cf->vocab_size;
+    for (int r0 = 0; r0 < T; r0 += c->ubatch) {
+        int U = T - r0 < c->ubatch ? T - r0 : c->ubatch;
+        hg_rmsnorm(c->y, c->x + (size_t)r0 * E, m->ln_f, U, E, cf->norm_eps);
+        for (int l = 0; l < cf->n_coda; l++) block_forward(c, &m->coda[l], -(l + 1), c->y, U, pos0 + r0, pos0);
+        if (logits_all) {
+            hg_rmsnorm(c->y, c->y, m->ln_f, U, E, cf->norm_eps);
+            hg_matmul(logits_all + (size_t)r0 * V, c->y, m->lm_head, U, V, E);
+        } else if (r0 + U == T) {
+            float *last = c->y + (size_t)(U - 1) * E;
+            hg_rmsnorm(last, last, m->ln_f, 1, E, cf->norm_eps);
+            hg_matmul(c->logits, last, m->lm_head, 1, V, E);
+        }
+    }
+    if (logits_all) memcpy(c->logits, logits_all + (size_t)(T - 1) * V, sizeof(float) * (size_t)V);
+}
+
+/* Process the pending tokens [n_past, n_past + T): on success the positions
+ * join the cache, c->logits holds the last row's logits, c->warm the state to
+ * continue from, and *steps_used the recurrence steps run. */
+static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps_used)
+{
+    const hg_config *cf = &c->m->cfg;
+    int E = cf->n_embd, pos0 = c->n_past;
+    embed_and_prelude(c, T, pos0);
+    init_state(c, T, o);
+    int adaptive = o->crit != HG_CRIT_OFF;
+    int needs_logits = hg_exit_needs_logits(o->crit);
+    if (adaptive) hg_exit_begin(&c->ex, o->crit, o->threshold, c->x, T, E);
+    double thr = adaptive ? c->ex.threshold : NAN;
+    int logits_step = -1, steps = o->num_steps;
+    for (int k = 0; k < o->num_steps; k++) {
+        recurrence_step(c, T, pos0, k);
+        double value = NAN;
+        int exit_now = 0;
+        int check = adaptive && k >= o->min_steps && (k - o->min_steps) % o->check_every == 0;
+        if (check) {
+            if (needs_logits) {
+                coda_and_head(c, T, pos0, o->logits_all);
+                logits_step = k;
+            }
+            value = hg_exit_value(&c->ex, c->logits, c->x, T, E);
+            exit_now = hg_exit_passes(&c->ex, value);
+        }
+        if (o->cb) {
+            hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
+                           .num_steps = o->num_steps, .exit_value = value, .threshold = thr};
+            if (o->cb(&ev, o->user)) return HG_E_CANCELLED;
+        }
+        if (exit_now) {
+            steps = k + 1;
+            break;
+        }
+    }
+    if (logits_step != steps - 1) coda_and_head(c, T, pos0, o->logits_all);
+    const float *last = c->x + (size_t)(T - 1) * E;
+    if (adaptive) memcpy(c->warm, last, sizeof(float) * (size_t)E);
+    else hg_rmsnorm(c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
+    for (int t = 0; t < T; t++) c->steps_done[pos0 + t] = steps;
+    c->n_past += T;
+    *steps_used = steps;
+    return HG_OK;
+}
+
+/* ------------------------------------------------------------ generation */
+
+void hg_gen_params_default(hg_gen_params *p, const hg_model *m)
+{
+    memset(p, 0, sizeof *p);
+    p->num_steps = m ? m->cfg.mean_recurrence : 32;
+    p->max_new_tokens = 256;
+    p->greedy = 1;
+    p->temperature = 1.0f;
+    p->repetition_penalty = 1.0f;
+    p->criterion = HG_CRIT_OFF;
+    p->threshold = NAN;
+    p->check_every = 1;
+    p->n_stop = -1;
+    if (m) {
+        const hg_gen_defaults *g = &m->gen;
+        p->greedy = !g->do_sample;
+        p->temperature = g->temperature > 0 ? g->temperature : 1.0f;
+        p->top_k = g->top_k;
+        p->top_p = g->top_p;
+        p->min_p = g->min_p;
+        p->repetition_penalty = g->repetition_penalty > 0 ? g->repetition_penalty : 1.0f;
+    }
+}
+
+const char *hg_stop_reason_str(hg_stop_reason r)
+{
+    switch (r) {
+    case HG_STOP_TOKEN: return "stop_token";
+    case HG_STOP_MAX_TOKENS: return "max_new_tokens";
+    case HG_STOP_CONTEXT: return "context_full";
+    case HG_STOP_CANCELLED: return "cancelled";
+    default: return "none";
+    }
+}
+
+void hg_gen_result_free(hg_gen_result *r)
+{
+    if (!r) return;
+    free(r->output_ids);
+    free(r->steps);
+    memset(r, 0, sizeof *r);
+}
+
+#define HG_MAX_STEPS 4096
+
+static hg_status check_params(const hg_ctx *c, const hg_gen_params *p, hg_err *err)
+{
+    if (p->num_steps < 1 || p->num_steps > HG_MAX_STEPS)
+        return hg_fail(err, HG_E_ARG, "num_steps %d: must be 1..%d", p->num_steps, HG_MAX_STEPS);
+    if (p->max_new_tokens < 0) return hg_fail(err, HG_E_ARG, "max_new_tokens %d: must be >= 0", p->max_new_tokens);
+    if (!(p->init_scale >= 0) || p->init_scale > 1e6)
+        return hg_fail(err, HG_E_ARG, "init_scale %g: must be >= 0", p->init_scale);
+    if (p->criterion < HG_CRIT_OFF || p->criterion >= HG_CRIT_COUNT)
+        return hg_fail(err, HG_E_ARG, "unknown exit criterion %d", (int)p->criterion);
+    if (p->min_steps < 0) return hg_fail(err, HG_E_ARG, "min_steps %d: must be >= 0", p->min_steps);
+    if (p->check_every < 1) return hg_fail(err, HG_E_ARG, "check_every %d: must be >= 1", p->check_every);
+    if (!p->greedy) {
+        if (!(p->temperature >= 0)) return hg_fail(err, HG_E_ARG, "temperature %g: must be >= 0", p->temperature);
+        if (p->top_k < 0) return hg_fail(err, HG_E_ARG, "top_k %d: must be >= 0", p->top_k);
+        if (!(p->top_p >= 0 && p->top_p <= 1)) return hg_fail(err, HG_E_ARG, "top_p %g: must be in [0, 1]", p->top_p);
+        if (!(p->min_p >= 0 && p->min_p <= 1)) return hg_fail(err, HG_E_ARG, "min_p %g: must be in [0, 1]", p->min_p);
+    }
+    if (!(p->repetition_penalty > 0))
+        return hg_fail(err, HG_E_ARG, "repetition_penalty %g: must be > 0", p->repetition_penalty);
+    (void)c;
+    return HG_OK;
+}
+
+static hg_status append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
+{
+    int V = c->m->cfg.vocab_size;
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return hg_fail(err, HG_E_ARG, "token id %d at index %d is outside the vocabulary (0..%d)", ids[i], i,
+                           V - 1);
+    if (n > c->n_ctx - c->n_tokens)
+        return hg_fail(err, HG_E_RANGE, "%d tokens do not fit: the context holds %d positions and %d are in use", n,
+                       c->n_ctx, c->n_tokens);
+    memcpy(c->tokens + c->n_tokens, ids, sizeof(int32_t) * (size_t)n);
+    c->n_tokens += n;
+    return HG_OK;
+}
+
+hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_params *p, hg_event_cb cb, void *user,
+                      hg_gen_result *res, hg_err *err)
+{
+    memset(res, 0, sizeof *res);
+    hg_status s = check_params(c, p, err);
+    if (s) return s;
+    if (n_ids < 0 || (n_ids > 0 && !ids)) return hg_fail(err, HG_E_ARG, "bad token list");
+    int old_tokens = c->n_tokens;
+    if ((s = append_ids(c, ids, n_ids, err))) return s;
+    if (c->n_tokens == c->n_past) {
+        c->n_tokens = old_tokens;
+        return hg_fail(err, HG_E_ARG, "nothing to process: no new tokens");
+    }
+    if (c->n_tokens > c->n_ctx) {
+        c->n_tokens = old_tokens;
+        return hg_fail(err, HG_E_RANGE, "the context of %d positions is full", c->n_ctx);
+    }
+    if ((s = ensure_slots(c, p->num_steps, err))) {
+        c->n_tokens = old_tokens;
+        return s;
+    }
+    int cap = p->max_new_tokens > 0 ? p->max_new_tokens : 1;
+    res->output_ids = malloc(sizeof(int32_t) * (size_t)cap);
+    res->steps = malloc(sizeof(int32_t) * (size_t)cap);
+    if (!res->output_ids || !res->steps) {
+        hg_gen_result_free(res);
+        c->n_tokens = old_tokens;
+        return hg_fail(err, HG_E_NOMEM, "out of memory");
+    }
+    const int32_t *stops = p->n_stop >= 0 ? p->stop_ids : NULL;
+    int n_stop = p->n_stop;
+    if (p->n_stop < 0) {
+        n_stop = c->m->gen.n_stop;
+    }
+    hg_rng rng;
+    hg_rng_seed(&rng, p->seed);
+    batch_opts o = {.num_steps = p->num_steps, .init_scale = p->init_scale, .rng = &rng, .crit = p->criterion,
+                    .threshold = p->threshold, .min_steps = p->min_steps, .check_every = p->check_every,
+                    .cb = cb, .user = user};
+    int V = c->m->cfg.vocab_size;
+    res->stop_reason = HG_STOP_MAX_TOKENS;
+    double t0 = hg_now();
+    for (int t = 0; t < p->max_new_tokens; t++) {
+        if (c->n_tokens > c->n_ctx) {
+            res->stop_reason = HG_STOP_CONTEXT;
+            break;
+        }
+        int T = c->n_tokens - c->n_past;
+        o.warm_in = t > 0 && p->warmstart ? c->warm : NULL;
+        int steps = 0;
+        s = process_batch(c, T, &o, &steps);
+        if (s == HG_E_CANCELLED) {
+            res->stop_reason = HG_STOP_CANCELLED;
+            s = HG_OK;
+            break;
+        }
+        int tok = hg_sample(c->logits, V, p, c->tokens, c->n_tokens, &rng, &c->sw);
+        c->tokens[c->n_tokens++] = tok;
+        res->output_ids[res->n_out] = tok;
+        res->steps[res->n_out] = steps;
+        res->n_out++;
+        double now = hg_now();
+        if (t == 0) res->prefill_s = now - t0;
+        else res->decode_s += now - t0;
+        t0 = now;
+        int is_stop = 0;
+        for (int i = 0; i < n_stop; i++) is_stop |= (stops ? stops[i] : c->m->gen.stop_ids[i]) == tok;
+        if (cb) {
+            hg_event ev = {.type = HG_EV_TOKEN, .position = c->n_tokens - 1, .n_positions = 1, .step = steps,
+                           .num_steps = p->num_steps, .exit_value = NAN, .threshold = NAN, .token_id = tok,
+                           .steps_used = steps, .index = res->n_out - 1};
+            if (cb(&ev, user) && !is_stop) {
+                res->stop_reason = HG_STOP_CANCELLED;
+                break;
+            }
+        }
+        if (is_stop) {
+            res->stop_reason = HG_STOP_TOKEN;
+            break;
+        }
+    }
+    return s;
+}
+
+hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, float init_scale, uint64_t seed,
+                     float *logits, float *last_logits, hg_err *err)
+{
+    if (num_steps < 1 || num_steps > HG_MAX_STEPS)
+        return hg_fail(err, HG_E_ARG, "num_steps %d: must be 1..%d", num_steps, HG_MAX_STEPS);
+    if (n_ids < 1) return hg_fail(err, HG_E_ARG, "no tokens to process");
+    if (!(init_scale >= 0)) return hg_fail(err, HG_E_ARG, "init_scale %g: must be >= 0", init_scale);
+    hg_ctx_reset(c);
+    hg_status s = append_ids(c, ids, n_ids, err);
+    if (s) return s;
+    if ((s = ensure_slots(c, num_steps, err))) return s;
+    hg_rng rng;
+    hg_rng_seed(&rng, seed);
+    batch_opts o = {.num_steps = num_steps, .init_scale = init_scale, .rng = &rng, .crit = HG_CRIT_OFF,
+                    .threshold = NAN, .check_every = 1, .logits_all = logits};
+    int steps;
+    s = process_batch(c, n_ids, &o, &steps);
+    if (s) return hg_fail(err, s, "forward pass failed: %s", hg_status_str(s));
+    if (last_logits) memcpy(last_logits, c->logits, sizeof(float) * (size_t)c->m->cfg.vocab_size);
+    return HG_OK;
+}

@@ -1,0 +1,321 @@
+/*
+ * huginn.h — the public interface of the huginn engine library (core/).
+ *
+ * Huginn-0125 is a recurrent-depth language model: a prelude, one core block
+ * iterated num_steps times on a latent state, and a coda.  This library loads
+ * checkpoints, runs the forward pass exactly like the reference implementation,
+ * generates with per-token adaptive compute, and tokenizes text.
+ *
+ * Rules of the library: it never prints and never exits.  Every fallible call
+ * returns an hg_status and, when given one, fills an hg_err with a one-line
+ * message naming what went wrong (file, tensor, value).  The UI and the CLI
+ * use nothing but this header.
+ */
+#ifndef HUGINN_H
+#define HUGINN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum hg_status {
+    HG_OK = 0,
+    HG_E_ARG,        /* a bad argument or option value                 */
+    HG_E_IO,         /* a file could not be opened, read or mapped     */
+    HG_E_FORMAT,     /* a file is malformed (JSON, safetensors, …)     */
+    HG_E_NOMEM,      /* an allocation failed                           */
+    HG_E_RANGE,      /* a length or position beyond a limit (context)  */
+    HG_E_UNSUPPORTED,/* valid input that this engine does not support  */
+    HG_E_CANCELLED,  /* the event callback asked to stop               */
+    HG_E_INTERNAL
+} hg_status;
+
+const char *hg_status_str(hg_status st);
+
+/* A one-line, human-readable error message filled by failing calls. */
+typedef struct hg_err {
+    char msg[512];
+} hg_err;
+
+/* ----------------------------------------------------------------- model */
+
+typedef struct hg_model hg_model;
+
+/* Shapes and hyper-parameters read from config.json. */
+typedef struct hg_config {
+    int n_embd;             /* 5280 for Huginn-0125                        */
+    int n_heads;            /* num_attention_heads (or n_heads)            */
+    int n_kv_heads;         /* num_key_value_heads (= n_heads)             */
+    int head_dim;           /* n_embd / n_heads                            */
+    int intermediate_size;  /* 17920                                       */
+    int vocab_size;         /* rows of wte / lm_head                       */
+    int block_size;         /* longest context; RoPE table length          */
+    int n_prelude;          /* n_layers_in_prelude                         */
+    int n_core;             /* n_layers_in_recurrent_block                 */
+    int n_coda;             /* n_layers_in_coda                            */
+    int mean_recurrence;    /* default num_steps                           */
+    float norm_eps;
+    float rope_base;        /* default 50000                               */
+    int qk_bias;            /* qk_bias tensors present                     */
+    int tie_embeddings;
+} hg_config;
+
+/* Defaults read from generation_config.json (and the tokenizer's specials). */
+typedef struct hg_gen_defaults {
+    int bos_token_id;       /* -1 when unknown                             */
+    int pad_token_id;       /* -1 when unknown                             */
+    int n_stop;
+    int stop_ids[16];       /* bos, every eos, <|end_text|>, <|end_turn|>  */
+    int do_sample;
+    float temperature;      /* 0 when absent                               */
+    int top_k;
+    float top_p;            /* 0 when absent                               */
+    float min_p;
+    float repetition_penalty; /* 1 when absent                             */
+} hg_gen_defaults;
+
+typedef enum hg_dtype {
+    HG_DTYPE_F32 = 0,
+    HG_DTYPE_BF16,
+    HG_DTYPE_F16,
+} hg_dtype;
+
+typedef struct hg_load_params {
+    int n_threads;          /* 0 = number of cores                         */
+} hg_load_params;
+
+void hg_load_params_default(hg_load_params *p);
+
+/* Load a checkpoint: a directory (config.json + safetensors, single or
+ * sharded) or a hub id "ORG/NAME" looked up in the Hugging Face cache
+ * ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+ * Every tensor is validated against the config before use. */
+hg_status hg_model_load(const char *path_or_id, const hg_load_params *p,
+                        hg_model **out, hg_err *err);
+void hg_model_free(hg_model *m);
+
+const hg_config *hg_model_config(const hg_model *m);
+const hg_gen_defaults *hg_model_gen_defaults(const hg_model *m);
+/* The directory the checkpoint was loaded from (resolved hub snapshot). */
+const char *hg_model_dir(const hg_model *m);
+/* Bytes of weights the model holds (mapped or converted). */
+size_t hg_model_weight_bytes(const hg_model *m);
+
+/* -------------------------------------------------------- exit criteria */
+
+typedef enum hg_criterion {
+    HG_CRIT_OFF = 0,        /* no criterion named: plain fixed-step path   */
+    HG_CRIT_NONE,           /* adaptive path, never exits (warm start: x_k)*/
+    HG_CRIT_ENTROPY_DIFF,
+    HG_CRIT_LATENT_DIFF,
+    HG_CRIT_KL,
+    HG_CRIT_MINP_KL,
+    HG_CRIT_ARGMAX_STABILITY,
+    HG_CRIT_COSINE,
+    HG_CRIT_COUNT
+} hg_criterion;
+
+/* CLI name ("kl", "argmax-stability", …); "off" for HG_CRIT_OFF. */
+const char *hg_criterion_name(hg_criterion c);
+/* Parse a CLI name; returns HG_E_ARG for an unknown one. */
+hg_status hg_criterion_parse(const char *name, hg_criterion *out);
+/* The default ("auto") threshold of HUGINN.md §5. */
+double hg_criterion_default_threshold(hg_criterion c);
+/* 1 when the criterion exits on value >= threshold (argmax-stability),
+ * 0 when it exits on value < threshold. */
+int hg_criterion_exits_above(hg_criterion c);
+
+/* ------------------------------------------------------------- context */
+
+typedef struct hg_ctx hg_ctx;
+
+typedef enum hg_kv_dtype {
+    HG_KV_F32 = 0,
+} hg_kv_dtype;
+
+typedef struct hg_ctx_params {
+    int n_ctx;              /* 0 = block_size; never more than block_size  */
+    const char *cache;      /* "full" (default), "latest-m4", "compress-s16",
+                               "compress-r4", "latest-m4-compress-s16", …   */
+    int max_steps;          /* KV slots reserved up front (0 = mean_recurrence);
+                               grown at the start of a call when needed     */
+    int ubatch;             /* positions per prefill chunk (0 = 512)       */
+} hg_ctx_params;
+
+void hg_ctx_params_default(hg_ctx_params *p);
+
+hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *err);
+void hg_ctx_free(hg_ctx *c);
+
+/* Forget every token: the next call starts a new sequence. */
+void hg_ctx_reset(hg_ctx *c);
+/* Drop tokens from position n on (n <= hg_ctx_n_tokens). */
+hg_status hg_ctx_truncate(hg_ctx *c, int n, hg_err *err);
+/* Change the cache strategy; only allowed while the context is empty. */
+hg_status hg_ctx_set_cache(hg_ctx *c, const char *strategy, hg_err *err);
+const char *hg_ctx_cache(const hg_ctx *c);
+
+int hg_ctx_n_ctx(const hg_ctx *c);      /* context limit in positions      */
+int hg_ctx_n_past(const hg_ctx *c);     /* positions already in the cache  */
+int hg_ctx_n_tokens(const hg_ctx *c);   /* tokens known (past + pending)   */
+const int32_t *hg_ctx_tokens(const hg_ctx *c);
+size_t hg_ctx_kv_bytes(const hg_ctx *c);/* KV-cache memory in use          */
+
+/* Check a strategy string without a context ("latest-m4-compress-s16"…). */
+hg_status hg_cache_strategy_check(const char *strategy, hg_err *err);
+
+/* ---------------------------------------------------------- generation */
+
+typedef struct hg_gen_params {
+    int num_steps;          /* recurrence steps per token (>= 1); 0 = mean_recurrence */
+    int max_new_tokens;     /* default 256                                 */
+    float init_scale;       /* state init scale; 0 = zeros (deterministic) */
+    /* sampling (HUGINN.md §5 order) */
+    int greedy;             /* 1 = argmax (after repetition penalty)       */
+    float temperature;      /* <= 0 or 1 = no scaling                      */
+    int top_k;              /* 0 = off                                     */
+    float top_p;            /* 0 or >= 1 = off                             */
+    float min_p;            /* 0 = off                                     */
+    float repetition_penalty; /* 1 = off                                   */
+    uint64_t seed;
+    /* adaptive compute */
+    hg_criterion criterion; /* HG_CRIT_OFF = fixed num_steps               */
+    double threshold;       /* NaN = "auto" (the criterion's default)      */
+    int min_steps;          /* first step (0-based) at which the test runs */
+    int check_every;        /* test every N steps (>= 1)                   */
+    int warmstart;          /* continuous compute                          */
+    /* stop set: n_stop < 0 = the model's defaults */
+    int n_stop;
+    const int32_t *stop_ids;
+} hg_gen_params;
+
+/* Defaults: num_steps = mean_recurrence, the model's generation_config
+ * sampling, criterion off, check_every 1. m may be NULL (generic defaults). */
+void hg_gen_params_default(hg_gen_params *p, const hg_model *m);
+
+typedef enum hg_event_type {
+    HG_EV_STEP = 1,         /* one recurrence step of the token/prefill finished */
+    HG_EV_TOKEN,            /* a token was produced                        */
+} hg_event_type;
+
+typedef struct hg_event {
+    hg_event_type type;
+    int position;           /* last position of the batch being computed   */
+    int n_positions;        /* positions in the batch (1 when decoding)    */
+    int step;               /* HG_EV_STEP: steps done so far (1-based)     */
+    int num_steps;          /* the step budget of this token               */
+    double exit_value;      /* the criterion's value at this step; NaN when
+                               not evaluated (off, before min_steps, …)    */
+    double threshold;       /* the criterion's threshold (NaN when off)    */
+    int token_id;           /* HG_EV_TOKEN: the id produced                */
+    int steps_used;         /* HG_EV_TOKEN: steps that produced it         */
+    int index;              /* HG_EV_TOKEN: index in this call's output    */
+} hg_event;
+
+/* Called for every event; return non-zero to stop.  A stop leaves the cache
+ * consistent: the positions of the interrupted token are not kept. */
+typedef int (*hg_event_cb)(const hg_event *ev, void *user);
+
+typedef enum hg_stop_reason {
+    HG_STOP_NONE = 0,
+    HG_STOP_TOKEN,          /* a stop token was produced (it is included)  */
+    HG_STOP_MAX_TOKENS,     /* max_new_tokens reached                      */
+    HG_STOP_CONTEXT,        /* the context is full                         */
+    HG_STOP_CANCELLED,      /* the callback asked to stop                  */
+} hg_stop_reason;
+
+const char *hg_stop_reason_str(hg_stop_reason r); /* "stop_token", …      */
+
+typedef struct hg_gen_result {
+    int n_out;
+    int32_t *output_ids;    /* n_out ids (malloc'd; hg_gen_result_free)    */
+    int32_t *steps;         /* steps[t]: recurrence steps that produced output_ids[t] */
+    hg_stop_reason stop_reason;
+    double prefill_s;       /* seconds for the prefill (first token)       */
+    double decode_s;        /* seconds for the remaining tokens            */
+} hg_gen_result;
+
+void hg_gen_result_free(hg_gen_result *r);
+
+/* Append ids to the context and generate.  Tokens already known but not yet
+ * in the cache (such as the last token of the previous reply) are processed
+ * first, so a chat turn passes only its new tokens.  n_ids may be 0 when
+ * tokens are pending. */
+hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids,
+                      const hg_gen_params *p, hg_event_cb cb, void *user,
+                      hg_gen_result *res, hg_err *err);
+
+/* One plain forward pass over ids on an empty context (the context is reset
+ * first and left holding the ids): logits for every position into
+ * logits[n_ids * vocab_size] (NULL: only the last row into last_logits). */
+hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps,
+                     float init_scale, uint64_t seed, float *logits,
+                     float *last_logits, hg_err *err);
+
+/* ----------------------------------------------------------- tokenizer */
+
+typedef struct hg_tokenizer hg_tokenizer;
+
+/* Load a Hugging Face tokenizer.json.  An unsupported component (normalizer,
+ * pre-tokenizer, model, post-processor, decoder) is a load error naming it. */
+hg_status hg_tokenizer_load(const char *path, hg_tokenizer **out, hg_err *err);
+/* Load <dir>/tokenizer.json and <dir>/tokenizer_config.json of a model. */
+hg_status hg_tokenizer_load_dir(const char *dir, hg_tokenizer **out, hg_err *err);
+void hg_tokenizer_free(hg_tokenizer *t);
+
+int hg_tokenizer_vocab_size(const hg_tokenizer *t);
+/* id of a token's exact content (added tokens included), -1 if none. */
+int hg_tokenizer_token_id(const hg_tokenizer *t, const char *content);
+/* The text of one id (added token content, or decoded bytes); NULL if unknown. */
+const char *hg_tokenizer_id_text(const hg_tokenizer *t, int id);
+int hg_tokenizer_is_special(const hg_tokenizer *t, int id);
+/* bos token id from tokenizer_config.json (-1 when unknown). */
+int hg_tokenizer_bos_id(const hg_tokenizer *t);
+/* A warning produced while loading (e.g. a non-Huginn chat template), or NULL. */
+const char *hg_tokenizer_warning(const hg_tokenizer *t);
+
+/* Encode UTF-8 text (invalid bytes become U+FFFD first).  *ids is malloc'd.
+ * add_special: apply the post-processor's template (BOS etc.). */
+hg_status hg_tokenize(const hg_tokenizer *t, const char *text, size_t len,
+                      int add_special, int32_t **ids, int *n_ids, hg_err *err);
+
+/* Decode ids to malloc'd UTF-8 text (NUL-terminated). */
+hg_status hg_detokenize(const hg_tokenizer *t, const int32_t *ids, int n_ids,
+                        int skip_special, char **text, hg_err *err);
+
+/* Streaming decoder: feed ids one at a time; each call appends to out only
+ * complete UTF-8 characters (a character split across tokens appears once
+ * complete).  hg_stream_finish flushes a dangling partial sequence as U+FFFD. */
+typedef struct hg_stream hg_stream;
+hg_stream *hg_stream_new(const hg_tokenizer *t, int skip_special);
+void hg_stream_free(hg_stream *s);
+/* Returns the number of bytes written to out (NUL-terminated, out_cap >= 8). */
+size_t hg_stream_push(hg_stream *s, int32_t id, char *out, size_t out_cap);
+size_t hg_stream_finish(hg_stream *s, char *out, size_t out_cap);
+
+/* ----------------------------------------------------------------- chat */
+
+typedef struct hg_chat_msg {
+    const char *role;       /* "system", "user" or "Huginn"                */
+    const char *content;
+} hg_chat_msg;
+
+/* Render messages in the Huginn chat format (HUGINN.md §6); with
+ * add_generation_prompt the text ends ready for the model's reply.
+ * Returns malloc'd text. */
+char *hg_chat_render(const hg_chat_msg *msgs, int n, int add_generation_prompt);
+
+/* Render and tokenize (special tokens recognised, no extra BOS). */
+hg_status hg_chat_tokenize(const hg_tokenizer *t, const hg_chat_msg *msgs, int n,
+                           int add_generation_prompt, int32_t **ids, int *n_ids,
+                           hg_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HUGINN_H */

@@ -1,0 +1,45 @@
+/* model.h — the loaded checkpoint: config, weights (f32), RoPE tables. */
+#ifndef HG_MODEL_H
+#define HG_MODEL_H
+
+#include "internal.h"
+#include "safetensors.h"
+
+typedef struct hg_layer {
+    const float *norm[4];    /* norm_1..norm_4 (n_embd)                               */
+    const float *wqkv;       /* (q_dim + 2 kv_dim, n_embd): rows Q, then K, then V    */
+    const float *qk_bias;    /* (2, 1, n_heads, head_dim): [0] added to q, [1] to k; NULL when absent */
+    const float *attn_proj;  /* (n_embd, q_dim)                                       */
+    const float *fc;         /* (2 intermediate, n_embd): first half gate, then up   */
+    const float *mlp_proj;   /* (n_embd, intermediate)                                */
+} hg_layer;
+
+struct hg_model {
+    hg_config cfg;
+    hg_gen_defaults gen;
+    char *dir;
+    int q_dim, kv_dim;       /* n_heads * head_dim, n_kv_heads * head_dim             */
+    hg_layer *prelude;       /* n_prelude layers                                      */
+    hg_layer *core;          /* n_core layers                                         */
+    hg_layer *coda;          /* n_coda layers                                         */
+    const float *wte;        /* (vocab, n_embd)                                       */
+    const float *lm_head;    /* (vocab, n_embd)                                       */
+    const float *adapter;    /* (n_embd, 2 n_embd): input is concat(state, embedding) */
+    const float *ln_f;       /* (n_embd)                                              */
+    float *rope_cos;         /* (block_size, head_dim / 2)                            */
+    float *rope_sin;         /* (block_size, head_dim / 2)                            */
+    hg_st st;                /* the mapped files                                      */
+    void **owned;            /* converted tensors we allocated                        */
+    int n_owned;
+    size_t weight_bytes;
+    int n_threads;
+};
+
+/* Parse config.json text into cfg (both head-count spellings, defaults). */
+hg_status hg_config_parse(const char *json, const char *what, hg_config *cfg, hg_err *err);
+
+/* Resolve a directory or hub id "ORG/NAME" to a snapshot directory
+ * (malloc'd).  The error says where it looked. */
+hg_status hg_resolve_model_path(const char *path_or_id, char **dir, hg_err *err);
+
+#endif
