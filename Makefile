@@ -70,15 +70,17 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhuginnui.a $(BUILD)/lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
 
-unit: $(TEST_BIN)
-	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+E2E     := $(wildcard tests/e2e_*.sh)
+
+unit: huginn $(TEST_BIN)
+	@bash tests/run_all.sh $(TEST_BIN) --
 
 e2e: huginn
-	@fail=0; for s in tests/e2e_*.sh; do [ -e "$$s" ] || continue; echo "== $$s"; bash $$s || fail=1; done; exit $$fail
+	@bash tests/run_all.sh -- $(E2E)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
-	@$(MAKE) --no-print-directory unit e2e
+	@bash tests/run_all.sh $(TEST_BIN) -- $(E2E)
 
 run: deps
 	@$(MAKE) --no-print-directory all

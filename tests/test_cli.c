@@ -1,0 +1,229 @@
+/* test_cli.c — the command-line contract of `huginn run` and `huginn forward`,
+ * run as a user would: the real binary, from another directory, checked
+ * against the golden file; bad input gives one line on stderr and status 2. */
+#include "testutil.h"
+
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char g_bin[PATH_MAX], g_model[PATH_MAX], g_tmp[PATH_MAX];
+static cJSON *g_golden;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!realpath("huginn", g_bin) || !realpath(HG_FIXTURES "/tiny-huginn", g_model)) return -1;
+    g_golden = tu_read_json(HG_FIXTURES "/tiny-huginn.golden.json");
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/huginn-cli-XXXXXX");
+    if (!mkdtemp(g_tmp)) return -1;
+    return g_golden ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cJSON_Delete(g_golden);
+    rmdir(g_tmp);
+    return 0;
+}
+
+typedef struct result {
+    int status;
+    char *out, *err;
+} result;
+
+/* Run `huginn ARGS` in the temp directory; capture stdout and stderr. */
+static result run(const char *args)
+{
+    char cmd[65536], outp[PATH_MAX + 8], errp[PATH_MAX + 8];
+    snprintf(outp, sizeof outp, "%s/out", g_tmp);
+    snprintf(errp, sizeof errp, "%s/err", g_tmp);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s' </dev/null", g_tmp, g_bin, args, outp, errp);
+    result r;
+    int st = system(cmd);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = tu_read_file(outp, NULL);
+    r.err = tu_read_file(errp, NULL);
+    unlink(outp);
+    unlink(errp);
+    return r;
+}
+
+static void result_free(result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static void ids_arg(const cJSON *arr, char *buf, size_t n)
+{
+    buf[0] = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) snprintf(buf + strlen(buf), n - strlen(buf), "%s%d", buf[0] ? "," : "", it->valueint);
+}
+
+static void assert_ids_equal(const cJSON *a, const cJSON *b, const char *what)
+{
+    assert_non_null(a);
+    assert_non_null(b);
+    if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+        fail_msg("%s: %d entries, golden %d", what, cJSON_GetArraySize(a), cJSON_GetArraySize(b));
+    for (int i = 0; i < cJSON_GetArraySize(a); i++)
+        if (cJSON_GetArrayItem(a, i)->valueint != cJSON_GetArrayItem(b, i)->valueint)
+            fail_msg("%s: entry %d is %d, golden %d", what, i, cJSON_GetArrayItem(a, i)->valueint,
+                     cJSON_GetArrayItem(b, i)->valueint);
+}
+
+/* Every generate/adaptive case through `huginn run --json`. */
+static void test_run_golden(void **state)
+{
+    (void)state;
+    const cJSON *cs;
+    int n = 0;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(g_golden, "cases"))
+    {
+        const char *kind = cJSON_GetObjectItem(cs, "kind")->valuestring;
+        if (!strcmp(kind, "forward")) continue;
+        static char ids[16384], args[32768];
+        ids_arg(cJSON_GetObjectItem(cs, "prompt_ids"), ids, sizeof ids);
+        snprintf(args, sizeof args, "run --model '%s' --prompt-ids %s --steps %d --max-new-tokens %d --init-scale 0 --greedy --json",
+                 g_model, ids, cJSON_GetObjectItem(cs, "num_steps")->valueint,
+                 cJSON_GetObjectItem(cs, "max_new_tokens")->valueint);
+        if (cJSON_IsTrue(cJSON_GetObjectItem(cs, "continuous"))) strcat(args, " --warmstart");
+        const cJSON *c = cJSON_GetObjectItem(cs, "cache");
+        if (c) snprintf(args + strlen(args), sizeof args - strlen(args), " --cache %s", c->valuestring);
+        const cJSON *crit = cJSON_GetObjectItem(cs, "criterion");
+        if (crit) {
+            const cJSON *thr = cJSON_GetObjectItem(cs, "threshold");
+            snprintf(args + strlen(args), sizeof args - strlen(args), " --criterion %s --threshold %s",
+                     crit->valuestring, cJSON_IsNumber(thr) ? cJSON_PrintUnformatted(thr) : "auto");
+        }
+        result r = run(args);
+        if (r.status != 0) fail_msg("%s: exit %d: %s", cJSON_GetObjectItem(cs, "name")->valuestring, r.status, r.err);
+        cJSON *j = cJSON_Parse(r.out);
+        assert_non_null(j);
+        assert_ids_equal(cJSON_GetObjectItem(j, "output_ids"), cJSON_GetObjectItem(cs, "output_ids"), "output_ids");
+        const cJSON *steps = cJSON_GetObjectItem(j, "steps");
+        assert_int_equal(cJSON_GetArraySize(steps), cJSON_GetArraySize(cJSON_GetObjectItem(cs, "output_ids")));
+        if (cJSON_GetObjectItem(cs, "steps"))
+            assert_ids_equal(steps, cJSON_GetObjectItem(cs, "steps"), "steps");
+        else {
+            const cJSON *it;
+            cJSON_ArrayForEach(it, steps) assert_int_equal(it->valueint, cJSON_GetObjectItem(cs, "num_steps")->valueint);
+        }
+        const char *sr = cJSON_GetObjectItem(j, "stop_reason")->valuestring;
+        assert_true(!strcmp(sr, "max_new_tokens") || !strcmp(sr, "stop_token"));
+        cJSON_Delete(j);
+        result_free(&r);
+        n++;
+    }
+    assert_true(n >= 10);
+}
+
+static void test_forward_golden(void **state)
+{
+    (void)state;
+    const cJSON *cs;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(g_golden, "cases"))
+    {
+        if (strcmp(cJSON_GetObjectItem(cs, "kind")->valuestring, "forward")) continue;
+        static char ids[16384], args[32768];
+        ids_arg(cJSON_GetObjectItem(cs, "prompt_ids"), ids, sizeof ids);
+        snprintf(args, sizeof args, "forward --model '%s' --prompt-ids %s --steps %d --init-scale 0 --json", g_model,
+                 ids, cJSON_GetObjectItem(cs, "num_steps")->valueint);
+        result r = run(args);
+        assert_int_equal(r.status, 0);
+        cJSON *j = cJSON_Parse(r.out);
+        assert_non_null(j);
+        assert_ids_equal(cJSON_GetObjectItem(j, "argmax"), cJSON_GetObjectItem(cs, "argmax"), "argmax");
+        const cJSON *ll = cJSON_GetObjectItem(j, "last_logits"), *gl = cJSON_GetObjectItem(cs, "last_logits");
+        assert_int_equal(cJSON_GetArraySize(ll), cJSON_GetArraySize(gl));
+        for (int i = 0; i < cJSON_GetArraySize(gl); i++) {
+            double d = cJSON_GetArrayItem(ll, i)->valuedouble - cJSON_GetArrayItem(gl, i)->valuedouble;
+            if (d > 1e-3 || d < -1e-3) fail_msg("logit %d off by %g", i, d);
+        }
+        cJSON_Delete(j);
+        result_free(&r);
+    }
+}
+
+static void test_readable_output(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "run --model '%s' --prompt-ids 1,2,3 --steps 2 --max-new-tokens 3 --init-scale 0 --greedy", g_model);
+    result r = run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "steps"));
+    assert_null(strchr(r.out, '{'));
+    result_free(&r);
+    snprintf(args, sizeof args, "forward --model '%s' --prompt-ids 1,2,3 --steps 2 --init-scale 0", g_model);
+    r = run(args);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "argmax"));
+    result_free(&r);
+}
+
+/* Bad input: status 2 and exactly one line on stderr. */
+static void expect_bad(const char *args, const char *needle)
+{
+    char full[8192];
+    snprintf(full, sizeof full, args, g_model);
+    result r = run(full);
+    if (r.status != 2) fail_msg("'%s': exit %d, want 2 (stderr: %s)", full, r.status, r.err);
+    assert_non_null(r.err);
+    size_t len = strlen(r.err);
+    assert_true(len > 0 && r.err[len - 1] == '\n');
+    if (strchr(r.err, '\n') != r.err + len - 1) fail_msg("'%s': more than one line on stderr: %s", full, r.err);
+    if (needle && !strstr(r.err, needle)) fail_msg("'%s': stderr lacks '%s': %s", full, needle, r.err);
+    assert_int_equal(strlen(r.out), 0);
+    result_free(&r);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    expect_bad("run --model '%s' --prompt-ids 1,2,x", "--prompt-ids");
+    expect_bad("run --model '%s' --prompt-ids 1,2 --steps 0", "--steps");
+    expect_bad("run --model '%s' --prompt-ids 1,2 --steps abc", "--steps");
+    expect_bad("run --model '%s' --prompt-ids 1,2,99999", "vocabulary");
+    expect_bad("run --model '%s' --prompt-ids 1 --cache bogus", "bogus");
+    expect_bad("run --model '%s' --prompt-ids 1 --criterion wat", "wat");
+    expect_bad("run --model '%s' --prompt-ids 1 --frobnicate", "--frobnicate");
+    expect_bad("run --model '%s' --prompt-ids 1 --greedy --temperature 0.7", "--greedy");
+    expect_bad("run --model '%s'", "prompt");
+    expect_bad("run --model '%s' --prompt-ids", "--prompt-ids");
+    expect_bad("run --model '%s/nope' --prompt-ids 1", "nope");
+    setenv("HF_HUB_CACHE", g_tmp, 1);
+    expect_bad("run --model nobody/nothing%.0s --prompt-ids 1", "huggingface-cli download");
+    expect_bad("forward --model '%s' --prompt-ids 1 --max-new-tokens 3", "--max-new-tokens");
+    /* a prompt longer than the context (block_size 256) */
+    static char longp[8192];
+    strcpy(longp, "run --model '%s' --prompt-ids 1");
+    for (int i = 0; i < 300; i++) strcat(longp, ",7");
+    expect_bad(longp, "context");
+    expect_bad("nosuchcommand", "unknown command");
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    const char *cmds[] = {"--help", "run --help", "forward --help"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        result r = run(cmds[i]);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "usage"));
+        result_free(&r);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_golden),   cmocka_unit_test(test_forward_golden),
+        cmocka_unit_test(test_readable_output), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_help),
+    };
+    return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}
