@@ -223,6 +223,9 @@ size_t hg_ctx_kv_bytes(const hg_ctx *c)
 
 /* ---------------------------------------------------------- the layers */
 
+/* Y(T, rows) = X(T, cols) · W^T on the model's pool and scratch. */
+#define MATMUL(Y, X, W, T) hg_matmul(c->m->pool, (Y), (X), (W), (T), c->m->scratch, c->m->scratch_floats)
+
 /* Slot array index of a raw slot (coda slots are negative). */
 static int slot_index(const hg_ctx *c, int raw)
 {
@@ -308,7 +311,7 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     int cur = slot_index(c, raw);
 
     hg_rmsnorm(c->xn, x, L->norm[0], U, E, eps);
-    hg_matmul(c->qkv, c->xn, L->wqkv, U, qkvd, E);
+    MATMUL(c->qkv, c->xn, &L->wqkv, U);
     for (int i = 0; i < U; i++) {
         int pos = qpos0 + i;
         float *q = c->qkv + (size_t)i * qkvd, *k = q + qd, *v = k + kvd;
@@ -329,13 +332,13 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     }
     resolve_slots(c, raw, bpos0);
     attention(c, U, qpos0, bpos0, cur);
-    hg_matmul(c->tmp, c->att, L->attn_proj, U, E, qd);
+    MATMUL(c->tmp, c->att, &L->attn_proj, U);
     hg_add(x, c->tmp, (size_t)U * E);
     hg_rmsnorm(x, x, L->norm[1], U, E, eps);
     hg_rmsnorm(c->xn, x, L->norm[2], U, E, eps);
-    hg_matmul(c->fc, c->xn, L->fc, U, 2 * ni, E);
+    MATMUL(c->fc, c->xn, &L->fc, U);
     hg_swiglu(c->act, c->fc, U, ni);
-    hg_matmul(c->tmp, c->act, L->mlp_proj, U, E, ni);
+    MATMUL(c->tmp, c->act, &L->mlp_proj, U);
     hg_add(x, c->tmp, (size_t)U * E);
     hg_rmsnorm(x, x, L->norm[3], U, E, eps);
 }
@@ -362,9 +365,9 @@ static void embed_and_prelude(hg_ctx *c, int T, int pos0)
     int E = cf->n_embd;
     float scale = (float)sqrt((double)E);
     for (int t = 0; t < T; t++) {
-        const float *w = m->wte + (size_t)c->tokens[pos0 + t] * E;
         float *e = c->e + (size_t)t * E;
-        for (int i = 0; i < E; i++) e[i] = w[i] * scale;
+        hg_mat_row(&m->wte, c->tokens[pos0 + t], e);
+        for (int i = 0; i < E; i++) e[i] *= scale;
     }
     for (int l = 0; l < cf->n_prelude; l++)
         for (int r0 = 0; r0 < T; r0 += c->ubatch) {
@@ -404,7 +407,7 @@ static void recurrence_step(hg_ctx *c, int T, int pos0, int k)
             memcpy(c->cat + (size_t)i * 2 * E, x + (size_t)i * E, sizeof(float) * (size_t)E);
             memcpy(c->cat + (size_t)i * 2 * E + E, e + (size_t)i * E, sizeof(float) * (size_t)E);
         }
-        hg_matmul(x, c->cat, m->adapter, U, E, 2 * E);
+        MATMUL(x, c->cat, &m->adapter, U);
         for (int j = 0; j < cf->n_core; j++)
             block_forward(c, &m->core[j], cf->n_prelude + cf->n_core * k + j, x, U, pos0 + r0, pos0);
     }
@@ -423,11 +426,11 @@ static void coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
         for (int l = 0; l < cf->n_coda; l++) block_forward(c, &m->coda[l], -(l + 1), c->y, U, pos0 + r0, pos0);
         if (logits_all) {
             hg_rmsnorm(c->y, c->y, m->ln_f, U, E, cf->norm_eps);
-            hg_matmul(logits_all + (size_t)r0 * V, c->y, m->lm_head, U, V, E);
+            MATMUL(logits_all + (size_t)r0 * V, c->y, &m->lm_head, U);
         } else if (r0 + U == T) {
             float *last = c->y + (size_t)(U - 1) * E;
             hg_rmsnorm(last, last, m->ln_f, 1, E, cf->norm_eps);
-            hg_matmul(c->logits, last, m->lm_head, 1, V, E);
+            MATMUL(c->logits, last, &m->lm_head, 1);
         }
     }
     if (logits_all) memcpy(c->logits, logits_all + (size_t)(T - 1) * V, sizeof(float) * (size_t)V);

@@ -85,8 +85,30 @@ typedef enum hg_dtype {
     HG_DTYPE_F16,
 } hg_dtype;
 
+/* Weight formats for the big matrices (norms and biases stay f32). */
+typedef enum hg_weights {
+    HG_WEIGHTS_AUTO = 0,    /* the checkpoint's own precision (F32 -> f32,
+                               BF16 -> bf16, F16 -> f32), except that F32
+                               checkpoints of over 1e9 parameters use bf16 */
+    HG_WEIGHTS_F32,         /* exact: the golden mode                      */
+    HG_WEIGHTS_BF16,        /* bfloat16, f32 accumulation                  */
+    HG_WEIGHTS_Q8_0,        /* blocks of 32 int8 with one f32 scale        */
+} hg_weights;
+
+const char *hg_weights_name(hg_weights w);          /* "f32", "bf16", "q8_0", "auto" */
+hg_status hg_weights_parse(const char *name, hg_weights *out);
+
+/* Progress of a long load (weight conversion): fraction in [0, 1]; return
+ * non-zero to cancel the load. */
+typedef int (*hg_progress_cb)(double fraction, const char *what, void *user);
+
 typedef struct hg_load_params {
     int n_threads;          /* 0 = number of cores                         */
+    hg_weights weights;     /* HG_WEIGHTS_AUTO by default                  */
+    const char *cache_dir;  /* converted weights: NULL = $XDG_CACHE_HOME/huginn
+                               (~/.cache/huginn), "" = do not cache   */
+    hg_progress_cb progress;
+    void *progress_user;
 } hg_load_params;
 
 void hg_load_params_default(hg_load_params *p);
@@ -105,6 +127,12 @@ const hg_gen_defaults *hg_model_gen_defaults(const hg_model *m);
 const char *hg_model_dir(const hg_model *m);
 /* Bytes of weights the model holds (mapped or converted). */
 size_t hg_model_weight_bytes(const hg_model *m);
+/* The weight format in use (never AUTO). */
+hg_weights hg_model_weights(const hg_model *m);
+/* Bytes of weights read to decode one token at num_steps steps. */
+double hg_model_bytes_per_token(const hg_model *m, int num_steps);
+/* The kernel variant chosen for this CPU ("avx512", "avx2", "generic"). */
+const char *hg_kernels_name(void);
 
 /* -------------------------------------------------------- exit criteria */
 

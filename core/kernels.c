@@ -1,8 +1,231 @@
-/* kernels.c — plain C (and OpenBLAS) implementations of the kernels. */
+/* kernels.c — plain C kernels, OpenBLAS products, variant selection. */
 #include "kernels.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ formats */
+
+size_t hg_mat_data_bytes(hg_mat_type t, int rows, int cols)
+{
+    size_t n = (size_t)rows * (size_t)cols;
+    switch (t) {
+    case HG_MAT_F32: return n * 4;
+    case HG_MAT_BF16: return n * 2;
+    case HG_MAT_Q8_0: return n;
+    }
+    return 0;
+}
+
+size_t hg_mat_bytes(const hg_mat *m)
+{
+    size_t b = hg_mat_data_bytes(m->type, m->rows, m->cols);
+    if (m->type == HG_MAT_Q8_0) b += (size_t)m->rows * (size_t)(m->cols / HG_Q8_BLOCK) * sizeof(float);
+    return b;
+}
+
+uint16_t hg_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+float hg_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols)
+{
+    for (int b = 0; b < cols / HG_Q8_BLOCK; b++) {
+        const float *xb = x + b * HG_Q8_BLOCK;
+        float amax = 0;
+        for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fabsf(xb[i]) > amax ? fabsf(xb[i]) : amax;
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        scales[b] = d;
+        for (int i = 0; i < HG_Q8_BLOCK; i++) {
+            float v = roundf(xb[i] * id);
+            q[b * HG_Q8_BLOCK + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+    }
+}
+
+void hg_mat_row(const hg_mat *W, int r, float *out)
+{
+    size_t K = (size_t)W->cols, off = (size_t)r * K;
+    switch (W->type) {
+    case HG_MAT_F32: memcpy(out, (const float *)W->data + off, K * sizeof(float)); break;
+    case HG_MAT_BF16: {
+        const uint16_t *w = (const uint16_t *)W->data + off;
+        for (size_t i = 0; i < K; i++) out[i] = hg_bf16_to_f32(w[i]);
+        break;
+    }
+    case HG_MAT_Q8_0: {
+        const int8_t *w = (const int8_t *)W->data + off;
+        const float *s = W->scales + (size_t)r * (K / HG_Q8_BLOCK);
+        for (size_t i = 0; i < K; i++) out[i] = w[i] * s[i / HG_Q8_BLOCK];
+        break;
+    }
+    }
+}
+
+/* ---------------------------------------------------- generic kernels */
+
+static void rows_f32_generic(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+        float acc[8] = {0};
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            for (int j = 0; j < 8; j++) acc[j] += w[k + j] * x[k + j];
+        float s = 0;
+        for (; k < K; k++) s += w[k] * x[k];
+        for (int j = 0; j < 8; j++) s += acc[j];
+        y[r] = s;
+    }
+}
+
+static void rows_bf16_generic(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        float acc[8] = {0};
+        int k = 0;
+        for (; k + 8 <= K; k += 8)
+            for (int j = 0; j < 8; j++) acc[j] += hg_bf16_to_f32(w[k + j]) * x[k + j];
+        float s = 0;
+        for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
+        for (int j = 0; j < 8; j++) s += acc[j];
+        y[r] = s;
+    }
+}
+
+static void rows_q8_generic(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    for (int r = r0; r < r1; r++) {
+        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
+        const float *sc = W->scales + (size_t)r * nb;
+        float s = 0;
+        for (int b = 0; b < nb; b++) {
+            float acc = 0;
+            for (int i = 0; i < HG_Q8_BLOCK; i++) acc += w[b * HG_Q8_BLOCK + i] * x[b * HG_Q8_BLOCK + i];
+            s += acc * sc[b];
+        }
+        y[r] = s;
+    }
+}
+
+static int always(void) { return 1; }
+
+/* SIMD variants live in kernels_x86.c. */
+extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512;
+
+static const hg_kernel_variant variant_generic = {
+    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}};
+
+static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512};
+static const hg_kernel_variant *active;
+
+int hg_kernel_variant_count(void) { return (int)(sizeof variants / sizeof variants[0]); }
+
+const hg_kernel_variant *hg_kernel_variant_at(int i) { return variants[i]; }
+
+void hg_kernels_init(void)
+{
+    if (active) return;
+    const char *want = getenv("HUGINN_KERNELS");
+    const hg_kernel_variant *best = &variant_generic;
+    for (int i = 0; i < (int)(sizeof variants / sizeof variants[0]); i++) {
+        const hg_kernel_variant *v = hg_kernel_variant_at(i);
+        if (!v->available()) continue;
+        if (want && *want) {
+            if (!strcmp(want, v->name)) best = v;
+        } else {
+            best = v;
+        }
+    }
+    active = best;
+}
+
+const hg_kernel_variant *hg_kernels_active(void)
+{
+    hg_kernels_init();
+    return active;
+}
+
+const char *hg_kernels_name(void) { return hg_kernels_active()->name; }
+
+/* ------------------------------------------------------------ products */
+
+typedef struct mv_task {
+    float *y;
+    const hg_mat *W;
+    const float *x;
+    hg_rows_fn fn;
+} mv_task;
+
+static void mv_run(void *arg, int ith, int nth)
+{
+    mv_task *t = arg;
+    int n = t->W->rows;
+    /* split on 16-row boundaries so threads never share a cache line of y */
+    int chunks = (n + 15) / 16;
+    int c0 = (int)((long)chunks * ith / nth), c1 = (int)((long)chunks * (ith + 1) / nth);
+    int r0 = c0 * 16, r1 = c1 * 16 < n ? c1 * 16 : n;
+    if (r0 < r1) t->fn(t->y, t->W, t->x, r0, r1);
+}
+
+typedef struct expand_task {
+    const hg_mat *W;
+    float *dst;
+    int r0, r1;
+} expand_task;
+
+static void expand_run(void *arg, int ith, int nth)
+{
+    expand_task *t = arg;
+    int n = t->r1 - t->r0;
+    int a = t->r0 + (int)((long)n * ith / nth), b = t->r0 + (int)((long)n * (ith + 1) / nth);
+    for (int r = a; r < b; r++) hg_mat_row(t->W, r, t->dst + (size_t)(r - t->r0) * t->W->cols);
+}
+
+void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, float *scratch,
+               size_t scratch_floats)
+{
+    int N = W->rows, K = W->cols;
+    if (T == 1) {
+        mv_task t = {Y, W, X, hg_kernels_active()->rows[W->type]};
+        hg_pool_run(pool, mv_run, &t);
+        return;
+    }
+    if (W->type == HG_MAT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, (const float *)W->data, K, 0.0f,
+                    Y, N);
+        return;
+    }
+    int tile = (int)(scratch_floats / (size_t)K);
+    if (tile < 1) tile = 1;
+    for (int r0 = 0; r0 < N; r0 += tile) {
+        int r1 = r0 + tile < N ? r0 + tile : N;
+        expand_task et = {W, scratch, r0, r1};
+        hg_pool_run(pool, expand_run, &et);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, r1 - r0, K, 1.0f, X, K, scratch, K, 0.0f, Y + r0, N);
+    }
+}
+
+/* ------------------------------------------------------ vector helpers */
 
 void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps)
 {
@@ -14,14 +237,6 @@ void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float 
         float r = (float)(1.0 / sqrt(ss / n + eps));
         for (int i = 0; i < n; i++) o[i] = (xr[i] * r) * w[i];
     }
-}
-
-void hg_matmul(float *Y, const float *X, const float *W, int T, int N, int K)
-{
-    if (T == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, X, 1, 0.0f, Y, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, W, K, 0.0f, Y, N);
 }
 
 void hg_swiglu(float *act, const float *fc, int T, int n)

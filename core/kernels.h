@@ -1,14 +1,68 @@
-/* kernels.h — the numeric building blocks of the forward pass (f32). */
+/* kernels.h — the numeric building blocks of the forward pass.
+ *
+ * Big matrices are hg_mat values in one of three formats; products with them
+ * accumulate in f32.  Every product kernel has a plain C reference
+ * ("generic") and SIMD variants (AVX2+FMA, AVX-512) chosen once at start-up
+ * by CPU detection; tests check each variant against the reference. */
 #ifndef HG_KERNELS_H
 #define HG_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+typedef enum hg_mat_type {
+    HG_MAT_F32 = 0,
+    HG_MAT_BF16,
+    HG_MAT_Q8_0,
+} hg_mat_type;
+
+#define HG_Q8_BLOCK 32
+
+typedef struct hg_mat {
+    hg_mat_type type;
+    int rows, cols;          /* (out, in): y = W x                                  */
+    const void *data;        /* row-major: float / uint16_t (bf16) / int8_t (q8_0)  */
+    const float *scales;     /* q8_0: (rows, cols / 32) scale of each block          */
+} hg_mat;
+
+size_t hg_mat_data_bytes(hg_mat_type t, int rows, int cols);
+size_t hg_mat_bytes(const hg_mat *m);          /* data + scales */
+
+/* y[r] = W[r] · x for rows [r0, r1). */
+typedef void (*hg_rows_fn)(float *y, const hg_mat *W, const float *x, int r0, int r1);
+
+typedef struct hg_kernel_variant {
+    const char *name;        /* "generic", "avx2", "avx512" */
+    int (*available)(void);
+    hg_rows_fn rows[3];      /* by hg_mat_type */
+} hg_kernel_variant;
+
+/* The variants compiled in: index 0 is the generic reference. */
+int hg_kernel_variant_count(void);
+const hg_kernel_variant *hg_kernel_variant_at(int i);
+/* Pick the best variant for this CPU (idempotent; HUGINN_KERNELS=generic|avx2|avx512 overrides). */
+void hg_kernels_init(void);
+const hg_kernel_variant *hg_kernels_active(void);
+
+/* Y(T, N) = X(T, K) · W(N, K)^T.  T == 1: the SIMD kernels, rows split over
+ * the pool; T > 1: OpenBLAS sgemm (tiles of bf16/q8_0 weights are expanded
+ * to f32 in scratch first; scratch holds scratch_floats values). */
+void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, float *scratch,
+               size_t scratch_floats);
+/* Row r of W as f32. */
+void hg_mat_row(const hg_mat *W, int r, float *out);
+
+/* Conversions: f32 -> bf16 (round to nearest even, NaN kept), bf16 -> f32,
+ * one row to q8_0 (scale = max|x| / 127 per block of 32). */
+uint16_t hg_f32_to_bf16(float f);
+float hg_bf16_to_f32(uint16_t h);
+void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols);
 
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for T rows of n (out may be x). */
 void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps);
-/* Y(T, N) = X(T, K) · W(N, K)^T  (weights stored (out, in) row-major). */
-void hg_matmul(float *Y, const float *X, const float *W, int T, int N, int K);
-/* act(T, I) = silu(fc[:, :I]) * fc[:, I:]  with fc (T, 2I). */
+/* act(T, n) = silu(fc[:, :n]) * fc[:, n:]  with fc (T, 2n). */
 void hg_swiglu(float *act, const float *fc, int T, int n);
 /* Rotate adjacent pairs of every head of one row: (a,b) -> (a c - b s, b c + a s). */
 void hg_rope(float *x, int n_heads, int head_dim, const float *cos, const float *sin);

@@ -1,6 +1,8 @@
 /* model.c — load a Huginn checkpoint: config.json, generation_config.json,
  * the tokenizer's stop tokens, and every weight, checked against the config. */
 #include "model.h"
+#include "kernels.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -252,14 +256,6 @@ static hg_status load_gen_defaults(hg_model *m, hg_err *err)
 
 /* --------------------------------------------------------------- weights */
 
-static float bf16_to_f32(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 static float f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
@@ -278,15 +274,15 @@ static float f16_to_f32(uint16_t h)
     return f;
 }
 
-/* Fetch a tensor by name, check its shape, return f32 data (mapped when
- * stored as aligned F32, else converted into an owned buffer). */
-static hg_status want(hg_model *m, const char *name, int ndim, const int64_t *shape, const float **out, hg_err *err)
+/* Find a tensor and check it against the shape the config implies: an exact
+ * shape, or the same values when the stored shape only adds/drops unit
+ * dimensions; the dtype must be a float type. */
+static hg_status find_checked(hg_model *m, const char *name, int ndim, const int64_t *shape, const hg_st_tensor **out,
+                              hg_err *err)
 {
     const hg_st_tensor *t = hg_st_find(&m->st, name);
     if (!t) return hg_fail(err, HG_E_FORMAT, "%s: missing tensor '%s'", m->dir, name);
     const char *file = m->st.files[t->file].path;
-    /* Accept an exact shape, or the same number of values when the stored
-     * shape only adds/drops unit dimensions. */
     int64_t want_n = 1, got_n = t->numel;
     for (int i = 0; i < ndim; i++) want_n *= shape[i];
     int exact = t->ndim == ndim;
@@ -309,60 +305,114 @@ static hg_status want(hg_model *m, const char *name, int ndim, const int64_t *sh
             snprintf(gs + strlen(gs), sizeof gs - strlen(gs), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
         return hg_fail(err, HG_E_FORMAT, "%s: tensor '%s' has shape (%s), the config implies (%s)", file, name, gs, ws);
     }
+    if (t->dtype != HG_ST_F32 && t->dtype != HG_ST_BF16 && t->dtype != HG_ST_F16)
+        return hg_fail(err, HG_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s; weights must be F32, BF16 or F16", file,
+                       name, hg_st_dtype_name(t->dtype));
+    *out = t;
+    return HG_OK;
+}
+
+static void *own(hg_model *m, size_t bytes)
+{
+    void *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    void **no = realloc(m->owned, sizeof *no * (size_t)(m->n_owned + 1));
+    if (!buf || !no) {
+        free(buf);
+        if (no) m->owned = no;
+        return NULL;
+    }
+    m->owned = no;
+    m->owned[m->n_owned++] = buf;
+    return buf;
+}
+
+/* Element i of a float tensor as f32. */
+static inline float st_get(const hg_st_tensor *t, size_t i)
+{
+    const unsigned char *src = t->data;
+    if (t->dtype == HG_ST_F32) {
+        float f;
+        memcpy(&f, src + 4 * i, 4);
+        return f;
+    }
+    uint16_t h;
+    memcpy(&h, src + 2 * i, 2);
+    return t->dtype == HG_ST_BF16 ? hg_bf16_to_f32(h) : f16_to_f32(h);
+}
+
+/* A small f32 tensor (norms, biases): mapped when stored as aligned F32. */
+static hg_status want_vec(hg_model *m, const char *name, int ndim, const int64_t *shape, const float **out,
+                          hg_err *err)
+{
+    const hg_st_tensor *t;
+    hg_status s = find_checked(m, name, ndim, shape, &t, err);
+    if (s) return s;
     if (t->dtype == HG_ST_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = t->data;
         m->weight_bytes += t->nbytes;
         return HG_OK;
     }
-    if (t->dtype != HG_ST_F32 && t->dtype != HG_ST_BF16 && t->dtype != HG_ST_F16)
-        return hg_fail(err, HG_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s; weights must be F32, BF16 or F16", file,
-                       name, hg_st_dtype_name(t->dtype));
-    float *buf = malloc(sizeof(float) * (size_t)t->numel);
-    void **no = realloc(m->owned, sizeof *no * (size_t)(m->n_owned + 1));
-    if (!buf || !no) {
-        free(buf);
-        if (no) m->owned = no;
-        return hg_fail(err, HG_E_NOMEM, "%s: out of memory converting '%s'", file, name);
-    }
-    m->owned = no;
-    m->owned[m->n_owned++] = buf;
-    const unsigned char *src = t->data;
-    for (int64_t i = 0; i < t->numel; i++) {
-        if (t->dtype == HG_ST_F32) memcpy(&buf[i], src + 4 * i, 4);
-        else {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            buf[i] = t->dtype == HG_ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-        }
-    }
+    float *buf = own(m, sizeof(float) * (size_t)t->numel);
+    if (!buf) return hg_fail(err, HG_E_NOMEM, "%s: out of memory converting '%s'", m->dir, name);
+    for (int64_t i = 0; i < t->numel; i++) buf[i] = st_get(t, (size_t)i);
     *out = buf;
     m->weight_bytes += sizeof(float) * (size_t)t->numel;
     return HG_OK;
 }
 
-static hg_status load_layer(hg_model *m, const char *prefix, hg_layer *L, hg_err *err)
+/* A big matrix: checked now, materialised later in the chosen format. */
+typedef struct pending_mat {
+    const hg_st_tensor *t;
+    hg_mat *dst;
+    int convert;             /* needs conversion (not mappable as is) */
+} pending_mat;
+
+typedef struct mat_list {
+    pending_mat *v;
+    int n, cap;
+} mat_list;
+
+static hg_status want_mat(hg_model *m, mat_list *ml, const char *name, int rows, int cols, hg_mat *dst, hg_err *err)
+{
+    const hg_st_tensor *t;
+    hg_status s = find_checked(m, name, 2, (int64_t[]){rows, cols}, &t, err);
+    if (s) return s;
+    if (ml->n == ml->cap) {
+        int nc = ml->cap ? ml->cap * 2 : 64;
+        pending_mat *nv = realloc(ml->v, sizeof *nv * (size_t)nc);
+        if (!nv) return hg_fail(err, HG_E_NOMEM, "out of memory");
+        ml->v = nv;
+        ml->cap = nc;
+    }
+    dst->rows = rows;
+    dst->cols = cols;
+    ml->v[ml->n++] = (pending_mat){t, dst, 0};
+    return HG_OK;
+}
+
+static hg_status load_layer(hg_model *m, mat_list *ml, const char *prefix, hg_layer *L, hg_err *err)
 {
     const hg_config *c = &m->cfg;
     char name[256];
-    int64_t e = c->n_embd, ni = c->intermediate_size;
+    int e = c->n_embd, ni = c->intermediate_size;
     hg_status s;
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%s.norm_%d.weight", prefix, i + 1);
-        if ((s = want(m, name, 1, (int64_t[]){e}, &L->norm[i], err))) return s;
+        if ((s = want_vec(m, name, 1, (int64_t[]){e}, &L->norm[i], err))) return s;
     }
     snprintf(name, sizeof name, "%s.attn.Wqkv.weight", prefix);
-    if ((s = want(m, name, 2, (int64_t[]){m->q_dim + 2 * m->kv_dim, e}, &L->wqkv, err))) return s;
+    if ((s = want_mat(m, ml, name, m->q_dim + 2 * m->kv_dim, e, &L->wqkv, err))) return s;
     L->qk_bias = NULL;
     snprintf(name, sizeof name, "%s.attn.qk_bias", prefix);
     if (c->qk_bias) {
-        if ((s = want(m, name, 4, (int64_t[]){2, 1, c->n_heads, c->head_dim}, &L->qk_bias, err))) return s;
+        if ((s = want_vec(m, name, 4, (int64_t[]){2, 1, c->n_heads, c->head_dim}, &L->qk_bias, err))) return s;
     }
     snprintf(name, sizeof name, "%s.attn.proj.weight", prefix);
-    if ((s = want(m, name, 2, (int64_t[]){e, m->q_dim}, &L->attn_proj, err))) return s;
+    if ((s = want_mat(m, ml, name, e, m->q_dim, &L->attn_proj, err))) return s;
     snprintf(name, sizeof name, "%s.mlp.fc.weight", prefix);
-    if ((s = want(m, name, 2, (int64_t[]){2 * ni, e}, &L->fc, err))) return s;
+    if ((s = want_mat(m, ml, name, 2 * ni, e, &L->fc, err))) return s;
     snprintf(name, sizeof name, "%s.mlp.proj.weight", prefix);
-    if ((s = want(m, name, 2, (int64_t[]){e, ni}, &L->mlp_proj, err))) return s;
+    if ((s = want_mat(m, ml, name, e, ni, &L->mlp_proj, err))) return s;
     return HG_OK;
 }
 
@@ -381,11 +431,325 @@ static void rope_tables(hg_model *m)
     }
 }
 
+/* ------------------------------------------------------ weight formats */
+
+const char *hg_weights_name(hg_weights w)
+{
+    switch (w) {
+    case HG_WEIGHTS_AUTO: return "auto";
+    case HG_WEIGHTS_F32: return "f32";
+    case HG_WEIGHTS_BF16: return "bf16";
+    case HG_WEIGHTS_Q8_0: return "q8_0";
+    }
+    return "?";
+}
+
+hg_status hg_weights_parse(const char *name, hg_weights *out)
+{
+    for (int w = HG_WEIGHTS_AUTO; w <= HG_WEIGHTS_Q8_0; w++)
+        if (name && !strcmp(name, hg_weights_name((hg_weights)w))) {
+            *out = (hg_weights)w;
+            return HG_OK;
+        }
+    return HG_E_ARG;
+}
+
+static hg_mat_type mat_type_of(hg_weights w)
+{
+    return w == HG_WEIGHTS_BF16 ? HG_MAT_BF16 : w == HG_WEIGHTS_Q8_0 ? HG_MAT_Q8_0 : HG_MAT_F32;
+}
+
+/* Convert one tensor into dst's format at data (and scales). */
+static void convert_mat(const hg_st_tensor *t, hg_mat_type ty, int rows, int cols, void *data, float *scales,
+                        float *rowbuf)
+{
+    for (int r = 0; r < rows; r++) {
+        size_t off = (size_t)r * cols;
+        for (int k = 0; k < cols; k++) rowbuf[k] = st_get(t, off + k);
+        if (ty == HG_MAT_F32) memcpy((float *)data + off, rowbuf, sizeof(float) * (size_t)cols);
+        else if (ty == HG_MAT_BF16)
+            for (int k = 0; k < cols; k++) ((uint16_t *)data)[off + k] = hg_f32_to_bf16(rowbuf[k]);
+        else
+            hg_quantize_q8_0_row((int8_t *)data + off, scales + (size_t)r * (cols / HG_Q8_BLOCK), rowbuf, cols);
+    }
+}
+
+#define CACHE_MAGIC "HUGINNW1"
+#define CACHE_VERSION 1u
+
+typedef struct cache_entry {
+    uint32_t rows, cols, type, pad;
+    uint64_t data_off, scales_off;
+} cache_entry;
+
+typedef struct cache_header {
+    char magic[8];
+    uint32_t version, n_mats;
+    uint64_t key, total;
+} cache_header;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t cache_key(const hg_model *m, hg_mat_type ty, const mat_list *ml)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    char real[4096];
+    const char *d = realpath(m->dir, real) ? real : m->dir;
+    h = fnv(h, d, strlen(d));
+    for (int i = 0; i < m->st.n_files; i++) {
+        struct stat sb;
+        if (stat(m->st.files[i].path, &sb) == 0) {
+            h = fnv(h, &sb.st_size, sizeof sb.st_size);
+            h = fnv(h, &sb.st_mtim, sizeof sb.st_mtim);
+            h = fnv(h, &sb.st_ino, sizeof sb.st_ino);
+        }
+    }
+    uint32_t v = CACHE_VERSION, t = ty;
+    h = fnv(h, &v, 4);
+    h = fnv(h, &t, 4);
+    for (int i = 0; i < ml->n; i++) {
+        h = fnv(h, ml->v[i].t->name, strlen(ml->v[i].t->name));
+        h = fnv(h, &ml->v[i].dst->rows, sizeof(int));
+        h = fnv(h, &ml->v[i].dst->cols, sizeof(int));
+    }
+    return h;
+}
+
+static int mkdirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+}
+
+static void default_cache_dir(char *out, size_t n)
+{
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && *x) snprintf(out, n, "%s/huginn", x);
+    else {
+        const char *h = getenv("HOME");
+        snprintf(out, n, "%s/.cache/huginn", h && *h ? h : "/tmp");
+    }
+}
+
+/* Point the pending matrices at a mapped cache file if it is valid. */
+static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *ml)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || (size_t)sb.st_size < sizeof(cache_header)) {
+        close(fd);
+        return 0;
+    }
+    size_t size = (size_t)sb.st_size;
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return 0;
+    const cache_header *h = map;
+    const cache_entry *e = (const cache_entry *)(h + 1);
+    int ok = !memcmp(h->magic, CACHE_MAGIC, 8) && h->version == CACHE_VERSION && h->key == key &&
+             h->n_mats == (uint32_t)ml->n && h->total == size &&
+             sizeof *h + sizeof *e * (size_t)ml->n <= size;
+    for (int i = 0; ok && i < ml->n; i++) {
+        hg_mat *d = ml->v[i].dst;
+        size_t db = hg_mat_data_bytes((hg_mat_type)e[i].type, d->rows, d->cols);
+        size_t sbytes = e[i].type == HG_MAT_Q8_0 ? (size_t)d->rows * (d->cols / HG_Q8_BLOCK) * 4 : 0;
+        ok = e[i].rows == (uint32_t)d->rows && e[i].cols == (uint32_t)d->cols && e[i].data_off % 64 == 0 &&
+             e[i].data_off + db <= size && (!sbytes || e[i].scales_off + sbytes <= size);
+    }
+    if (!ok) {
+        munmap(map, size);
+        return 0;
+    }
+    for (int i = 0; i < ml->n; i++) {
+        hg_mat *d = ml->v[i].dst;
+        if (!ml->v[i].convert) continue;
+        d->type = (hg_mat_type)e[i].type;
+        d->data = (const char *)map + e[i].data_off;
+        d->scales = d->type == HG_MAT_Q8_0 ? (const float *)((const char *)map + e[i].scales_off) : NULL;
+    }
+    m->cache_map = map;
+    m->cache_size = size;
+    return 1;
+}
+
+/* Write every converted matrix to path (atomically: temp file + rename). */
+static hg_status cache_write(hg_model *m, const char *path, uint64_t key, mat_list *ml, hg_mat_type ty,
+                             const hg_load_params *lp, hg_err *err)
+{
+    char tmp[4400];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return HG_E_IO;
+    size_t off = sizeof(cache_header) + sizeof(cache_entry) * (size_t)ml->n;
+    cache_entry *ents = calloc((size_t)ml->n, sizeof *ents);
+    double total_bytes = 0, done = 0;
+    int max_cols = 1;
+    for (int i = 0; i < ml->n; i++) {
+        hg_mat *d = ml->v[i].dst;
+        off = (off + 63) & ~(size_t)63;
+        ents[i] = (cache_entry){(uint32_t)d->rows, (uint32_t)d->cols, ml->v[i].convert ? (uint32_t)ty : 0u, 0, 0, 0};
+        if (!ml->v[i].convert) continue;
+        ents[i].data_off = off;
+        off += hg_mat_data_bytes(ty, d->rows, d->cols);
+        if (ty == HG_MAT_Q8_0) {
+            off = (off + 63) & ~(size_t)63;
+            ents[i].scales_off = off;
+            off += (size_t)d->rows * (d->cols / HG_Q8_BLOCK) * sizeof(float);
+        }
+        total_bytes += (double)ml->v[i].t->nbytes;
+        if (d->cols > max_cols) max_cols = d->cols;
+    }
+    cache_header h = {CACHE_MAGIC, CACHE_VERSION, (uint32_t)ml->n, key, (uint64_t)off};
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    hg_status s = HG_OK;
+    float *rowbuf = malloc(sizeof(float) * (size_t)max_cols);
+    if (!ents || !rowbuf || fwrite(&h, sizeof h, 1, f) != 1 || fwrite(ents, sizeof *ents, (size_t)ml->n, f) != (size_t)ml->n)
+        s = HG_E_IO;
+    for (int i = 0; s == HG_OK && i < ml->n; i++) {
+        if (!ml->v[i].convert) continue;
+        hg_mat *d = ml->v[i].dst;
+        /* convert in bands of rows to keep memory small */
+        int band = (int)((64u << 20) / ((size_t)d->cols * 4 + 1));
+        if (band < 1) band = 1;
+        size_t dbytes = hg_mat_data_bytes(ty, band, d->cols);
+        void *buf = malloc(dbytes);
+        float *sc = ty == HG_MAT_Q8_0 ? malloc(sizeof(float) * (size_t)d->rows * (d->cols / HG_Q8_BLOCK)) : NULL;
+        if (!buf || (ty == HG_MAT_Q8_0 && !sc)) s = HG_E_NOMEM;
+        if (s == HG_OK && fseek(f, (long)ents[i].data_off, SEEK_SET) != 0) s = HG_E_IO;
+        for (int r0 = 0; s == HG_OK && r0 < d->rows; r0 += band) {
+            int nr = d->rows - r0 < band ? d->rows - r0 : band;
+            hg_st_tensor sub = *ml->v[i].t;
+            sub.data = (const char *)sub.data + (size_t)r0 * d->cols * hg_st_dtype_size(sub.dtype);
+            convert_mat(&sub, ty, nr, d->cols, buf, sc ? sc + (size_t)r0 * (d->cols / HG_Q8_BLOCK) : NULL, rowbuf);
+            if (fwrite(buf, 1, hg_mat_data_bytes(ty, nr, d->cols), f) != hg_mat_data_bytes(ty, nr, d->cols))
+                s = HG_E_IO;
+            done += (double)nr * d->cols * hg_st_dtype_size(sub.dtype);
+            if (lp && lp->progress && lp->progress(total_bytes > 0 ? done / total_bytes : 1, ml->v[i].t->name,
+                                                   lp->progress_user))
+                s = HG_E_CANCELLED;
+        }
+        if (s == HG_OK && sc &&
+            (fseek(f, (long)ents[i].scales_off, SEEK_SET) != 0 ||
+             fwrite(sc, sizeof(float), (size_t)d->rows * (d->cols / HG_Q8_BLOCK), f) !=
+                 (size_t)d->rows * (d->cols / HG_Q8_BLOCK)))
+            s = HG_E_IO;
+        free(buf);
+        free(sc);
+    }
+    /* pad to the full size */
+    if (s == HG_OK && (fseek(f, (long)off - 1, SEEK_SET) != 0 || fputc(0, f) == EOF)) s = HG_E_IO;
+    if (fclose(f) != 0 && s == HG_OK) s = HG_E_IO;
+    free(rowbuf);
+    free(ents);
+    if (s == HG_OK && rename(tmp, path) != 0) s = HG_E_IO;
+    if (s != HG_OK) unlink(tmp);
+    if (s == HG_E_CANCELLED) return hg_fail(err, s, "loading %s: cancelled", m->dir);
+    return s;
+}
+
+/* Choose the format, then map or convert every big matrix. */
+static hg_status materialize(hg_model *m, mat_list *ml, const hg_load_params *lp, hg_err *err)
+{
+    hg_weights w = lp ? lp->weights : HG_WEIGHTS_AUTO;
+    if (w == HG_WEIGHTS_AUTO) {
+        hg_st_dtype stored = ml->n ? ml->v[0].t->dtype : HG_ST_F32;
+        double params = 0;
+        for (int i = 0; i < ml->n; i++) params += (double)ml->v[i].t->numel;
+        if (stored == HG_ST_BF16) w = HG_WEIGHTS_BF16;
+        else if (stored == HG_ST_F32 && params > 1e9) w = HG_WEIGHTS_BF16;
+        else w = HG_WEIGHTS_F32;
+    }
+    hg_mat_type ty = mat_type_of(w);
+    m->weights = w;
+    int n_convert = 0;
+    for (int i = 0; i < ml->n; i++) {
+        pending_mat *p = &ml->v[i];
+        hg_mat *d = p->dst;
+        if (ty == HG_MAT_Q8_0 && d->cols % HG_Q8_BLOCK != 0)
+            return hg_fail(err, HG_E_UNSUPPORTED, "%s: q8_0 needs rows of a multiple of %d values; '%s' has %d",
+                           m->dir, HG_Q8_BLOCK, p->t->name, d->cols);
+        int mappable = (uintptr_t)p->t->data % 4 == 0 &&
+                       ((ty == HG_MAT_F32 && p->t->dtype == HG_ST_F32) || (ty == HG_MAT_BF16 && p->t->dtype == HG_ST_BF16));
+        if (mappable) {
+            d->type = ty;
+            d->data = p->t->data;
+            d->scales = NULL;
+        } else {
+            p->convert = 1;
+            n_convert++;
+        }
+    }
+    if (n_convert) {
+        char dir[4096] = "";
+        const char *cd = lp ? lp->cache_dir : NULL;
+        if (!cd) default_cache_dir(dir, sizeof dir);
+        else snprintf(dir, sizeof dir, "%s", cd);
+        int attached = 0;
+        if (dir[0] && mkdirs(dir)) {
+            uint64_t key = cache_key(m, ty, ml);
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%016llx-%s.bin", dir, (unsigned long long)key, hg_weights_name(w));
+            attached = cache_attach(m, path, key, ml);
+            if (!attached) {
+                hg_status s = cache_write(m, path, key, ml, ty, lp, err);
+                if (s == HG_E_CANCELLED) return s;
+                if (s == HG_OK) attached = cache_attach(m, path, key, ml);
+            }
+        }
+        if (!attached) { /* no usable cache: convert in memory */
+            int max_cols = 1;
+            for (int i = 0; i < ml->n; i++) max_cols = ml->v[i].dst->cols > max_cols ? ml->v[i].dst->cols : max_cols;
+            float *rowbuf = malloc(sizeof(float) * (size_t)max_cols);
+            if (!rowbuf) return hg_fail(err, HG_E_NOMEM, "out of memory converting weights");
+            double total = 0, done = 0;
+            for (int i = 0; i < ml->n; i++) total += ml->v[i].convert ? (double)ml->v[i].t->nbytes : 0;
+            for (int i = 0; i < ml->n; i++) {
+                pending_mat *p = &ml->v[i];
+                if (!p->convert) continue;
+                hg_mat *d = p->dst;
+                void *data = own(m, hg_mat_data_bytes(ty, d->rows, d->cols));
+                float *sc = ty == HG_MAT_Q8_0 ? own(m, sizeof(float) * (size_t)d->rows * (d->cols / HG_Q8_BLOCK)) : NULL;
+                if (!data || (ty == HG_MAT_Q8_0 && !sc)) {
+                    free(rowbuf);
+                    return hg_fail(err, HG_E_NOMEM, "out of memory converting '%s'", p->t->name);
+                }
+                convert_mat(p->t, ty, d->rows, d->cols, data, sc, rowbuf);
+                d->type = ty;
+                d->data = data;
+                d->scales = sc;
+                done += (double)p->t->nbytes;
+                if (lp && lp->progress && lp->progress(done / total, p->t->name, lp->progress_user)) {
+                    free(rowbuf);
+                    return hg_fail(err, HG_E_CANCELLED, "loading %s: cancelled", m->dir);
+                }
+            }
+            free(rowbuf);
+        }
+    }
+    for (int i = 0; i < ml->n; i++) m->weight_bytes += hg_mat_bytes(ml->v[i].dst);
+    return HG_OK;
+}
+
 hg_status hg_model_load(const char *path_or_id, const hg_load_params *lp, hg_model **out, hg_err *err)
 {
     *out = NULL;
+    hg_kernels_init();
     hg_model *m = calloc(1, sizeof *m);
     if (!m) return hg_fail(err, HG_E_NOMEM, "out of memory");
+    mat_list ml = {0};
     hg_status s = hg_resolve_model_path(path_or_id, &m->dir, err);
     if (s) goto fail;
     char path[4096];
@@ -401,18 +765,19 @@ hg_status hg_model_load(const char *path_or_id, const hg_load_params *lp, hg_mod
     m->kv_dim = c->n_kv_heads * c->head_dim;
     if ((s = hg_st_open_dir(&m->st, m->dir, err))) goto fail;
 
-    int64_t e = c->n_embd, V = c->vocab_size;
-    if ((s = want(m, "transformer.wte.weight", 2, (int64_t[]){V, e}, &m->wte, err))) goto fail;
+    int e = c->n_embd, V = c->vocab_size;
+    if ((s = want_mat(m, &ml, "transformer.wte.weight", V, e, &m->wte, err))) goto fail;
+    m->tied_head = 0;
     if (hg_st_find(&m->st, "lm_head.weight")) {
-        if ((s = want(m, "lm_head.weight", 2, (int64_t[]){V, e}, &m->lm_head, err))) goto fail;
+        if ((s = want_mat(m, &ml, "lm_head.weight", V, e, &m->lm_head, err))) goto fail;
     } else if (c->tie_embeddings) {
-        m->lm_head = m->wte;
+        m->tied_head = 1;
     } else {
         s = hg_fail(err, HG_E_FORMAT, "%s: missing tensor 'lm_head.weight'", m->dir);
         goto fail;
     }
-    if ((s = want(m, "transformer.adapter.weight", 2, (int64_t[]){e, 2 * e}, &m->adapter, err))) goto fail;
-    if ((s = want(m, "transformer.ln_f.weight", 1, (int64_t[]){e}, &m->ln_f, err))) goto fail;
+    if ((s = want_mat(m, &ml, "transformer.adapter.weight", e, 2 * e, &m->adapter, err))) goto fail;
+    if ((s = want_vec(m, "transformer.ln_f.weight", 1, (int64_t[]){e}, &m->ln_f, err))) goto fail;
     m->prelude = calloc((size_t)c->n_prelude + 1, sizeof *m->prelude);
     m->core = calloc((size_t)c->n_core + 1, sizeof *m->core);
     m->coda = calloc((size_t)c->n_coda + 1, sizeof *m->coda);
@@ -425,22 +790,36 @@ hg_status hg_model_load(const char *path_or_id, const hg_load_params *lp, hg_mod
     char prefix[128];
     for (int i = 0; i < c->n_prelude; i++) {
         snprintf(prefix, sizeof prefix, "transformer.prelude.%d", i);
-        if ((s = load_layer(m, prefix, &m->prelude[i], err))) goto fail;
+        if ((s = load_layer(m, &ml, prefix, &m->prelude[i], err))) goto fail;
     }
     for (int i = 0; i < c->n_core; i++) {
         snprintf(prefix, sizeof prefix, "transformer.core_block.%d", i);
-        if ((s = load_layer(m, prefix, &m->core[i], err))) goto fail;
+        if ((s = load_layer(m, &ml, prefix, &m->core[i], err))) goto fail;
     }
     for (int i = 0; i < c->n_coda; i++) {
         snprintf(prefix, sizeof prefix, "transformer.coda.%d", i);
-        if ((s = load_layer(m, prefix, &m->coda[i], err))) goto fail;
+        if ((s = load_layer(m, &ml, prefix, &m->coda[i], err))) goto fail;
     }
+    if ((s = materialize(m, &ml, lp, err))) goto fail;
+    if (m->tied_head) m->lm_head = m->wte;
     rope_tables(m);
     m->n_threads = lp && lp->n_threads > 0 ? lp->n_threads : hg_n_cores();
     openblas_set_num_threads(m->n_threads);
+    m->pool = hg_pool_new(m->n_threads);
+    /* scratch for expanding bf16/q8_0 tiles in prefill: ~8 MB, at least one row */
+    int max_cols = 2 * e > c->intermediate_size ? 2 * e : c->intermediate_size;
+    m->scratch_floats = (size_t)2 << 20;
+    if (m->scratch_floats < (size_t)max_cols * 16) m->scratch_floats = (size_t)max_cols * 16;
+    m->scratch = m->weights == HG_WEIGHTS_F32 ? NULL : malloc(sizeof(float) * m->scratch_floats);
+    if (!m->pool || (m->weights != HG_WEIGHTS_F32 && !m->scratch)) {
+        s = hg_fail(err, HG_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    free(ml.v);
     *out = m;
     return HG_OK;
 fail:
+    free(ml.v);
     hg_model_free(m);
     return s;
 }
@@ -448,8 +827,11 @@ fail:
 void hg_model_free(hg_model *m)
 {
     if (!m) return;
+    hg_pool_free(m->pool);
+    free(m->scratch);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
+    if (m->cache_map) munmap(m->cache_map, m->cache_size);
     hg_st_close(&m->st);
     free(m->prelude);
     free(m->core);
@@ -464,3 +846,16 @@ const hg_config *hg_model_config(const hg_model *m) { return &m->cfg; }
 const hg_gen_defaults *hg_model_gen_defaults(const hg_model *m) { return &m->gen; }
 const char *hg_model_dir(const hg_model *m) { return m->dir; }
 size_t hg_model_weight_bytes(const hg_model *m) { return m->weight_bytes; }
+hg_weights hg_model_weights(const hg_model *m) { return m->weights; }
+
+double hg_model_bytes_per_token(const hg_model *m, int steps)
+{
+    const hg_config *c = &m->cfg;
+    double per_layer = 0;
+    const hg_layer *L = &m->core[0];
+    per_layer = (double)(hg_mat_bytes(&L->wqkv) + hg_mat_bytes(&L->attn_proj) + hg_mat_bytes(&L->fc) +
+                         hg_mat_bytes(&L->mlp_proj)) + 4.0 * c->n_embd * 4;
+    double b = per_layer * (c->n_prelude + c->n_coda + (double)c->n_core * steps);
+    b += (double)hg_mat_bytes(&m->adapter) * steps + (double)hg_mat_bytes(&m->lm_head);
+    return b;
+}

@@ -4,14 +4,16 @@
 
 #include "internal.h"
 #include "safetensors.h"
+#include "kernels.h"
+#include "pool.h"
 
 typedef struct hg_layer {
     const float *norm[4];    /* norm_1..norm_4 (n_embd)                               */
-    const float *wqkv;       /* (q_dim + 2 kv_dim, n_embd): rows Q, then K, then V    */
+    hg_mat wqkv;             /* (q_dim + 2 kv_dim, n_embd): rows Q, then K, then V    */
     const float *qk_bias;    /* (2, 1, n_heads, head_dim): [0] added to q, [1] to k; NULL when absent */
-    const float *attn_proj;  /* (n_embd, q_dim)                                       */
-    const float *fc;         /* (2 intermediate, n_embd): first half gate, then up   */
-    const float *mlp_proj;   /* (n_embd, intermediate)                                */
+    hg_mat attn_proj;        /* (n_embd, q_dim)                                       */
+    hg_mat fc;               /* (2 intermediate, n_embd): first half gate, then up   */
+    hg_mat mlp_proj;         /* (n_embd, intermediate)                                */
 } hg_layer;
 
 struct hg_model {
@@ -22,14 +24,21 @@ struct hg_model {
     hg_layer *prelude;       /* n_prelude layers                                      */
     hg_layer *core;          /* n_core layers                                         */
     hg_layer *coda;          /* n_coda layers                                         */
-    const float *wte;        /* (vocab, n_embd)                                       */
-    const float *lm_head;    /* (vocab, n_embd)                                       */
-    const float *adapter;    /* (n_embd, 2 n_embd): input is concat(state, embedding) */
+    hg_mat wte;              /* (vocab, n_embd)                                       */
+    hg_mat lm_head;          /* (vocab, n_embd); wte itself when tied and not stored  */
+    int tied_head;
+    hg_mat adapter;          /* (n_embd, 2 n_embd): input is concat(state, embedding) */
     const float *ln_f;       /* (n_embd)                                              */
     float *rope_cos;         /* (block_size, head_dim / 2)                            */
     float *rope_sin;         /* (block_size, head_dim / 2)                            */
     hg_st st;                /* the mapped files                                      */
     void **owned;            /* converted tensors we allocated                        */
+    void *cache_map;         /* mapped converted-weights cache file                   */
+    size_t cache_size;
+    hg_weights weights;      /* format of the big matrices                            */
+    hg_pool *pool;           /* persistent threads for the decode kernels             */
+    float *scratch;          /* (scratch_floats) bf16/q8_0 tiles expanded for sgemm   */
+    size_t scratch_floats;
     int n_owned;
     size_t weight_bytes;
     int n_threads;

@@ -1,0 +1,196 @@
+/* kernels_x86.c — AVX2+FMA and AVX-512 variants of the product kernels,
+ * compiled with target attributes and chosen at run time. */
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- AVX2 */
+
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma"))) static void rows_f32_avx2(float *y, const hg_mat *W, const float *x, int r0,
+                                                              int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k + 24), _mm256_loadu_ps(x + k + 24), a3);
+        }
+        for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), a0);
+        float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; k < K; k++) s += w[k] * x[k];
+        y[r] = s;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 bf16x8_avx2(const uint16_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+__attribute__((target("avx2,fma"))) static void rows_bf16_avx2(float *y, const hg_mat *W, const float *x, int r0,
+                                                               int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
+            a1 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
+            a2 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 16), _mm256_loadu_ps(x + k + 16), a2);
+            a3 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 24), _mm256_loadu_ps(x + k + 24), a3);
+        }
+        for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
+        float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
+        y[r] = s;
+    }
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 i8x8_avx2(const int8_t *p)
+{
+    __m128i v;
+    memcpy(&v, p, 8);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+}
+
+__attribute__((target("avx2,fma"))) static void rows_q8_avx2(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    for (int r = r0; r < r1; r++) {
+        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
+        const float *sc = W->scales + (size_t)r * nb;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            const int8_t *wb = w + b * HG_Q8_BLOCK;
+            const float *xb = x + b * HG_Q8_BLOCK;
+            __m256 p = _mm256_mul_ps(i8x8_avx2(wb), _mm256_loadu_ps(xb));
+            p = _mm256_fmadd_ps(i8x8_avx2(wb + 8), _mm256_loadu_ps(xb + 8), p);
+            p = _mm256_fmadd_ps(i8x8_avx2(wb + 16), _mm256_loadu_ps(xb + 16), p);
+            p = _mm256_fmadd_ps(i8x8_avx2(wb + 24), _mm256_loadu_ps(xb + 24), p);
+            acc = _mm256_fmadd_ps(p, _mm256_set1_ps(sc[b]), acc);
+        }
+        y[r] = hsum256(acc);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static int have_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const hg_kernel_variant hg_variant_avx2 = {"avx2", have_avx2, {rows_f32_avx2, rows_bf16_avx2, rows_q8_avx2}};
+
+/* ------------------------------------------------------------- AVX-512 */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+
+AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 64 <= K; k += 64) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+        }
+        for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+        if (k < K) {
+            __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), a1);
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    }
+}
+
+AVX512 static inline __m512 bf16x16(const uint16_t *p)
+{
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+AVX512 static void rows_bf16_avx512(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 64 <= K; k += 64) {
+            a0 = _mm512_fmadd_ps(bf16x16(w + k), _mm512_loadu_ps(x + k), a0);
+            a1 = _mm512_fmadd_ps(bf16x16(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+            a2 = _mm512_fmadd_ps(bf16x16(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+            a3 = _mm512_fmadd_ps(bf16x16(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+        }
+        for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(bf16x16(w + k), _mm512_loadu_ps(x + k), a0);
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
+        y[r] = s;
+    }
+}
+
+AVX512 static inline __m512 i8x16(const int8_t *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+AVX512 static void rows_q8_avx512(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    for (int r = r0; r < r1; r++) {
+        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
+        const float *sc = W->scales + (size_t)r * nb;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            const int8_t *wb = w + b * HG_Q8_BLOCK;
+            const float *xb = x + b * HG_Q8_BLOCK;
+            __m512 p0 = _mm512_mul_ps(i8x16(wb), _mm512_loadu_ps(xb));
+            __m512 p1 = _mm512_mul_ps(i8x16(wb + 32), _mm512_loadu_ps(xb + 32));
+            p0 = _mm512_fmadd_ps(i8x16(wb + 16), _mm512_loadu_ps(xb + 16), p0);
+            p1 = _mm512_fmadd_ps(i8x16(wb + 48), _mm512_loadu_ps(xb + 48), p1);
+            acc0 = _mm512_fmadd_ps(p0, _mm512_set1_ps(sc[b]), acc0);
+            acc1 = _mm512_fmadd_ps(p1, _mm512_set1_ps(sc[b + 1]), acc1);
+        }
+        for (; b < nb; b++) {
+            const int8_t *wb = w + b * HG_Q8_BLOCK;
+            const float *xb = x + b * HG_Q8_BLOCK;
+            __m512 p0 = _mm512_mul_ps(i8x16(wb), _mm512_loadu_ps(xb));
+            p0 = _mm512_fmadd_ps(i8x16(wb + 16), _mm512_loadu_ps(xb + 16), p0);
+            acc0 = _mm512_fmadd_ps(p0, _mm512_set1_ps(sc[b]), acc0);
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+}
+
+static int have_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+}
+
+const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
+                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}};

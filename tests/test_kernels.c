@@ -1,0 +1,223 @@
+/* test_kernels.c — every SIMD kernel variant against the plain C reference,
+ * the weight conversions, and the thread pool.
+ * Tolerances: products accumulate in f32 in a different order, so a variant
+ * may differ from the reference by a few ulps of the sum of |w·x| terms:
+ * |y - y_ref| <= 1e-5 * sum_k |w_k x_k| + 1e-6. */
+#include "testutil.h"
+#include "huginn.h"
+#include "kernels.h"
+#include "pool.h"
+
+#include <math.h>
+#include <stdatomic.h>
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return ((float)((*s >> 8) & 0xffff) / 32768.0f) - 1.0f;
+}
+
+/* Build a matrix of the given type from random f32 values; returns the f32 source. */
+static float *make_mat(hg_mat *m, hg_mat_type ty, int rows, int cols, unsigned seed, void **data, float **scales)
+{
+    float *src = malloc(sizeof(float) * (size_t)rows * cols);
+    for (size_t i = 0; i < (size_t)rows * cols; i++) src[i] = frand(&seed);
+    m->type = ty;
+    m->rows = rows;
+    m->cols = cols;
+    m->scales = NULL;
+    *scales = NULL;
+    if (ty == HG_MAT_F32) {
+        *data = malloc(sizeof(float) * (size_t)rows * cols);
+        memcpy(*data, src, sizeof(float) * (size_t)rows * cols);
+    } else if (ty == HG_MAT_BF16) {
+        uint16_t *d = malloc(2 * (size_t)rows * cols);
+        for (size_t i = 0; i < (size_t)rows * cols; i++) d[i] = hg_f32_to_bf16(src[i]);
+        *data = d;
+    } else {
+        int8_t *d = malloc((size_t)rows * cols);
+        float *sc = malloc(sizeof(float) * (size_t)rows * (cols / HG_Q8_BLOCK));
+        for (int r = 0; r < rows; r++)
+            hg_quantize_q8_0_row(d + (size_t)r * cols, sc + (size_t)r * (cols / HG_Q8_BLOCK), src + (size_t)r * cols, cols);
+        *data = d;
+        *scales = sc;
+        m->scales = sc;
+    }
+    m->data = *data;
+    return src;
+}
+
+static void check_variants(hg_mat_type ty, int rows, int cols)
+{
+    hg_mat m;
+    void *data;
+    float *scales;
+    float *src = make_mat(&m, ty, rows, cols, 7u + (unsigned)cols, &data, &scales);
+    float *x = malloc(sizeof(float) * cols), *yref = malloc(sizeof(float) * rows), *y = malloc(sizeof(float) * rows);
+    float *wrow = malloc(sizeof(float) * cols);
+    unsigned s = 99;
+    for (int k = 0; k < cols; k++) x[k] = frand(&s);
+    const hg_kernel_variant *ref = hg_kernel_variant_at(0);
+    assert_string_equal(ref->name, "generic");
+    ref->rows[ty](yref, &m, x, 0, rows);
+    /* the reference itself against a double-precision sum of the dequantized rows */
+    for (int r = 0; r < rows; r++) {
+        hg_mat_row(&m, r, wrow);
+        double d = 0, mag = 0;
+        for (int k = 0; k < cols; k++) {
+            d += (double)wrow[k] * x[k];
+            mag += fabs((double)wrow[k] * x[k]);
+        }
+        if (!(fabs(yref[r] - d) <= 1e-5 * mag + 1e-6)) fail_msg("generic type %d row %d: %g vs %g", ty, r, yref[r], d);
+    }
+    int tested = 0;
+    for (int v = 1; v < hg_kernel_variant_count(); v++) {
+        const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+        if (!kv->available()) continue;
+        tested++;
+        memset(y, 0, sizeof(float) * rows);
+        kv->rows[ty](y, &m, x, 0, rows);
+        for (int r = 0; r < rows; r++) {
+            hg_mat_row(&m, r, wrow);
+            double mag = 0;
+            for (int k = 0; k < cols; k++) mag += fabs((double)wrow[k] * x[k]);
+            if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-6))
+                fail_msg("%s type %d %dx%d row %d: %.9g vs reference %.9g", kv->name, ty, rows, cols, r, y[r], yref[r]);
+        }
+        /* a sub-range leaves the other rows alone */
+        for (int r = 0; r < rows; r++) y[r] = -12345.0f;
+        kv->rows[ty](y, &m, x, 1, rows - 1);
+        assert_true(y[0] == -12345.0f && y[rows - 1] == -12345.0f);
+    }
+    print_message("type %d %dx%d: %d SIMD variant(s) checked against the reference\n", ty, rows, cols, tested);
+    free(src);
+    free(data);
+    free(scales);
+    free(x);
+    free(y);
+    free(yref);
+    free(wrow);
+}
+
+static void test_f32_variants(void **state)
+{
+    (void)state;
+    check_variants(HG_MAT_F32, 37, 64);
+    check_variants(HG_MAT_F32, 19, 5280 / 8 + 3); /* a tail that is no multiple of 16 */
+    check_variants(HG_MAT_F32, 5, 7);
+}
+
+static void test_bf16_variants(void **state)
+{
+    (void)state;
+    check_variants(HG_MAT_BF16, 37, 64);
+    check_variants(HG_MAT_BF16, 19, 200 + 5);
+}
+
+static void test_q8_variants(void **state)
+{
+    (void)state;
+    check_variants(HG_MAT_Q8_0, 37, 64);
+    check_variants(HG_MAT_Q8_0, 23, 32 * 11);
+}
+
+static void test_conversions(void **state)
+{
+    (void)state;
+    /* bf16: round to nearest even */
+    assert_int_equal(hg_f32_to_bf16(1.0f), 0x3f80);
+    float f;
+    uint32_t u = 0x3f808000u; /* exactly halfway between 0x3f80 and 0x3f81: even wins */
+    memcpy(&f, &u, 4);
+    assert_int_equal(hg_f32_to_bf16(f), 0x3f80);
+    u = 0x3f818000u; /* halfway, odd below: rounds up */
+    memcpy(&f, &u, 4);
+    assert_int_equal(hg_f32_to_bf16(f), 0x3f82);
+    u = 0x3f808001u;
+    memcpy(&f, &u, 4);
+    assert_int_equal(hg_f32_to_bf16(f), 0x3f81);
+    assert_true(isnan(hg_bf16_to_f32(hg_f32_to_bf16(NAN))));
+    assert_true(hg_bf16_to_f32(hg_f32_to_bf16(-2.5f)) == -2.5f);
+    /* q8_0: error within half a step of each block's scale */
+    float x[64], sc[2];
+    int8_t q[64];
+    unsigned s = 5;
+    for (int i = 0; i < 64; i++) x[i] = frand(&s) * (i < 32 ? 1.0f : 100.0f);
+    hg_quantize_q8_0_row(q, sc, x, 64);
+    for (int i = 0; i < 64; i++) assert_true(fabsf(q[i] * sc[i / 32] - x[i]) <= sc[i / 32] * 0.5f + 1e-6f);
+    /* an all-zero block */
+    float z[32] = {0};
+    hg_quantize_q8_0_row(q, sc, z, 32);
+    assert_true(sc[0] == 0 && q[0] == 0);
+}
+
+static _Atomic int hits[8];
+static void count_task(void *arg, int ith, int nth)
+{
+    (void)arg;
+    assert_true(ith >= 0 && ith < nth);
+    atomic_fetch_add(&hits[ith], 1);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    /* as many threads as cores, then more threads than cores */
+    int sizes[] = {2, 3}, iters[] = {20000, 200};
+    for (int k = 0; k < 2; k++) {
+        for (int t = 0; t < 8; t++) atomic_store(&hits[t], 0);
+        hg_pool *p = hg_pool_new(sizes[k]);
+        assert_non_null(p);
+        assert_int_equal(hg_pool_size(p), sizes[k]);
+        for (int i = 0; i < iters[k]; i++) hg_pool_run(p, count_task, NULL);
+        for (int t = 0; t < sizes[k]; t++) assert_int_equal(atomic_load(&hits[t]), iters[k]);
+        hg_pool_free(p);
+    }
+}
+
+/* hg_matmul: the threaded T == 1 path and the tiled sgemm path for bf16/q8_0
+ * agree with the row reference. */
+static void test_matmul_paths(void **state)
+{
+    (void)state;
+    hg_pool *p = hg_pool_new(2);
+    hg_mat_type types[] = {HG_MAT_F32, HG_MAT_BF16, HG_MAT_Q8_0};
+    for (int ti = 0; ti < 3; ti++) {
+        hg_mat m;
+        void *data;
+        float *scales;
+        int rows = 77, cols = 96, T = 5;
+        float *src = make_mat(&m, types[ti], rows, cols, 3, &data, &scales);
+        float X[5 * 96], Y[5 * 77], Y1[77], wrow[96];
+        unsigned s = 1;
+        for (int i = 0; i < T * cols; i++) X[i] = frand(&s);
+        float scratch[96 * 10]; /* forces several tiles */
+        hg_matmul(p, Y, X, &m, T, scratch, sizeof scratch / sizeof scratch[0]);
+        for (int t = 0; t < T; t++) {
+            hg_matmul(p, Y1, X + t * cols, &m, 1, NULL, 0);
+            for (int r = 0; r < rows; r++) {
+                hg_mat_row(&m, r, wrow);
+                double d = 0;
+                for (int k = 0; k < cols; k++) d += (double)wrow[k] * X[t * cols + k];
+                assert_true(fabs(Y[t * rows + r] - d) < 1e-4);
+                assert_true(fabs(Y1[r] - d) < 1e-4);
+            }
+        }
+        free(src);
+        free(data);
+        free(scales);
+    }
+    hg_pool_free(p);
+}
+
+int main(void)
+{
+    hg_kernels_init();
+    print_message("active kernels: %s\n", hg_kernels_name());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
+        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
+    };
+    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}
