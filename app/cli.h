@@ -52,4 +52,6 @@ int cli_status_exit(hg_status s);
 /* The bundled default model (<repo>/tests/fixtures/demo-huginn next to the
  * executable), or NULL when it is not there. */
 const char *cli_default_model(void);
+/* A progress bar on stderr (when it is a terminal); user is the label. */
+int cli_progress(double frac, const char *what, void *user);
 #endif

@@ -13,14 +13,16 @@
 #include <unistd.h>
 
 static const char bench_usage[] =
-    "usage: huginn bench [--model PATH] [--steps N] [--prompt-tokens N] [--decode-tokens N]\n"
-    "                    [--threads N] [--cache S] [--json]\n"
+    "usage: huginn bench [--model PATH | --shape huginn-0125|tiny|demo] [--weights f32|bf16|q8_0]\n"
+    "                    [--steps N] [--prompt-tokens N] [--decode-tokens N] [--threads N] [--cache S] [--json]\n"
     "       huginn bench tokenizer --tokenizer FILE --text FILE [--json]\n"
     "\n"
     "Measures, in one run: the machine's read bandwidth and peak FMA throughput, load time,\n"
     "prefill tokens/s and GFLOP/s, decode s/token, bytes of weights per decoded token, the\n"
     "bandwidth bound in s/token and the ratio achieved, resident memory, KV bytes per token.\n"
-    "Defaults: the bundled model, --steps = mean_recurrence, 32 prompt tokens, 8 decoded tokens.\n"
+    "With --shape, random weights of that shape are made in memory (no file needed; default\n"
+    "--weights bf16).  Defaults: the bundled model, --steps = mean_recurrence, 32 prompt tokens,\n"
+    "8 decoded tokens.\n"
     "JSON keys: load_s, prefill_tokens_per_s, prefill_gflops, peak_gflops, decode_s_per_token,\n"
     "weight_bytes_per_token, bandwidth_gbs, bound_s_per_token, ratio_to_bound, rss_bytes,\n"
     "kv_bytes_per_token.\n";
@@ -159,7 +161,8 @@ static double values_per_token(const hg_config *c, int steps)
 int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "tokenizer")) return cmd_bench_tokenizer(argc - 1, argv + 1);
-    const char *model = NULL, *cache = NULL;
+    const char *model = NULL, *cache = NULL, *shape = NULL;
+    hg_weights weights = HG_WEIGHTS_AUTO;
     int steps = 0, prompt_tokens = 32, decode_tokens = 8, threads = 0, json = 0;
     cli c;
     cli_init(&c, "bench", argc, argv);
@@ -169,6 +172,13 @@ int cmd_bench(int argc, char **argv)
             return 0;
         } else if (cli_is(&c, "--model")) {
             if (!(model = cli_str(&c))) return 2;
+        } else if (cli_is(&c, "--shape")) {
+            if (!(shape = cli_str(&c))) return 2;
+        } else if (cli_is(&c, "--weights")) {
+            const char *w = cli_str(&c);
+            if (!w) return 2;
+            if (hg_weights_parse(w, &weights) != HG_OK)
+                return cli_error("bench", "--weights: unknown format '%s' (f32, bf16, q8_0, auto)", w);
         } else if (cli_is(&c, "--steps")) {
             if (!cli_int(&c, 1, 4096, &steps)) return 2;
         } else if (cli_is(&c, "--prompt-tokens")) {
@@ -185,16 +195,26 @@ int cmd_bench(int argc, char **argv)
             return cli_unknown(&c);
         }
     }
-    if (!model && !(model = cli_default_model())) return cli_error("bench", "no --model given and no bundled model");
+    if (model && shape) return cli_error("bench", "give --model or --shape, not both");
+    if (!model && !shape && !(model = cli_default_model()))
+        return cli_error("bench", "no --model given and no bundled model");
     int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 
     hg_err e;
     hg_load_params lp;
     hg_load_params_default(&lp);
     lp.n_threads = threads;
+    lp.weights = weights;
     hg_model *m;
     double t0 = now_s();
-    hg_status s = hg_model_load(model, &lp, &m, &e);
+    hg_status s;
+    if (shape) {
+        hg_config sc;
+        if ((s = hg_shape_config(shape, &sc, &e)) != HG_OK) return cli_error("bench", "--shape: %s", e.msg);
+        s = hg_model_random(&sc, weights, 1, threads, &m, &e);
+    } else {
+        s = hg_model_load(model, &lp, &m, &e);
+    }
     double load_s = now_s() - t0;
     if (s) {
         fprintf(stderr, "huginn bench: %s\n", e.msg);
@@ -237,7 +257,8 @@ int cmd_bench(int argc, char **argv)
         return cli_status_exit(s);
     }
     double vals = values_per_token(cfg, steps);
-    double wbytes = vals * 4; /* f32 weights */
+    double wbytes = hg_model_bytes_per_token(m, steps);
+    const char *wname = hg_weights_name(hg_model_weights(m));
     double prefill_tps = prompt_tokens / r.prefill_s;
     double attn_flops = 4.0 * cfg->n_embd * (prompt_tokens / 2.0) *
                         (cfg->n_prelude + cfg->n_coda + (double)cfg->n_core * steps);
@@ -258,11 +279,13 @@ int cmd_bench(int argc, char **argv)
         printf("{\"load_s\": %.4f, \"prefill_tokens_per_s\": %.3f, \"prefill_gflops\": %.3f, \"peak_gflops\": %.1f, "
                "\"decode_s_per_token\": %.6f, \"weight_bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, "
                "\"bound_s_per_token\": %.6f, \"ratio_to_bound\": %.4f, \"rss_bytes\": %zu, \"kv_bytes_per_token\": %zu, "
-               "\"steps\": %d, \"prompt_tokens\": %d, \"decode_tokens\": %d, \"threads\": %d, \"weights\": \"f32\"}\n",
+               "\"steps\": %d, \"prompt_tokens\": %d, \"decode_tokens\": %d, \"threads\": %d, \"weights\": \"%s\", "
+               "\"kernels\": \"%s\"}\n",
                load_s, prefill_tps, prefill_gflops, peak, decode_s, wbytes, bw, bound, ratio, rss, kv_per_token, steps,
-               prompt_tokens, decode_tokens, nthreads);
+               prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name());
     } else {
-        printf("model            %s (f32 weights, %d steps, %d threads)\n", model, steps, nthreads);
+        printf("model            %s (%s weights, %s kernels, %d steps, %d threads)\n", shape ? shape : model, wname,
+               hg_kernels_name(), steps, nthreads);
         printf("load             %.3f s\n", load_s);
         printf("prefill          %d tokens: %.1f tokens/s, %.2f GFLOP/s (peak FMA %.1f GFLOP/s)\n", prompt_tokens,
                prefill_tps, prefill_gflops, peak);

@@ -49,6 +49,9 @@ static const char run_usage[] =
     "  --seed S               seed of the sampler and of the initial state (default: random)\n"
     "  --max-new-tokens N     (default 256); stops earlier at a stop token, which is included\n"
     "other:\n"
+    "  --weights F            auto (default: the checkpoint's precision; bf16 for F32 checkpoints of\n"
+    "                         over 1e9 parameters), f32 (exact), bf16, q8_0.  Converted weights are\n"
+    "                         cached in $XDG_CACHE_HOME/huginn and mapped on later starts\n"
     "  --ctx N                context positions (default: the config's block_size)\n"
     "  --threads N            threads (default: all cores)\n"
     "  --json                 print {\"output_ids\": [...], \"steps\": [...], \"stop_reason\": ...}\n"
@@ -58,7 +61,8 @@ static const char run_usage[] =
     "Exit status: 0 ok, 2 bad input (options, files, a prompt longer than the context), 1 failure.\n";
 
 static const char fwd_usage[] =
-    "usage: huginn forward [--model PATH] --prompt-ids 1,2,3 [--steps N] [--init-scale X] [--seed S] [--json]\n"
+    "usage: huginn forward [--model PATH] --prompt-ids 1,2,3 [--steps N] [--init-scale X] [--seed S]\n"
+    "                      [--weights auto|f32|bf16|q8_0] [--threads N] [--json]\n"
     "\n"
     "One forward pass over the prompt with a fixed number of recurrence steps.\n"
     "With --json: {\"argmax\": [per position], \"last_logits\": [the whole vocabulary at the last position]}.\n"
@@ -80,6 +84,7 @@ typedef struct run_opts {
     int min_steps, check_every;
     const char *cache;
     int warmstart;
+    hg_weights weights;
 } run_opts;
 
 static uint64_t random_seed(void)
@@ -121,6 +126,11 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
             o->json = 1;
         } else if (cli_is(&c, "--threads")) {
             if (!cli_int(&c, 1, 1024, &o->threads)) return 2;
+        } else if (cli_is(&c, "--weights")) {
+            const char *w = cli_str(&c);
+            if (!w) return 2;
+            if (hg_weights_parse(w, &o->weights) != HG_OK)
+                return cli_error(c.cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", w);
         } else if (!is_run) {
             return cli_unknown(&c);
         } else if (cli_is(&c, "--prompt")) {
@@ -204,6 +214,9 @@ static int load(const run_opts *o, const char *cmd, hg_model **m, hg_ctx **ctx, 
     hg_load_params lp;
     hg_load_params_default(&lp);
     lp.n_threads = o->threads;
+    lp.weights = o->weights;
+    lp.progress = cli_progress;
+    lp.progress_user = "converting weights";
     hg_status s = hg_model_load(o->model, &lp, m, &e);
     if (s) {
         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);

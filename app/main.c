@@ -20,6 +20,7 @@ static const char usage[] =
     "  detokenize   ids to text (JSON array of id arrays on stdin with --json)\n"
     "  bench        benchmarks (bench tokenizer …)\n"
     "  demo         a scripted chat session for presentations\n"
+    "  mkmodel      write a random checkpoint of a named shape (for load/convert timing)\n"
     "\n"
     "'huginn COMMAND --help' describes each; 'man huginn' has the whole story.\n";
 
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"run", cmd_run},           {"forward", cmd_forward},       {"tokenize", cmd_tokenize},
         {"detokenize", cmd_detokenize}, {"bench", cmd_bench},       {"chat", cmd_chat},
-        {"demo", cmd_demo},
+        {"demo", cmd_demo},         {"mkmodel", cmd_mkmodel},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

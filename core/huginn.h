@@ -134,6 +134,20 @@ double hg_model_bytes_per_token(const hg_model *m, int num_steps);
 /* The kernel variant chosen for this CPU ("avx512", "avx2", "generic"). */
 const char *hg_kernels_name(void);
 
+/* Named shapes for benchmarks and random checkpoints: "huginn-0125" (the
+ * real model), "tiny" (tiny-huginn's), "demo" (demo-huginn's). */
+hg_status hg_shape_config(const char *name, hg_config *out, hg_err *err);
+/* A model of the given shape with random weights made in memory (no file):
+ * for timing the kernels at full size. */
+hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int n_threads, hg_model **out,
+                          hg_err *err);
+/* Write a random checkpoint in the real layout to dir: config.json,
+ * generation_config.json, sharded safetensors (shards of at most
+ * shard_bytes) with model.safetensors.index.json, the tied embedding stored
+ * twice.  dtype: HG_DTYPE_F32 or HG_DTYPE_BF16. */
+hg_status hg_write_random_checkpoint(const char *dir, const hg_config *cfg, hg_dtype dtype, uint64_t seed,
+                                     size_t shard_bytes, hg_progress_cb progress, void *user, hg_err *err);
+
 /* -------------------------------------------------------- exit criteria */
 
 typedef enum hg_criterion {

@@ -170,22 +170,34 @@ const char *hg_kernels_name(void) { return hg_kernels_active()->name; }
 /* ------------------------------------------------------------ products */
 
 typedef struct mv_task {
-    float *y;
+    float *Y;                /* (T, rows) */
     const hg_mat *W;
-    const float *x;
+    const float *X;          /* (T, cols) */
+    int T;
     hg_rows_fn fn;
 } mv_task;
 
+/* Rows split over threads on 16-row boundaries (no shared cache lines of
+ * y); with T > 1 the rows go in blocks of 16, each block used for all T
+ * inputs while it is in cache, so W is read from memory once. */
 static void mv_run(void *arg, int ith, int nth)
 {
     mv_task *t = arg;
-    int n = t->W->rows;
-    /* split on 16-row boundaries so threads never share a cache line of y */
+    int n = t->W->rows, K = t->W->cols;
     int chunks = (n + 15) / 16;
     int c0 = (int)((long)chunks * ith / nth), c1 = (int)((long)chunks * (ith + 1) / nth);
     int r0 = c0 * 16, r1 = c1 * 16 < n ? c1 * 16 : n;
-    if (r0 < r1) t->fn(t->y, t->W, t->x, r0, r1);
+    if (t->T == 1) {
+        if (r0 < r1) t->fn(t->Y, t->W, t->X, r0, r1);
+        return;
+    }
+    for (int b = r0; b < r1; b += 16) {
+        int e = b + 16 < r1 ? b + 16 : r1;
+        for (int i = 0; i < t->T; i++) t->fn(t->Y + (size_t)i * n, t->W, t->X + (size_t)i * K, b, e);
+    }
 }
+
+#define SMALL_BATCH 8
 
 typedef struct expand_task {
     const hg_mat *W;
@@ -205,8 +217,8 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
                size_t scratch_floats)
 {
     int N = W->rows, K = W->cols;
-    if (T == 1) {
-        mv_task t = {Y, W, X, hg_kernels_active()->rows[W->type]};
+    if (T <= SMALL_BATCH || (W->type != HG_MAT_F32 && !scratch)) {
+        mv_task t = {Y, W, X, T, hg_kernels_active()->rows[W->type]};
         hg_pool_run(pool, mv_run, &t);
         return;
     }

@@ -46,9 +46,10 @@ const hg_kernel_variant *hg_kernel_variant_at(int i);
 void hg_kernels_init(void);
 const hg_kernel_variant *hg_kernels_active(void);
 
-/* Y(T, N) = X(T, K) · W(N, K)^T.  T == 1: the SIMD kernels, rows split over
- * the pool; T > 1: OpenBLAS sgemm (tiles of bf16/q8_0 weights are expanded
- * to f32 in scratch first; scratch holds scratch_floats values). */
+/* Y(T, N) = X(T, K) · W(N, K)^T.  T <= 8: the SIMD kernels, rows split over
+ * the pool, each block of rows used for all T inputs while in cache; larger
+ * T: OpenBLAS sgemm (tiles of bf16/q8_0 weights are expanded to f32 in
+ * scratch first; scratch holds scratch_floats values). */
 void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, float *scratch,
                size_t scratch_floats);
 /* Row r of W as f32. */
