@@ -130,12 +130,13 @@ static void rows_q8_generic(float *y, const hg_mat *W, const float *x, int r0, i
 static int always(void) { return 1; }
 
 /* SIMD variants live in kernels_x86.c. */
-extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512;
+extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 
 static const hg_kernel_variant variant_generic = {
     "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}};
 
-static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512};
+static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
+                                                    &hg_variant_avx512bf16};
 static const hg_kernel_variant *active;
 
 int hg_kernel_variant_count(void) { return (int)(sizeof variants / sizeof variants[0]); }

@@ -194,3 +194,59 @@ static int have_avx512(void)
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
                                              {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}};
+
+/* ------------------------------------------------------ AVX-512 BF16 */
+
+/* bf16 rows with vdpbf16ps: x is split into x_hi = bf16(x) and
+ * x_lo = bf16(x - x_hi), so W·x = W·x_hi + W·x_lo keeps about 16 bits of x
+ * (close to f32) while each 32 weights cost two dot instructions. */
+#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+
+AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    if (K % 32 != 0 || K > 65536) {
+        rows_bf16_avx512(y, W, x, r0, r1);
+        return;
+    }
+    uint16_t xh[K], xl[K];
+    for (int k = 0; k < K; k++) {
+        xh[k] = hg_f32_to_bf16(x[k]);
+        xl[k] = hg_f32_to_bf16(x[k] - hg_bf16_to_f32(xh[k]));
+    }
+    int r = r0;
+    /* four rows at a time: four memory streams per thread, x loaded once */
+    for (; r + 4 <= r1; r += 4) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m512 a[8];
+        for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 32) {
+            __m512bh h = (__m512bh)_mm512_loadu_si512(xh + k), l = (__m512bh)_mm512_loadu_si512(xl + k);
+            for (int i = 0; i < 4; i++) {
+                __m512bh wi = (__m512bh)_mm512_loadu_si512(w + (size_t)i * K + k);
+                a[2 * i] = _mm512_dpbf16_ps(a[2 * i], wi, h);
+                a[2 * i + 1] = _mm512_dpbf16_ps(a[2 * i + 1], wi, l);
+            }
+        }
+        for (int i = 0; i < 4; i++) y[r + i] = _mm512_reduce_add_ps(_mm512_add_ps(a[2 * i], a[2 * i + 1]));
+    }
+    for (; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 32) {
+            __m512bh w0 = (__m512bh)_mm512_loadu_si512(w + k);
+            a0 = _mm512_dpbf16_ps(a0, w0, (__m512bh)_mm512_loadu_si512(xh + k));
+            a1 = _mm512_dpbf16_ps(a1, w0, (__m512bh)_mm512_loadu_si512(xl + k));
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    }
+}
+
+static int have_avx512bf16(void)
+{
+    __builtin_cpu_init();
+    return have_avx512() && __builtin_cpu_supports("avx512bf16");
+}
+
+const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16", have_avx512bf16,
+                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_avx512}};

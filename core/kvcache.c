@@ -23,7 +23,7 @@ static int parse_compress(const char *s, hg_kvs *k)
 hg_status hg_kvs_parse(const char *s, hg_kvs *k, hg_err *err)
 {
     memset(k, 0, sizeof *k);
-    if (!s || !*s) s = "full";
+    if (!s) s = "full"; /* NULL = default; "" is not a strategy */
     if (strlen(s) >= sizeof k->name)
         return hg_fail(err, HG_E_ARG, "unknown cache strategy '%.40s…'", s);
     snprintf(k->name, sizeof k->name, "%s", s);
