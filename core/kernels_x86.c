@@ -200,6 +200,9 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
 /* bf16 rows with vdpbf16ps: x is split into x_hi = bf16(x) and
  * x_lo = bf16(x - x_hi), so W·x = W·x_hi + W·x_lo keeps about 16 bits of x
  * (close to f32) while each 32 weights cost two dot instructions. */
+#ifndef PREFETCH_BYTES
+#define PREFETCH_BYTES 2048
+#endif
 #define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
 AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const float *x, int r0, int r1)
@@ -214,31 +217,25 @@ AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const float *x, i
         xh[k] = hg_f32_to_bf16(x[k]);
         xl[k] = hg_f32_to_bf16(x[k] - hg_bf16_to_f32(xh[k]));
     }
-    int r = r0;
-    /* four rows at a time: four memory streams per thread, x loaded once */
-    for (; r + 4 <= r1; r += 4) {
+    for (int r = r0; r < r1; r++) {
         const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m512 a[8];
-        for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
-        for (int k = 0; k < K; k += 32) {
-            __m512bh h = (__m512bh)_mm512_loadu_si512(xh + k), l = (__m512bh)_mm512_loadu_si512(xl + k);
-            for (int i = 0; i < 4; i++) {
-                __m512bh wi = (__m512bh)_mm512_loadu_si512(w + (size_t)i * K + k);
-                a[2 * i] = _mm512_dpbf16_ps(a[2 * i], wi, h);
-                a[2 * i + 1] = _mm512_dpbf16_ps(a[2 * i + 1], wi, l);
-            }
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+        int k = 0;
+        for (; k + 64 <= K; k += 64) {
+            _mm_prefetch((const char *)(w + k) + PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w + k) + PREFETCH_BYTES + 64, _MM_HINT_T0);
+            __m512bh w0 = (__m512bh)_mm512_loadu_si512(w + k), w1 = (__m512bh)_mm512_loadu_si512(w + k + 32);
+            a0 = _mm512_dpbf16_ps(a0, w0, (__m512bh)_mm512_loadu_si512(xh + k));
+            a1 = _mm512_dpbf16_ps(a1, w0, (__m512bh)_mm512_loadu_si512(xl + k));
+            a2 = _mm512_dpbf16_ps(a2, w1, (__m512bh)_mm512_loadu_si512(xh + k + 32));
+            a3 = _mm512_dpbf16_ps(a3, w1, (__m512bh)_mm512_loadu_si512(xl + k + 32));
         }
-        for (int i = 0; i < 4; i++) y[r + i] = _mm512_reduce_add_ps(_mm512_add_ps(a[2 * i], a[2 * i + 1]));
-    }
-    for (; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-        for (int k = 0; k < K; k += 32) {
+        for (; k < K; k += 32) {
             __m512bh w0 = (__m512bh)_mm512_loadu_si512(w + k);
             a0 = _mm512_dpbf16_ps(a0, w0, (__m512bh)_mm512_loadu_si512(xh + k));
             a1 = _mm512_dpbf16_ps(a1, w0, (__m512bh)_mm512_loadu_si512(xl + k));
         }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
     }
 }
 
