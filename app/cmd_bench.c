@@ -4,6 +4,7 @@
 #include "cmds.h"
 #include "huginn.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,7 +15,8 @@
 
 static const char bench_usage[] =
     "usage: huginn bench [--model PATH | --shape huginn-0125|tiny|demo] [--weights f32|bf16|q8_0]\n"
-    "                    [--steps N] [--prompt-tokens N] [--decode-tokens N] [--threads N] [--cache S] [--json]\n"
+    "                    [--steps N] [--prompt-tokens N] [--decode-tokens N] [--threads N] [--cache S]\n"
+    "                    [--kv-dtype f32|bf16|f16] [--json]\n"
     "       huginn bench tokenizer --tokenizer FILE --text FILE [--json]\n"
     "\n"
     "Measures, in one run: the machine's read bandwidth and peak FMA throughput, load time,\n"
@@ -43,41 +45,52 @@ typedef struct bw_job {
     double sum;
 } bw_job;
 
+/* Sum a buffer with eight independent AVX-512 accumulators (enough loads in
+ * flight to saturate memory), or plain C where AVX-512 is missing. */
+__attribute__((target("avx512f"))) static double sum_avx512(const float *p, size_t n)
+{
+    __m512 s[8];
+    for (int i = 0; i < 8; i++) s[i] = _mm512_setzero_ps();
+    for (size_t i = 0; i + 128 <= n; i += 128)
+        for (int j = 0; j < 8; j++) s[j] = _mm512_add_ps(s[j], _mm512_load_ps(p + i + 16 * j));
+    for (int j = 1; j < 8; j++) s[0] = _mm512_add_ps(s[0], s[j]);
+    return _mm512_reduce_add_ps(s[0]);
+}
+
+static double sum_plain(const float *p, size_t n)
+{
+    float s[16] = {0};
+    for (size_t i = 0; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) s[j] += p[i + j];
+    double t = 0;
+    for (int j = 0; j < 16; j++) t += s[j];
+    return t;
+}
+
 static void *bw_thread(void *arg)
 {
     bw_job *j = arg;
-    typedef float v16 __attribute__((vector_size(64)));
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f");
     double total = 0;
-    for (int r = 0; r < j->reps; r++) {
-        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        const v16 *p = (const v16 *)j->buf;
-        size_t nv = j->n / 16;
-        for (size_t i = 0; i + 4 <= nv; i += 4) {
-            a0 += p[i];
-            a1 += p[i + 1];
-            a2 += p[i + 2];
-            a3 += p[i + 3];
-        }
-        v16 s = a0 + a1 + a2 + a3;
-        for (int k = 0; k < 16; k++) total += s[k];
-    }
+    for (int r = 0; r < j->reps; r++) total += avx512 ? sum_avx512(j->buf, j->n) : sum_plain(j->buf, j->n);
     j->sum = total;
     return NULL;
 }
 
-/* Read bandwidth in GB/s: every thread sums its part of a 1 GiB buffer. */
+/* Read bandwidth in GB/s: every thread sums its part of a 2 GiB buffer; best of 5. */
 static double measure_bandwidth(int threads)
 {
-    size_t bytes = (size_t)1 << 30, n = bytes / sizeof(float);
+    size_t bytes = (size_t)2 << 30, n = bytes / sizeof(float);
     float *buf = aligned_alloc(64, bytes);
     if (!buf) return 0;
     for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
     bw_job jobs[256];
     pthread_t th[256];
     if (threads > 256) threads = 256;
-    size_t per = (n / threads) & ~(size_t)63;
+    size_t per = (n / threads) & ~(size_t)127;
     double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < 5; rep++) {
         double t0 = now_s();
         for (int t = 0; t < threads; t++) {
             jobs[t] = (bw_job){buf + per * t, per, 2, 0};
@@ -162,6 +175,7 @@ int cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "tokenizer")) return cmd_bench_tokenizer(argc - 1, argv + 1);
     const char *model = NULL, *cache = NULL, *shape = NULL;
+    hg_kv_dtype kvd = HG_KV_F32;
     hg_weights weights = HG_WEIGHTS_AUTO;
     int steps = 0, prompt_tokens = 32, decode_tokens = 8, threads = 0, json = 0;
     cli c;
@@ -179,6 +193,11 @@ int cmd_bench(int argc, char **argv)
             if (!w) return 2;
             if (hg_weights_parse(w, &weights) != HG_OK)
                 return cli_error("bench", "--weights: unknown format '%s' (f32, bf16, q8_0, auto)", w);
+        } else if (cli_is(&c, "--kv-dtype")) {
+            const char *v = cli_str(&c);
+            if (!v) return 2;
+            if (hg_kv_dtype_parse(v, &kvd) != HG_OK)
+                return cli_error("bench", "--kv-dtype: unknown type '%s' (f32, bf16, f16)", v);
         } else if (cli_is(&c, "--steps")) {
             if (!cli_int(&c, 1, 4096, &steps)) return 2;
         } else if (cli_is(&c, "--prompt-tokens")) {
@@ -221,6 +240,7 @@ int cmd_bench(int argc, char **argv)
         return cli_status_exit(s);
     }
     const hg_config *cfg = hg_model_config(m);
+    int cfg_block = cfg->block_size;
     if (!steps) steps = cfg->mean_recurrence;
     if (prompt_tokens + decode_tokens > cfg->block_size) {
         hg_model_free(m);
@@ -232,6 +252,7 @@ int cmd_bench(int argc, char **argv)
     if (cp.n_ctx > cfg->block_size) cp.n_ctx = cfg->block_size;
     if (cache) cp.cache = cache;
     cp.max_steps = steps;
+    cp.kv_dtype = kvd;
     hg_ctx *ctx;
     if ((s = hg_ctx_new(m, &cp, &ctx, &e))) {
         fprintf(stderr, "huginn bench: %s\n", e.msg);
@@ -264,7 +285,19 @@ int cmd_bench(int argc, char **argv)
                         (cfg->n_prelude + cfg->n_coda + (double)cfg->n_core * steps);
     double prefill_gflops = (2 * vals + attn_flops) * prompt_tokens / r.prefill_s / 1e9;
     double decode_s = r.n_out > 1 ? r.decode_s / (r.n_out - 1) : 0;
-    size_t kv_per_token = hg_ctx_n_past(ctx) ? hg_ctx_kv_bytes(ctx) / (size_t)hg_ctx_n_past(ctx) : 0;
+    size_t kv_per_token = hg_ctx_kv_bytes_per_token(ctx, steps);
+    /* KV bytes per token of every strategy at these steps and this dtype */
+    static const char *strategies[] = {"full", "latest-m4", "compress-s16", "latest-m4-compress-s16", "compress-r4"};
+    size_t kv_strat[5];
+    for (int i = 0; i < 5; i++) {
+        hg_ctx_params sp = cp;
+        sp.cache = strategies[i];
+        sp.n_ctx = 1;
+        sp.max_steps = 1;
+        hg_ctx *sc;
+        kv_strat[i] = hg_ctx_new(m, &sp, &sc, &e) == HG_OK ? hg_ctx_kv_bytes_per_token(sc, steps) : 0;
+        hg_ctx_free(sc);
+    }
     size_t rss = rss_bytes();
     hg_gen_result_free(&r);
     free(ids);
@@ -280,9 +313,9 @@ int cmd_bench(int argc, char **argv)
                "\"decode_s_per_token\": %.6f, \"weight_bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, "
                "\"bound_s_per_token\": %.6f, \"ratio_to_bound\": %.4f, \"rss_bytes\": %zu, \"kv_bytes_per_token\": %zu, "
                "\"steps\": %d, \"prompt_tokens\": %d, \"decode_tokens\": %d, \"threads\": %d, \"weights\": \"%s\", "
-               "\"kernels\": \"%s\"}\n",
+               "\"kernels\": \"%s\", \"kv_dtype\": \"%s\"}\n",
                load_s, prefill_tps, prefill_gflops, peak, decode_s, wbytes, bw, bound, ratio, rss, kv_per_token, steps,
-               prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name());
+               prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name(), hg_kv_dtype_name(kvd));
     } else {
         printf("model            %s (%s weights, %s kernels, %d steps, %d threads)\n", shape ? shape : model, wname,
                hg_kernels_name(), steps, nthreads);
@@ -293,7 +326,11 @@ int cmd_bench(int argc, char **argv)
         printf("weights/token    %.1f MB\n", wbytes / 1e6);
         printf("read bandwidth   %.2f GB/s -> bound %.4f s/token, achieved %.1f%% of it\n", bw, bound, ratio * 100);
         printf("resident memory  %.1f MB\n", rss / 1e6);
-        printf("KV cache         %zu bytes/token (%s)\n", kv_per_token, cache ? cache : "full");
+        printf("KV cache         %zu bytes/token (%s, %s)\n", kv_per_token, cache ? cache : "full",
+               hg_kv_dtype_name(kvd));
+        for (int i = 0; i < 5; i++)
+            printf("  %-24s %zu bytes/token, %.2f GB for %d tokens\n", strategies[i], kv_strat[i],
+                   kv_strat[i] * (double)cfg_block / 1e9, cfg_block);
     }
     return 0;
 }

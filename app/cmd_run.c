@@ -52,6 +52,7 @@ static const char run_usage[] =
     "  --weights F            auto (default: the checkpoint's precision; bf16 for F32 checkpoints of\n"
     "                         over 1e9 parameters), f32 (exact), bf16, q8_0.  Converted weights are\n"
     "                         cached in $XDG_CACHE_HOME/huginn and mapped on later starts\n"
+    "  --kv-dtype T           KV cache elements: f32 (default, exact), bf16 or f16 (half the memory)\n"
     "  --ctx N                context positions (default: the config's block_size)\n"
     "  --threads N            threads (default: all cores)\n"
     "  --json                 print {\"output_ids\": [...], \"steps\": [...], \"stop_reason\": ...}\n"
@@ -62,7 +63,7 @@ static const char run_usage[] =
 
 static const char fwd_usage[] =
     "usage: huginn forward [--model PATH] --prompt-ids 1,2,3 [--steps N] [--init-scale X] [--seed S]\n"
-    "                      [--weights auto|f32|bf16|q8_0] [--threads N] [--json]\n"
+    "                      [--weights auto|f32|bf16|q8_0] [--kv-dtype f32|bf16|f16] [--threads N] [--json]\n"
     "\n"
     "One forward pass over the prompt with a fixed number of recurrence steps.\n"
     "With --json: {\"argmax\": [per position], \"last_logits\": [the whole vocabulary at the last position]}.\n"
@@ -85,6 +86,7 @@ typedef struct run_opts {
     const char *cache;
     int warmstart;
     hg_weights weights;
+    hg_kv_dtype kv_dtype;
 } run_opts;
 
 static uint64_t random_seed(void)
@@ -131,6 +133,11 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
             if (!w) return 2;
             if (hg_weights_parse(w, &o->weights) != HG_OK)
                 return cli_error(c.cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", w);
+        } else if (cli_is(&c, "--kv-dtype")) {
+            const char *v = cli_str(&c);
+            if (!v) return 2;
+            if (hg_kv_dtype_parse(v, &o->kv_dtype) != HG_OK)
+                return cli_error(c.cmd, "--kv-dtype: unknown type '%s' (f32, bf16, f16)", v);
         } else if (!is_run) {
             return cli_unknown(&c);
         } else if (cli_is(&c, "--prompt")) {
@@ -228,6 +235,7 @@ static int load(const run_opts *o, const char *cmd, hg_model **m, hg_ctx **ctx, 
     if (cp.n_ctx > hg_model_config(*m)->block_size) cp.n_ctx = hg_model_config(*m)->block_size;
     if (o->cache) cp.cache = o->cache;
     cp.max_steps = steps;
+    cp.kv_dtype = o->kv_dtype;
     s = hg_ctx_new(*m, &cp, ctx, &e);
     if (s) {
         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);

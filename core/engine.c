@@ -25,7 +25,9 @@ struct hg_ctx {
     hg_kvs kvs;
     int n_slots;             /* slot arrays allocated: n_coda + n_prelude + core     */
     int core_slots_used;     /* highest compressed core slot written + 1 (minus P)  */
-    float **K, **V;          /* [n_coda + slot] -> (n_ctx, kv_dim)                  */
+    void **K, **V;           /* [n_coda + slot] -> (n_ctx, kv_dim) of kv_dtype      */
+    hg_kv_dtype kv_dtype;
+    size_t kv_elt;           /* bytes per KV element                                */
     int *steps_done;         /* (n_ctx) recurrence steps each cached position ran   */
     int32_t *tokens;         /* (n_ctx + 1) known tokens; [0, n_past) are cached    */
     int n_tokens, n_past;
@@ -41,7 +43,8 @@ struct hg_ctx {
     float *act;              /* (ubatch, intermediate)                              */
     float *cat;              /* (ubatch, 2 n_embd)                                  */
     float *y;                /* (ubatch, n_embd) coda activations                   */
-    float *scores;           /* (n_ctx) attention scores of one query               */
+    float *scores;           /* (threads, n_ctx) attention scores of one query      */
+    float *kvrow;            /* (threads, 2 head_dim) a K and a V row as f32        */
     int *rslot;              /* (n_ctx) slot array to read for each past position   */
     float *logits;           /* (vocab) logits of the last position                 */
     float *warm;             /* (n_embd) warm-start state for the next token        */
@@ -86,6 +89,7 @@ void hg_ctx_free(hg_ctx *c)
     free(c->cat);
     free(c->y);
     free(c->scores);
+    free(c->kvrow);
     free(c->rslot);
     free(c->logits);
     free(c->warm);
@@ -102,16 +106,16 @@ static hg_status ensure_slots(hg_ctx *c, int num_steps, hg_err *err)
     const hg_config *cf = &c->m->cfg;
     int need = cf->n_coda + cf->n_prelude + hg_kvs_core_slots(&c->kvs, cf->n_core, num_steps);
     if (need <= c->n_slots) return HG_OK;
-    float **nk = realloc(c->K, sizeof *nk * (size_t)need);
+    void **nk = realloc(c->K, sizeof *nk * (size_t)need);
     if (nk) c->K = nk;
-    float **nv = realloc(c->V, sizeof *nv * (size_t)need);
+    void **nv = realloc(c->V, sizeof *nv * (size_t)need);
     if (nv) c->V = nv;
     if (!nk || !nv) return hg_fail(err, HG_E_NOMEM, "out of memory for the KV cache");
     size_t per = (size_t)c->n_ctx * (size_t)c->m->kv_dim;
     for (int i = c->n_slots; i < need; i++) {
         /* calloc: pages are committed only when a position is written */
-        c->K[i] = calloc(per, sizeof(float));
-        c->V[i] = calloc(per, sizeof(float));
+        c->K[i] = calloc(per, c->kv_elt);
+        c->V[i] = calloc(per, c->kv_elt);
         if (!c->K[i] || !c->V[i]) {
             free(c->K[i]);
             free(c->V[i]);
@@ -144,6 +148,12 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
         return s;
     }
     c->n_ctx = p->n_ctx ? p->n_ctx : cf->block_size;
+    if (p->kv_dtype < HG_KV_F32 || p->kv_dtype > HG_KV_F16) {
+        free(c);
+        return hg_fail(err, HG_E_ARG, "unknown KV cache dtype %d", (int)p->kv_dtype);
+    }
+    c->kv_dtype = p->kv_dtype;
+    c->kv_elt = p->kv_dtype == HG_KV_F32 ? 4 : 2;
     c->ubatch = p->ubatch > 0 ? p->ubatch : 512;
     if (c->ubatch > c->n_ctx) c->ubatch = c->n_ctx;
     size_t N = (size_t)c->n_ctx, U = (size_t)c->ubatch, E = (size_t)cf->n_embd, NI = (size_t)cf->intermediate_size;
@@ -161,7 +171,9 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
     c->act = xcalloc(U * NI, sizeof(float), &fail);
     c->cat = xcalloc(U * 2 * E, sizeof(float), &fail);
     c->y = xcalloc(U * E, sizeof(float), &fail);
-    c->scores = xcalloc(N, sizeof(float), &fail);
+    int nth = hg_pool_size(m->pool);
+    c->scores = xcalloc(N * (size_t)nth, sizeof(float), &fail);
+    c->kvrow = xcalloc((size_t)nth * 2 * (size_t)cf->head_dim, sizeof(float), &fail);
     c->rslot = xcalloc(N, sizeof(int), &fail);
     c->logits = xcalloc(Vv, sizeof(float), &fail);
     c->warm = xcalloc(E, sizeof(float), &fail);
@@ -218,7 +230,92 @@ size_t hg_ctx_kv_bytes(const hg_ctx *c)
 {
     const hg_config *cf = &c->m->cfg;
     size_t slots = (size_t)(cf->n_coda + cf->n_prelude + c->core_slots_used);
-    return (size_t)c->n_past * slots * (size_t)c->m->kv_dim * 2 * sizeof(float);
+    return (size_t)c->n_past * slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
+}
+
+size_t hg_ctx_kv_bytes_per_token(const hg_ctx *c, int num_steps)
+{
+    const hg_config *cf = &c->m->cfg;
+    size_t slots = (size_t)(cf->n_coda + cf->n_prelude + hg_kvs_core_slots(&c->kvs, cf->n_core, num_steps));
+    return slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
+}
+
+const char *hg_kv_dtype_name(hg_kv_dtype d)
+{
+    return d == HG_KV_BF16 ? "bf16" : d == HG_KV_F16 ? "f16" : d == HG_KV_F32 ? "f32" : "?";
+}
+
+hg_status hg_kv_dtype_parse(const char *name, hg_kv_dtype *out)
+{
+    for (int d = HG_KV_F32; d <= HG_KV_F16; d++)
+        if (name && !strcmp(name, hg_kv_dtype_name((hg_kv_dtype)d))) {
+            *out = (hg_kv_dtype)d;
+            return HG_OK;
+        }
+    return HG_E_ARG;
+}
+
+/* ------------------------------------------------------- KV elements */
+
+static inline uint16_t f32_to_f16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, man = u & 0x7fffff;
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - e;
+        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static inline float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (!man) u = sign;
+        else {
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) { man <<= 1; exp--; }
+            u = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
+    else u = sign | ((exp - 15 + 127) << 23) | (man << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Store n floats at element offset off of a KV array. */
+static void kv_store(const hg_ctx *c, void *arr, size_t off, const float *src, int n)
+{
+    if (c->kv_dtype == HG_KV_F32) memcpy((float *)arr + off, src, sizeof(float) * (size_t)n);
+    else if (c->kv_dtype == HG_KV_BF16)
+        for (int i = 0; i < n; i++) ((uint16_t *)arr)[off + i] = hg_f32_to_bf16(src[i]);
+    else
+        for (int i = 0; i < n; i++) ((uint16_t *)arr)[off + i] = f32_to_f16(src[i]);
+}
+
+/* n floats at element offset off of a KV array: a pointer into the cache
+ * (f32) or into buf (converted). */
+static inline const float *kv_load(const hg_ctx *c, const void *arr, size_t off, int n, float *buf)
+{
+    if (c->kv_dtype == HG_KV_F32) return (const float *)arr + off;
+    const uint16_t *h = (const uint16_t *)arr + off;
+    if (c->kv_dtype == HG_KV_BF16)
+        for (int i = 0; i < n; i++) buf[i] = hg_bf16_to_f32(h[i]);
+    else
+        for (int i = 0; i < n; i++) buf[i] = f16_to_f32(h[i]);
+    return buf;
 }
 
 /* ---------------------------------------------------------- the layers */
@@ -253,50 +350,66 @@ static void resolve_slots(hg_ctx *c, int raw, int pos0)
 
 /* Causal attention of U query rows (positions qpos0 ..) over every position
  * <= the query's; positions < bpos0 come from the cache through rslot,
- * positions of the batch from slot array `cur`. */
-static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
+ * positions of the batch from slot array `cur`.  (row, head) pairs are
+ * spread over the pool's threads. */
+typedef struct attn_task {
+    hg_ctx *c;
+    int U, qpos0, bpos0, cur;
+} attn_task;
+
+static void attention_run(void *arg, int ith, int nth)
 {
+    attn_task *t = arg;
+    hg_ctx *c = t->c;
     const hg_config *cf = &c->m->cfg;
     int H = cf->n_heads, hd = cf->head_dim, kvd = c->m->kv_dim, qkvd = c->m->q_dim + 2 * kvd;
     int group = cf->n_heads / cf->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int i = 0; i < U; i++) {
-        int pos = qpos0 + i;
-        const float *q = c->qkv + (size_t)i * qkvd;
-        for (int h = 0; h < H; h++) {
-            const float *qh = q + (size_t)h * hd;
-            size_t koff = (size_t)(h / group) * hd;
-            float mx = -INFINITY;
-            for (int p = 0; p <= pos; p++) {
-                int s = p < bpos0 ? c->rslot[p] : cur;
-                if (s < 0) continue;
-                const float *k = c->K[s] + (size_t)p * kvd + koff;
-                float d = 0;
-                for (int j = 0; j < hd; j++) d += qh[j] * k[j];
-                d *= scale;
-                c->scores[p] = d;
-                if (d > mx) mx = d;
-            }
-            double sum = 0;
-            for (int p = 0; p <= pos; p++) {
-                int s = p < bpos0 ? c->rslot[p] : cur;
-                if (s < 0) continue;
-                float w = expf(c->scores[p] - mx);
-                c->scores[p] = w;
-                sum += w;
-            }
-            float *o = c->att + (size_t)i * c->m->q_dim + (size_t)h * hd;
-            memset(o, 0, sizeof(float) * (size_t)hd);
-            float inv = (float)(1.0 / sum);
-            for (int p = 0; p <= pos; p++) {
-                int s = p < bpos0 ? c->rslot[p] : cur;
-                if (s < 0) continue;
-                const float *v = c->V[s] + (size_t)p * kvd + koff;
-                float w = c->scores[p] * inv;
-                for (int j = 0; j < hd; j++) o[j] += w * v[j];
-            }
+    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    float *kbuf = c->kvrow + (size_t)ith * 2 * hd, *vbuf = kbuf + hd;
+    int items = t->U * H;
+    int a = (int)((long)items * ith / nth), b = (int)((long)items * (ith + 1) / nth);
+    for (int it = a; it < b; it++) {
+        int i = it / H, h = it % H;
+        int pos = t->qpos0 + i;
+        const float *qh = c->qkv + (size_t)i * qkvd + (size_t)h * hd;
+        size_t koff = (size_t)(h / group) * hd;
+        float mx = -INFINITY;
+        for (int p = 0; p <= pos; p++) {
+            int s = p < t->bpos0 ? c->rslot[p] : t->cur;
+            if (s < 0) continue;
+            const float *k = kv_load(c, c->K[s], (size_t)p * kvd + koff, hd, kbuf);
+            float d = 0;
+            for (int j = 0; j < hd; j++) d += qh[j] * k[j];
+            d *= scale;
+            scores[p] = d;
+            if (d > mx) mx = d;
+        }
+        double sum = 0;
+        for (int p = 0; p <= pos; p++) {
+            int s = p < t->bpos0 ? c->rslot[p] : t->cur;
+            if (s < 0) continue;
+            float w = expf(scores[p] - mx);
+            scores[p] = w;
+            sum += w;
+        }
+        float *o = c->att + (size_t)i * c->m->q_dim + (size_t)h * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        float inv = (float)(1.0 / sum);
+        for (int p = 0; p <= pos; p++) {
+            int s = p < t->bpos0 ? c->rslot[p] : t->cur;
+            if (s < 0) continue;
+            const float *v = kv_load(c, c->V[s], (size_t)p * kvd + koff, hd, vbuf);
+            float w = scores[p] * inv;
+            for (int j = 0; j < hd; j++) o[j] += w * v[j];
         }
     }
+}
+
+static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
+{
+    attn_task t = {c, U, qpos0, bpos0, cur};
+    hg_pool_run(c->m->pool, attention_run, &t);
 }
 
 /* One sandwich block on U rows x (in place), rows at positions qpos0 ..;
@@ -323,8 +436,8 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
         const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
         hg_rope(q, cf->n_heads, hd, cs, sn);
         hg_rope(k, cf->n_kv_heads, hd, cs, sn);
-        memcpy(c->K[cur] + (size_t)pos * kvd, k, sizeof(float) * (size_t)kvd);
-        memcpy(c->V[cur] + (size_t)pos * kvd, v, sizeof(float) * (size_t)kvd);
+        kv_store(c, c->K[cur], (size_t)pos * kvd, k, kvd);
+        kv_store(c, c->V[cur], (size_t)pos * kvd, v, kvd);
     }
     if (raw >= cf->n_prelude) {
         int used = hg_kvs_map(&c->kvs, cf->n_prelude, raw) - cf->n_prelude + 1;

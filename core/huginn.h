@@ -177,8 +177,13 @@ int hg_criterion_exits_above(hg_criterion c);
 typedef struct hg_ctx hg_ctx;
 
 typedef enum hg_kv_dtype {
-    HG_KV_F32 = 0,
+    HG_KV_F32 = 0,          /* exact (the golden mode)                     */
+    HG_KV_BF16,             /* half the memory                             */
+    HG_KV_F16,              /* half the memory, 3 more mantissa bits       */
 } hg_kv_dtype;
+
+const char *hg_kv_dtype_name(hg_kv_dtype d);        /* "f32", "bf16", "f16" */
+hg_status hg_kv_dtype_parse(const char *name, hg_kv_dtype *out);
 
 typedef struct hg_ctx_params {
     int n_ctx;              /* 0 = block_size; never more than block_size  */
@@ -187,6 +192,7 @@ typedef struct hg_ctx_params {
     int max_steps;          /* KV slots reserved up front (0 = mean_recurrence);
                                grown at the start of a call when needed     */
     int ubatch;             /* positions per prefill chunk (0 = 512)       */
+    hg_kv_dtype kv_dtype;   /* element type of the KV cache (default f32)  */
 } hg_ctx_params;
 
 void hg_ctx_params_default(hg_ctx_params *p);
@@ -207,6 +213,8 @@ int hg_ctx_n_past(const hg_ctx *c);     /* positions already in the cache  */
 int hg_ctx_n_tokens(const hg_ctx *c);   /* tokens known (past + pending)   */
 const int32_t *hg_ctx_tokens(const hg_ctx *c);
 size_t hg_ctx_kv_bytes(const hg_ctx *c);/* KV-cache memory in use          */
+/* KV bytes one position takes when every token runs num_steps steps. */
+size_t hg_ctx_kv_bytes_per_token(const hg_ctx *c, int num_steps);
 
 /* Check a strategy string without a context ("latest-m4-compress-s16"…). */
 hg_status hg_cache_strategy_check(const char *strategy, hg_err *err);

@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- AVX2 */
@@ -239,11 +240,70 @@ AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const float *x, i
     }
 }
 
+/* q8_0 rows with VNNI: x is quantized per block of 32 like the weights
+ * (scale max|x|/127), |x| as u8 and its sign moved onto the weights, so
+ * vpdpbusd multiplies 64 pairs at once; each block's int32 sum is scaled by
+ * w_scale * x_scale in f32. */
+#define AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
+
+AVX512VNNI static void rows_q8_vnni(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    if (K % 32 != 0 || K > 65536) {
+        rows_q8_avx512(y, W, x, r0, r1);
+        return;
+    }
+    uint8_t ax[K + 64] __attribute__((aligned(64)));
+    uint64_t neg[(K + 63) / 64];
+    float xs[nb];
+    for (int b = 0; b < nb; b++) {
+        const float *xb = x + b * HG_Q8_BLOCK;
+        float amax = 0;
+        for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fabsf(xb[i]) > amax ? fabsf(xb[i]) : amax;
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        xs[b] = d;
+        for (int i = 0; i < HG_Q8_BLOCK; i++) {
+            int k = b * HG_Q8_BLOCK + i;
+            float v = roundf(xb[i] * id);
+            int q = (int)(v > 127 ? 127 : v < -127 ? -127 : v);
+            ax[k] = (uint8_t)(q < 0 ? -q : q);
+            if ((k & 63) == 0) neg[k >> 6] = 0;
+            if (q < 0) neg[k >> 6] |= 1ull << (k & 63);
+        }
+    }
+    const __m512i pair_idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (int r = r0; r < r1; r++) {
+        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
+        const float *sc = W->scales + (size_t)r * nb;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 64) {
+            _mm_prefetch((const char *)(w + k) + PREFETCH_BYTES, _MM_HINT_T0);
+            int full = k + 64 <= K; /* else a last half of 32 */
+            __mmask64 lm = full ? ~0ull : 0xffffffffull;
+            __m512i wv = _mm512_maskz_loadu_epi8(lm, w + k);
+            wv = _mm512_mask_sub_epi8(wv, (__mmask64)neg[k >> 6], _mm512_setzero_si512(), wv);
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi8(lm, ax + k), wv);
+            int b = k / HG_Q8_BLOCK;
+            __m512 s2 = _mm512_castps128_ps512(_mm_set_ps(0, 0, full ? sc[b + 1] * xs[b + 1] : 0, sc[b] * xs[b]));
+            __m512 sv = _mm512_permutexvar_ps(pair_idx, s2);
+            if ((k >> 6) & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sv, acc1);
+            else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sv, acc0);
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    }
+}
+
+static int have_avx512vnni(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni");
+}
+
 static int have_avx512bf16(void)
 {
     __builtin_cpu_init();
-    return have_avx512() && __builtin_cpu_supports("avx512bf16");
+    return have_avx512() && __builtin_cpu_supports("avx512bf16") && have_avx512vnni();
 }
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16", have_avx512bf16,
-                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_avx512}};
+                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_vnni}};

@@ -2,7 +2,9 @@
  * the weight conversions, and the thread pool.
  * Tolerances: products accumulate in f32 in a different order, so a variant
  * may differ from the reference by a few ulps of the sum of |w·x| terms:
- * |y - y_ref| <= 1e-5 * sum_k |w_k x_k| + 1e-6. */
+ * |y - y_ref| <= 1e-5 * sum_k |w_k x_k| + 1e-6.  q8_0 variants that quantize
+ * x per block of 32 (VNNI) may also differ by the rounding of x:
+ * sum_k |w_k| * scale_x(block of k) / 2. */
 #include "testutil.h"
 #include "huginn.h"
 #include "kernels.h"
@@ -79,9 +81,15 @@ static void check_variants(hg_mat_type ty, int rows, int cols)
         kv->rows[ty](y, &m, x, 0, rows);
         for (int r = 0; r < rows; r++) {
             hg_mat_row(&m, r, wrow);
-            double mag = 0;
+            double mag = 0, xq = 0;
             for (int k = 0; k < cols; k++) mag += fabs((double)wrow[k] * x[k]);
-            if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-6))
+            if (ty == HG_MAT_Q8_0)
+                for (int b = 0; b < cols / HG_Q8_BLOCK; b++) {
+                    double amax = 0;
+                    for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fmax(amax, fabs(x[b * HG_Q8_BLOCK + i]));
+                    for (int i = 0; i < HG_Q8_BLOCK; i++) xq += fabs(wrow[b * HG_Q8_BLOCK + i]) * amax / 127 / 2 * 1.01;
+                }
+            if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-6 + xq))
                 fail_msg("%s type %d %dx%d row %d: %.9g vs reference %.9g", kv->name, ty, rows, cols, r, y[r], yref[r]);
         }
         /* a sub-range leaves the other rows alone */
@@ -119,6 +127,8 @@ static void test_q8_variants(void **state)
     (void)state;
     check_variants(HG_MAT_Q8_0, 37, 64);
     check_variants(HG_MAT_Q8_0, 23, 32 * 11);
+    check_variants(HG_MAT_Q8_0, 21, 64 * 9);
+    check_variants(HG_MAT_Q8_0, 19, 5280 / 4); /* 1320 = 20.5 blocks of 64: a last half */
 }
 
 static void test_conversions(void **state)
@@ -197,10 +207,16 @@ static void test_matmul_paths(void **state)
             hg_matmul(p, Y1, X + t * cols, &m, 1, NULL, 0);
             for (int r = 0; r < rows; r++) {
                 hg_mat_row(&m, r, wrow);
-                double d = 0;
+                double d = 0, tol = 1e-4;
                 for (int k = 0; k < cols; k++) d += (double)wrow[k] * X[t * cols + k];
-                assert_true(fabs(Y[t * rows + r] - d) < 1e-4);
-                assert_true(fabs(Y1[r] - d) < 1e-4);
+                if (types[ti] == HG_MAT_Q8_0) /* kernels that quantize x (see the header comment) */
+                    for (int b = 0; b < cols / HG_Q8_BLOCK; b++) {
+                        double amax = 0;
+                        for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fmax(amax, fabs(X[t * cols + b * HG_Q8_BLOCK + i]));
+                        for (int i = 0; i < HG_Q8_BLOCK; i++) tol += fabs(wrow[b * HG_Q8_BLOCK + i]) * amax / 254 * 1.01;
+                    }
+                assert_true(fabs(Y[t * rows + r] - d) < tol);
+                assert_true(fabs(Y1[r] - d) < tol);
             }
         }
         free(src);

@@ -196,12 +196,68 @@ static void test_parse(void **state)
     hg_model_free(m);
 }
 
+/* bf16 and f16 KV caches: forward logits close to the f32 cache, generation
+ * still sensible; memory halves. */
+static void test_kv_dtypes(void **state)
+{
+    (void)state;
+    hg_model *m;
+    hg_err e;
+    assert_int_equal(hg_model_load(HG_FIXTURES "/tiny-huginn", NULL, &m, &e), HG_OK);
+    int V = hg_model_config(m)->vocab_size;
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (i * 37 + 11) % 480;
+    float *ref = malloc(sizeof(float) * V), *got = malloc(sizeof(float) * V);
+    hg_kv_dtype types[] = {HG_KV_F32, HG_KV_BF16, HG_KV_F16};
+    double tol[] = {0, 0.05, 0.01};
+    size_t bytes[3];
+    for (int d = 0; d < 3; d++) {
+        hg_ctx_params cp;
+        hg_ctx_params_default(&cp);
+        cp.kv_dtype = types[d];
+        hg_ctx *ctx;
+        assert_int_equal(hg_ctx_new(m, &cp, &ctx, &e), HG_OK);
+        /* a prefill of 39 positions, then one decoded position reading the cache */
+        hg_gen_params p;
+        hg_gen_params_default(&p, m);
+        p.num_steps = 8;
+        p.init_scale = 0;
+        p.greedy = 1;
+        p.max_new_tokens = 1;
+        hg_gen_result r;
+        assert_int_equal(hg_generate(ctx, ids, 39, &p, NULL, NULL, &r, &e), HG_OK);
+        hg_gen_result_free(&r);
+        assert_int_equal(hg_forward(ctx, ids, 40, 8, 0, 0, NULL, d ? got : ref, &e), HG_OK);
+        bytes[d] = hg_ctx_kv_bytes(ctx);
+        assert_int_equal(bytes[d], hg_ctx_kv_bytes_per_token(ctx, 8) * 40);
+        if (d) {
+            double maxerr = 0;
+            for (int i = 0; i < V; i++) maxerr = fmax(maxerr, fabs(got[i] - ref[i]));
+            print_message("KV %s: max |logit - f32 cache| = %.3g, %zu bytes/token\n", hg_kv_dtype_name(types[d]), maxerr,
+                          hg_ctx_kv_bytes_per_token(ctx, 8));
+            assert_true(maxerr < tol[d]);
+            assert_true(maxerr > 0); /* really stored in lower precision */
+        }
+        hg_ctx_free(ctx);
+    }
+    assert_int_equal(bytes[1] * 2, bytes[0]);
+    assert_int_equal(bytes[2] * 2, bytes[0]);
+    hg_kv_dtype k;
+    assert_int_equal(hg_kv_dtype_parse("f16", &k), HG_OK);
+    assert_int_equal(k, HG_KV_F16);
+    assert_int_equal(hg_kv_dtype_parse("fp8", &k), HG_E_ARG);
+    free(ref);
+    free(got);
+    hg_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bf16_q8_accuracy),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_kv_dtypes),
     };
     return cmocka_run_group_tests_name("weights", tests, setup, teardown);
 }
