@@ -1,5 +1,6 @@
 /* kernels.c — plain C kernels, OpenBLAS products, variant selection. */
 #include "kernels.h"
+#include "amx.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -192,8 +193,12 @@ static void mv_run(void *arg, int ith, int nth)
         if (r0 < r1) t->fn(t->Y, t->W, t->X, r0, r1);
         return;
     }
-    for (int b = r0; b < r1; b += 16) {
-        int e = b + 16 < r1 ? b + 16 : r1;
+    /* blocks of about 1 MB of weights: in L2 for the T inputs, and large
+     * enough that a kernel's per-call preparation of x is amortised */
+    int blk = (int)(((size_t)1 << 20) / (hg_mat_data_bytes(t->W->type, 1, K) + 1));
+    blk = blk < 16 ? 16 : blk & ~15;
+    for (int b = r0; b < r1; b += blk) {
+        int e = b + blk < r1 ? b + blk : r1;
         for (int i = 0; i < t->T; i++) t->fn(t->Y + (size_t)i * n, t->W, t->X + (size_t)i * K, b, e);
     }
 }
@@ -223,6 +228,7 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
         hg_pool_run(pool, mv_run, &t);
         return;
     }
+    if (hg_amx_matmul(pool, Y, X, W, T)) return;
     if (W->type == HG_MAT_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, (const float *)W->data, K, 0.0f,
                     Y, N);

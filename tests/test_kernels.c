@@ -8,6 +8,7 @@
 #include "testutil.h"
 #include "huginn.h"
 #include "kernels.h"
+#include "amx.h"
 #include "pool.h"
 
 #include <math.h>
@@ -226,6 +227,51 @@ static void test_matmul_paths(void **state)
     hg_pool_free(p);
 }
 
+/* The AMX prefill path (bf16 tiles; x rounded to bf16, so the tolerance is
+ * 2^-8 of sum |w x|), with a partial last block of rows. */
+static void test_amx(void **state)
+{
+    (void)state;
+    if (!hg_amx_available()) {
+        print_message("AMX not available here: skipped\n");
+        skip();
+    }
+    hg_pool *p = hg_pool_new(2);
+    hg_mat_type types[] = {HG_MAT_BF16, HG_MAT_Q8_0};
+    for (int ti = 0; ti < 2; ti++) {
+        int rows = 96, cols = 160, T = 45;
+        hg_mat m;
+        void *data;
+        float *scales;
+        float *src = make_mat(&m, types[ti], rows, cols, 11, &data, &scales);
+        float *X = malloc(sizeof(float) * T * cols), *Y = malloc(sizeof(float) * T * rows), wrow[160];
+        unsigned s = 3;
+        for (int i = 0; i < T * cols; i++) X[i] = frand(&s);
+        assert_int_equal(hg_amx_matmul(p, Y, X, &m, T), 1);
+        for (int t = 0; t < T; t++)
+            for (int r = 0; r < rows; r++) {
+                hg_mat_row(&m, r, wrow);
+                double d = 0, mag = 0;
+                for (int k = 0; k < cols; k++) {
+                    d += (double)wrow[k] * X[t * cols + k];
+                    mag += fabs((double)wrow[k] * X[t * cols + k]);
+                }
+                if (!(fabs(Y[t * rows + r] - d) <= mag / 256 + 1e-6))
+                    fail_msg("amx type %d [%d][%d]: %g vs %g", types[ti], t, r, Y[t * rows + r], d);
+            }
+        /* shapes AMX cannot take are declined */
+        hg_mat odd = m;
+        odd.rows = 95;
+        assert_int_equal(hg_amx_matmul(p, Y, X, &odd, T), 0);
+        free(src);
+        free(data);
+        free(scales);
+        free(X);
+        free(Y);
+    }
+    hg_pool_free(p);
+}
+
 int main(void)
 {
     hg_kernels_init();
@@ -234,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
+        cmocka_unit_test(test_amx),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
