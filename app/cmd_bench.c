@@ -267,10 +267,19 @@ int cmd_bench(int argc, char **argv)
     p.num_steps = steps;
     p.greedy = 1;
     p.init_scale = 0;
-    p.max_new_tokens = decode_tokens + 1;
+    p.max_new_tokens = 1;
     p.n_stop = 0; /* never stop early */
-    hg_gen_result r;
-    if ((s = hg_generate(ctx, ids, prompt_tokens, &p, NULL, NULL, &r, &e))) {
+    hg_gen_result r, rd;
+    /* the prefill (and its first token), then the decoded tokens, profiled */
+    s = hg_generate(ctx, ids, prompt_tokens, &p, NULL, NULL, &r, &e);
+    hg_profile prof;
+    if (!s) {
+        hg_ctx_profile_reset(ctx);
+        p.max_new_tokens = decode_tokens;
+        s = hg_generate(ctx, NULL, 0, &p, NULL, NULL, &rd, &e);
+        hg_ctx_profile(ctx, &prof);
+    }
+    if (s) {
         fprintf(stderr, "huginn bench: %s\n", e.msg);
         free(ids);
         hg_ctx_free(ctx);
@@ -284,7 +293,8 @@ int cmd_bench(int argc, char **argv)
     double attn_flops = 4.0 * cfg->n_embd * (prompt_tokens / 2.0) *
                         (cfg->n_prelude + cfg->n_coda + (double)cfg->n_core * steps);
     double prefill_gflops = (2 * vals + attn_flops) * prompt_tokens / r.prefill_s / 1e9;
-    double decode_s = r.n_out > 1 ? r.decode_s / (r.n_out - 1) : 0;
+    double decode_s = rd.n_out ? (rd.prefill_s + rd.decode_s) / rd.n_out : 0;
+    hg_gen_result_free(&rd);
     size_t kv_per_token = hg_ctx_kv_bytes_per_token(ctx, steps);
     /* KV bytes per token of every strategy at these steps and this dtype */
     static const char *strategies[] = {"full", "latest-m4", "compress-s16", "latest-m4-compress-s16", "compress-r4"};
@@ -331,6 +341,17 @@ int cmd_bench(int argc, char **argv)
         for (int i = 0; i < 5; i++)
             printf("  %-24s %zu bytes/token, %.2f GB for %d tokens\n", strategies[i], kv_strat[i],
                    kv_strat[i] * (double)cfg_block / 1e9, cfg_block);
+        double total = 0;
+        for (int i = 0; i < HG_PROF_COUNT; i++) total += prof.seconds[i];
+        printf("decode profile   (per token)\n");
+        for (int i = 0; i < HG_PROF_COUNT; i++) {
+            double sec = prof.seconds[i] / decode_tokens;
+            printf("  %-12s %8.4f s  %5.1f%%", hg_prof_part_name((hg_prof_part)i), sec,
+                   total > 0 ? 100 * prof.seconds[i] / total : 0);
+            if (prof.bytes[i] > 0 && prof.seconds[i] > 0)
+                printf("  %6.2f GB/s", prof.bytes[i] / prof.seconds[i] / 1e9);
+            printf("\n");
+        }
     }
     return 0;
 }

@@ -50,6 +50,9 @@ struct hg_ctx {
     float *warm;             /* (n_embd) warm-start state for the next token        */
     hg_exit_state ex;
     hg_sampler_work sw;
+    hg_profile prof;
+    double prof_mark;        /* time of the last product/attention end        */
+    double prof_total0;      /* time the profiled call started                */
 };
 
 /* ----------------------------------------------------------------- setup */
@@ -321,7 +324,39 @@ static inline const float *kv_load(const hg_ctx *c, const void *arr, size_t off,
 /* ---------------------------------------------------------- the layers */
 
 /* Y(T, rows) = X(T, cols) · W^T on the model's pool and scratch. */
-#define MATMUL(Y, X, W, T) hg_matmul(c->m->pool, (Y), (X), (W), (T), c->m->scratch, c->m->scratch_floats)
+#define MATMUL(Y, X, W, T, PART) timed_matmul(c, (Y), (X), (W), (T), (PART))
+
+/* Everything between two timed parts counts as "other". */
+static inline void prof_other(hg_ctx *c, double now)
+{
+    if (c->prof_mark > 0) c->prof.seconds[HG_PROF_OTHER] += now - c->prof_mark;
+}
+
+static void timed_matmul(hg_ctx *c, float *Y, const float *X, const hg_mat *W, int T, hg_prof_part part)
+{
+    double t0 = hg_now();
+    prof_other(c, t0);
+    hg_matmul(c->m->pool, Y, X, W, T, c->m->scratch, c->m->scratch_floats);
+    double t1 = hg_now();
+    c->prof.seconds[part] += t1 - t0;
+    c->prof.bytes[part] += (double)hg_mat_bytes(W);
+    c->prof_mark = t1;
+}
+
+const char *hg_prof_part_name(hg_prof_part p)
+{
+    static const char *const names[HG_PROF_COUNT] = {"qkv", "attn_proj", "mlp_fc", "mlp_proj", "adapter", "head",
+                                                     "attention", "other"};
+    return p >= 0 && p < HG_PROF_COUNT ? names[p] : "?";
+}
+
+void hg_ctx_profile(const hg_ctx *c, hg_profile *out) { *out = c->prof; }
+
+void hg_ctx_profile_reset(hg_ctx *c)
+{
+    memset(&c->prof, 0, sizeof c->prof);
+    c->prof_mark = 0;
+}
 
 /* Slot array index of a raw slot (coda slots are negative). */
 static int slot_index(const hg_ctx *c, int raw)
@@ -408,8 +443,13 @@ static void attention_run(void *arg, int ith, int nth)
 
 static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
 {
+    double t0 = hg_now();
+    prof_other(c, t0);
     attn_task t = {c, U, qpos0, bpos0, cur};
     hg_pool_run(c->m->pool, attention_run, &t);
+    double t1 = hg_now();
+    c->prof.seconds[HG_PROF_ATTENTION] += t1 - t0;
+    c->prof_mark = t1;
 }
 
 /* One sandwich block on U rows x (in place), rows at positions qpos0 ..;
@@ -424,7 +464,7 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     int cur = slot_index(c, raw);
 
     hg_rmsnorm(c->xn, x, L->norm[0], U, E, eps);
-    MATMUL(c->qkv, c->xn, &L->wqkv, U);
+    MATMUL(c->qkv, c->xn, &L->wqkv, U, HG_PROF_QKV);
     for (int i = 0; i < U; i++) {
         int pos = qpos0 + i;
         float *q = c->qkv + (size_t)i * qkvd, *k = q + qd, *v = k + kvd;
@@ -445,13 +485,13 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     }
     resolve_slots(c, raw, bpos0);
     attention(c, U, qpos0, bpos0, cur);
-    MATMUL(c->tmp, c->att, &L->attn_proj, U);
+    MATMUL(c->tmp, c->att, &L->attn_proj, U, HG_PROF_ATTN_PROJ);
     hg_add(x, c->tmp, (size_t)U * E);
     hg_rmsnorm(x, x, L->norm[1], U, E, eps);
     hg_rmsnorm(c->xn, x, L->norm[2], U, E, eps);
-    MATMUL(c->fc, c->xn, &L->fc, U);
+    MATMUL(c->fc, c->xn, &L->fc, U, HG_PROF_MLP_FC);
     hg_swiglu(c->act, c->fc, U, ni);
-    MATMUL(c->tmp, c->act, &L->mlp_proj, U);
+    MATMUL(c->tmp, c->act, &L->mlp_proj, U, HG_PROF_MLP_PROJ);
     hg_add(x, c->tmp, (size_t)U * E);
     hg_rmsnorm(x, x, L->norm[3], U, E, eps);
 }
@@ -520,7 +560,7 @@ static void recurrence_step(hg_ctx *c, int T, int pos0, int k)
             memcpy(c->cat + (size_t)i * 2 * E, x + (size_t)i * E, sizeof(float) * (size_t)E);
             memcpy(c->cat + (size_t)i * 2 * E + E, e + (size_t)i * E, sizeof(float) * (size_t)E);
         }
-        MATMUL(x, c->cat, &m->adapter, U);
+        MATMUL(x, c->cat, &m->adapter, U, HG_PROF_ADAPTER);
         for (int j = 0; j < cf->n_core; j++)
             block_forward(c, &m->core[j], cf->n_prelude + cf->n_core * k + j, x, U, pos0 + r0, pos0);
     }
@@ -539,11 +579,11 @@ static void coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
         for (int l = 0; l < cf->n_coda; l++) block_forward(c, &m->coda[l], -(l + 1), c->y, U, pos0 + r0, pos0);
         if (logits_all) {
             hg_rmsnorm(c->y, c->y, m->ln_f, U, E, cf->norm_eps);
-            MATMUL(logits_all + (size_t)r0 * V, c->y, &m->lm_head, U);
+            MATMUL(logits_all + (size_t)r0 * V, c->y, &m->lm_head, U, HG_PROF_HEAD);
         } else if (r0 + U == T) {
             float *last = c->y + (size_t)(U - 1) * E;
             hg_rmsnorm(last, last, m->ln_f, 1, E, cf->norm_eps);
-            MATMUL(c->logits, last, &m->lm_head, 1);
+            MATMUL(c->logits, last, &m->lm_head, 1, HG_PROF_HEAD);
         }
     }
     if (logits_all) memcpy(c->logits, logits_all + (size_t)(T - 1) * V, sizeof(float) * (size_t)V);
@@ -556,6 +596,7 @@ static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps
 {
     const hg_config *cf = &c->m->cfg;
     int E = cf->n_embd, pos0 = c->n_past;
+    c->prof_mark = hg_now();
     embed_and_prelude(c, T, pos0);
     init_state(c, T, o);
     int adaptive = o->crit != HG_CRIT_OFF;
@@ -593,6 +634,8 @@ static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps
     for (int t = 0; t < T; t++) c->steps_done[pos0 + t] = steps;
     c->n_past += T;
     *steps_used = steps;
+    prof_other(c, hg_now());
+    c->prof_mark = 0;
     return HG_OK;
 }
 

@@ -216,6 +216,22 @@ size_t hg_ctx_kv_bytes(const hg_ctx *c);/* KV-cache memory in use          */
 /* KV bytes one position takes when every token runs num_steps steps. */
 size_t hg_ctx_kv_bytes_per_token(const hg_ctx *c, int num_steps);
 
+/* Where the time of the calls on a context went (seconds, cumulative since
+ * the context was made or the last hg_ctx_profile_reset). */
+typedef enum hg_prof_part {
+    HG_PROF_QKV = 0, HG_PROF_ATTN_PROJ, HG_PROF_MLP_FC, HG_PROF_MLP_PROJ, HG_PROF_ADAPTER, HG_PROF_HEAD,
+    HG_PROF_ATTENTION,      /* scores, softmax, values                      */
+    HG_PROF_OTHER,          /* norms, RoPE, SwiGLU, exit tests, sampling    */
+    HG_PROF_COUNT
+} hg_prof_part;
+typedef struct hg_profile {
+    double seconds[HG_PROF_COUNT];
+    double bytes[HG_PROF_COUNT];  /* weight bytes read by the products */
+} hg_profile;
+const char *hg_prof_part_name(hg_prof_part p);
+void hg_ctx_profile(const hg_ctx *c, hg_profile *out);
+void hg_ctx_profile_reset(hg_ctx *c);
+
 /* Check a strategy string without a context ("latest-m4-compress-s16"…). */
 hg_status hg_cache_strategy_check(const char *strategy, hg_err *err);
 
