@@ -59,6 +59,8 @@ void hg_mat_row(const hg_mat *W, int r, float *out);
  * one row to q8_0 (scale = max|x| / 127 per block of 32). */
 uint16_t hg_f32_to_bf16(float f);
 float hg_bf16_to_f32(uint16_t h);
+uint16_t hg_f32_to_f16(float f);     /* IEEE half, round to nearest even */
+float hg_f16_to_f32(uint16_t h);
 void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols);
 
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for T rows of n (out may be x). */

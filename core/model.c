@@ -256,24 +256,6 @@ static hg_status load_gen_defaults(hg_model *m, hg_err *err)
 
 /* --------------------------------------------------------------- weights */
 
-static float f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (exp == 0) {
-        if (man == 0) u = sign;
-        else { /* subnormal */
-            exp = 127 - 15 + 1;
-            while (!(man & 0x400)) { man <<= 1; exp--; }
-            man &= 0x3ff;
-            u = sign | (exp << 23) | (man << 13);
-        }
-    } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
-    else u = sign | ((exp - 15 + 127) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* Find a tensor and check it against the shape the config implies: an exact
  * shape, or the same values when the stored shape only adds/drops unit
  * dimensions; the dtype must be a float type. */
@@ -312,7 +294,7 @@ static hg_status find_checked(hg_model *m, const char *name, int ndim, const int
     return HG_OK;
 }
 
-static void *own(hg_model *m, size_t bytes)
+void *hg_model_own(hg_model *m, size_t bytes)
 {
     void *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     void **no = realloc(m->owned, sizeof *no * (size_t)(m->n_owned + 1));
@@ -337,7 +319,7 @@ static inline float st_get(const hg_st_tensor *t, size_t i)
     }
     uint16_t h;
     memcpy(&h, src + 2 * i, 2);
-    return t->dtype == HG_ST_BF16 ? hg_bf16_to_f32(h) : f16_to_f32(h);
+    return t->dtype == HG_ST_BF16 ? hg_bf16_to_f32(h) : hg_f16_to_f32(h);
 }
 
 /* A small f32 tensor (norms, biases): mapped when stored as aligned F32. */
@@ -352,7 +334,7 @@ static hg_status want_vec(hg_model *m, const char *name, int ndim, const int64_t
         m->weight_bytes += t->nbytes;
         return HG_OK;
     }
-    float *buf = own(m, sizeof(float) * (size_t)t->numel);
+    float *buf = hg_model_own(m, sizeof(float) * (size_t)t->numel);
     if (!buf) return hg_fail(err, HG_E_NOMEM, "%s: out of memory converting '%s'", m->dir, name);
     for (int64_t i = 0; i < t->numel; i++) buf[i] = st_get(t, (size_t)i);
     *out = buf;
@@ -416,7 +398,7 @@ static hg_status load_layer(hg_model *m, mat_list *ml, const char *prefix, hg_la
     return HG_OK;
 }
 
-static void rope_tables(hg_model *m)
+void hg_model_rope_tables(hg_model *m)
 {
     /* Mirrors the reference: inv_freq = 1 / base^(2i/d) in f32, angle = p * inv_freq
      * rounded to f32, then cos/sin. */
@@ -720,8 +702,8 @@ static hg_status materialize(hg_model *m, mat_list *ml, const hg_load_params *lp
                 pending_mat *p = &ml->v[i];
                 if (!p->convert) continue;
                 hg_mat *d = p->dst;
-                void *data = own(m, hg_mat_data_bytes(ty, d->rows, d->cols));
-                float *sc = ty == HG_MAT_Q8_0 ? own(m, sizeof(float) * (size_t)d->rows * (d->cols / HG_Q8_BLOCK)) : NULL;
+                void *data = hg_model_own(m, hg_mat_data_bytes(ty, d->rows, d->cols));
+                float *sc = ty == HG_MAT_Q8_0 ? hg_model_own(m, sizeof(float) * (size_t)d->rows * (d->cols / HG_Q8_BLOCK)) : NULL;
                 if (!data || (ty == HG_MAT_Q8_0 && !sc)) {
                     free(rowbuf);
                     return hg_fail(err, HG_E_NOMEM, "out of memory converting '%s'", p->t->name);
@@ -802,7 +784,7 @@ hg_status hg_model_load(const char *path_or_id, const hg_load_params *lp, hg_mod
     }
     if ((s = materialize(m, &ml, lp, err))) goto fail;
     if (m->tied_head) m->lm_head = m->wte;
-    rope_tables(m);
+    hg_model_rope_tables(m);
     m->n_threads = lp && lp->n_threads > 0 ? lp->n_threads : hg_n_cores();
     openblas_set_num_threads(m->n_threads);
     m->pool = hg_pool_new(m->n_threads);

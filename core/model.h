@@ -44,6 +44,11 @@ struct hg_model {
     int n_threads;
 };
 
+/* An allocation owned (and freed) by the model, 64-byte aligned. */
+void *hg_model_own(hg_model *m, size_t bytes);
+/* Fill rope_cos / rope_sin from the config. */
+void hg_model_rope_tables(hg_model *m);
+
 /* Parse config.json text into cfg (both head-count spellings, defaults). */
 hg_status hg_config_parse(const char *json, const char *what, hg_config *cfg, hg_err *err);
 

@@ -81,27 +81,13 @@ static void fill_run(void *arg, int ith, int nth)
     free(row);
 }
 
-static void *own_buf(hg_model *m, size_t bytes)
-{
-    void *b = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    void **no = realloc(m->owned, sizeof *no * (size_t)(m->n_owned + 1));
-    if (!b || !no) {
-        free(b);
-        if (no) m->owned = no;
-        return NULL;
-    }
-    m->owned = no;
-    m->owned[m->n_owned++] = b;
-    return b;
-}
-
 static int rand_mat(hg_model *m, hg_mat *d, hg_mat_type ty, int rows, int cols, uint64_t seed)
 {
     d->type = ty;
     d->rows = rows;
     d->cols = cols;
-    d->data = own_buf(m, hg_mat_data_bytes(ty, rows, cols));
-    d->scales = ty == HG_MAT_Q8_0 ? own_buf(m, sizeof(float) * (size_t)rows * (cols / HG_Q8_BLOCK)) : NULL;
+    d->data = hg_model_own(m, hg_mat_data_bytes(ty, rows, cols));
+    d->scales = ty == HG_MAT_Q8_0 ? hg_model_own(m, sizeof(float) * (size_t)rows * (cols / HG_Q8_BLOCK)) : NULL;
     if (!d->data || (ty == HG_MAT_Q8_0 && !d->scales)) return 0;
     fill_task t = {d, seed};
     hg_pool_run(m->pool, fill_run, &t);
@@ -111,7 +97,7 @@ static int rand_mat(hg_model *m, hg_mat *d, hg_mat_type ty, int rows, int cols, 
 
 static const float *rand_vec(hg_model *m, size_t n, int ones, uint64_t seed)
 {
-    float *v = own_buf(m, sizeof(float) * n);
+    float *v = hg_model_own(m, sizeof(float) * n);
     if (!v) return NULL;
     for (size_t i = 0; i < n; i++) v[i] = ones ? 1.0f : rnd(seed, i);
     m->weight_bytes += sizeof(float) * n;
@@ -176,16 +162,7 @@ hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int
         return hg_fail(err, HG_E_NOMEM, "out of memory for random weights (%.1f GB)",
                        hg_mat_data_bytes(ty, 1, 1) * 4.0e9 / 1e9);
     }
-    /* rope tables as in the loader */
-    int half = c->head_dim / 2;
-    for (int i = 0; i < half; i++) {
-        float inv = 1.0f / powf(c->rope_base, (float)(2 * i) / (float)c->head_dim);
-        for (int p = 0; p < c->block_size; p++) {
-            float ang = (float)p * inv;
-            m->rope_cos[(size_t)p * half + i] = (float)cos((double)ang);
-            m->rope_sin[(size_t)p * half + i] = (float)sin((double)ang);
-        }
-    }
+    hg_model_rope_tables(m);
     *out = m;
     return HG_OK;
 }

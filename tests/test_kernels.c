@@ -149,6 +149,17 @@ static void test_conversions(void **state)
     assert_int_equal(hg_f32_to_bf16(f), 0x3f81);
     assert_true(isnan(hg_bf16_to_f32(hg_f32_to_bf16(NAN))));
     assert_true(hg_bf16_to_f32(hg_f32_to_bf16(-2.5f)) == -2.5f);
+    /* f16: exact values, rounding to nearest even, overflow, subnormals */
+    assert_int_equal(hg_f32_to_f16(1.0f), 0x3c00);
+    assert_int_equal(hg_f32_to_f16(-2.0f), 0xc000);
+    assert_int_equal(hg_f32_to_f16(65504.0f), 0x7bff);
+    assert_int_equal(hg_f32_to_f16(1e6f), 0x7c00);
+    assert_int_equal(hg_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* halfway, even stays */
+    assert_int_equal(hg_f32_to_f16(1.0f + 3.0f / 2048), 0x3c02); /* halfway, odd rounds up */
+    assert_true(hg_f16_to_f32(0x0001) == ldexpf(1.0f, -24));      /* smallest subnormal */
+    assert_int_equal(hg_f32_to_f16(ldexpf(1.0f, -24)), 0x0001);
+    for (uint32_t h = 0; h < 0x7c00; h += 7) assert_int_equal(hg_f32_to_f16(hg_f16_to_f32((uint16_t)h)), h);
+    assert_true(isnan(hg_f16_to_f32(hg_f32_to_f16(NAN))));
     /* q8_0: error within half a step of each block's scale */
     float x[64], sc[2];
     int8_t q[64];
