@@ -272,8 +272,9 @@ int cmd_bench(int argc, char **argv)
     hg_gen_result r, rd;
     /* the prefill (and its first token), then the decoded tokens, profiled */
     s = hg_generate(ctx, ids, prompt_tokens, &p, NULL, NULL, &r, &e);
-    hg_profile prof;
+    hg_profile prof, pprof;
     if (!s) {
+        hg_ctx_profile(ctx, &pprof);
         hg_ctx_profile_reset(ctx);
         p.max_new_tokens = decode_tokens;
         s = hg_generate(ctx, NULL, 0, &p, NULL, NULL, &rd, &e);
@@ -341,16 +342,19 @@ int cmd_bench(int argc, char **argv)
         for (int i = 0; i < 5; i++)
             printf("  %-24s %zu bytes/token, %.2f GB for %d tokens\n", strategies[i], kv_strat[i],
                    kv_strat[i] * (double)cfg_block / 1e9, cfg_block);
-        double total = 0;
-        for (int i = 0; i < HG_PROF_COUNT; i++) total += prof.seconds[i];
-        printf("decode profile   (per token)\n");
-        for (int i = 0; i < HG_PROF_COUNT; i++) {
-            double sec = prof.seconds[i] / decode_tokens;
-            printf("  %-12s %8.4f s  %5.1f%%", hg_prof_part_name((hg_prof_part)i), sec,
-                   total > 0 ? 100 * prof.seconds[i] / total : 0);
-            if (prof.bytes[i] > 0 && prof.seconds[i] > 0)
-                printf("  %6.2f GB/s", prof.bytes[i] / prof.seconds[i] / 1e9);
-            printf("\n");
+        for (int which = 0; which < 2; which++) {
+            const hg_profile *pr = which ? &prof : &pprof;
+            double total = 0;
+            for (int i = 0; i < HG_PROF_COUNT; i++) total += pr->seconds[i];
+            printf(which ? "decode profile   (per token)\n" : "prefill profile  (whole prompt)\n");
+            for (int i = 0; i < HG_PROF_COUNT; i++) {
+                double sec = pr->seconds[i] / (which ? decode_tokens : 1);
+                printf("  %-12s %8.4f s  %5.1f%%", hg_prof_part_name((hg_prof_part)i), sec,
+                       total > 0 ? 100 * pr->seconds[i] / total : 0);
+                if (which && pr->bytes[i] > 0 && pr->seconds[i] > 0)
+                    printf("  %6.2f GB/s", pr->bytes[i] / pr->seconds[i] / 1e9);
+                printf("\n");
+            }
         }
     }
     return 0;

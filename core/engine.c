@@ -364,6 +364,7 @@ static void attention_run(void *arg, int ith, int nth)
     float scale = 1.0f / sqrtf((float)hd);
     float *scores = c->scores + (size_t)ith * c->n_ctx;
     float *kbuf = c->kvrow + (size_t)ith * 2 * hd, *vbuf = kbuf + hd;
+    const hg_kernel_variant *kv = hg_kernels_active();
     int items = t->U * H;
     int a = (int)((long)items * ith / nth), b = (int)((long)items * (ith + 1) / nth);
     for (int it = a; it < b; it++) {
@@ -376,9 +377,7 @@ static void attention_run(void *arg, int ith, int nth)
             int s = p < t->bpos0 ? c->rslot[p] : t->cur;
             if (s < 0) continue;
             const float *k = kv_load(c, c->K[s], (size_t)p * kvd + koff, hd, kbuf);
-            float d = 0;
-            for (int j = 0; j < hd; j++) d += qh[j] * k[j];
-            d *= scale;
+            float d = kv->dot(qh, k, hd) * scale;
             scores[p] = d;
             if (d > mx) mx = d;
         }
@@ -397,8 +396,7 @@ static void attention_run(void *arg, int ith, int nth)
             int s = p < t->bpos0 ? c->rslot[p] : t->cur;
             if (s < 0) continue;
             const float *v = kv_load(c, c->V[s], (size_t)p * kvd + koff, hd, vbuf);
-            float w = scores[p] * inv;
-            for (int j = 0; j < hd; j++) o[j] += w * v[j];
+            kv->axpy(o, scores[p] * inv, v, hd);
         }
     }
 }

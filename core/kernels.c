@@ -169,13 +169,30 @@ static void rows_q8_generic(float *y, const hg_mat *W, const float *x, int r0, i
     }
 }
 
+static float dot_generic(const float *a, const float *b, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0;
+    for (; i < n; i++) s += a[i] * b[i];
+    for (int j = 0; j < 8; j++) s += acc[j];
+    return s;
+}
+
+static void axpy_generic(float *y, float a, const float *x, int n)
+{
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 static int always(void) { return 1; }
 
 /* SIMD variants live in kernels_x86.c. */
 extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 
 static const hg_kernel_variant variant_generic = {
-    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}};
+    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}, dot_generic, axpy_generic};
 
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
                                                     &hg_variant_avx512bf16};

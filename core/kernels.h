@@ -34,9 +34,11 @@ size_t hg_mat_bytes(const hg_mat *m);          /* data + scales */
 typedef void (*hg_rows_fn)(float *y, const hg_mat *W, const float *x, int r0, int r1);
 
 typedef struct hg_kernel_variant {
-    const char *name;        /* "generic", "avx2", "avx512" */
+    const char *name;        /* "generic", "avx2", "avx512", "avx512bf16" */
     int (*available)(void);
     hg_rows_fn rows[3];      /* by hg_mat_type */
+    float (*dot)(const float *a, const float *b, int n);        /* sum a[i] b[i]  */
+    void (*axpy)(float *y, float a, const float *x, int n);     /* y += a x       */
 } hg_kernel_variant;
 
 /* The variants compiled in: index 0 is the generic reference. */

@@ -92,13 +92,35 @@ __attribute__((target("avx2,fma"))) static void rows_q8_avx2(float *y, const hg_
     }
 }
 
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, const float *x, int n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 __attribute__((target("avx2,fma"))) static int have_avx2(void)
 {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-const hg_kernel_variant hg_variant_avx2 = {"avx2", have_avx2, {rows_f32_avx2, rows_bf16_avx2, rows_q8_avx2}};
+const hg_kernel_variant hg_variant_avx2 = {"avx2", have_avx2, {rows_f32_avx2, rows_bf16_avx2, rows_q8_avx2}, dot_avx2,
+                                           axpy_avx2};
 
 /* ------------------------------------------------------------- AVX-512 */
 
@@ -186,6 +208,33 @@ AVX512 static void rows_q8_avx512(float *y, const hg_mat *W, const float *x, int
     }
 }
 
+AVX512 static float dot_avx512(const float *a, const float *b, int n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+AVX512 static void axpy_avx512(float *y, float a, const float *x, int n)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 static int have_avx512(void)
 {
     __builtin_cpu_init();
@@ -194,7 +243,7 @@ static int have_avx512(void)
 }
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
-                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}};
+                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}, dot_avx512, axpy_avx512};
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
@@ -306,4 +355,4 @@ static int have_avx512bf16(void)
 }
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16", have_avx512bf16,
-                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_vnni}};
+                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_vnni}, dot_avx512, axpy_avx512};

@@ -132,6 +132,35 @@ static void test_q8_variants(void **state)
     check_variants(HG_MAT_Q8_0, 19, 5280 / 4); /* 1320 = 20.5 blocks of 64: a last half */
 }
 
+/* dot and axpy of every variant against the reference, every length 0..100 */
+static void test_dot_axpy(void **state)
+{
+    (void)state;
+    float a[100], b[100], y0[100], y1[100];
+    unsigned s = 17;
+    for (int i = 0; i < 100; i++) {
+        a[i] = frand(&s);
+        b[i] = frand(&s);
+    }
+    const hg_kernel_variant *ref = hg_kernel_variant_at(0);
+    for (int v = 1; v < hg_kernel_variant_count(); v++) {
+        const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+        if (!kv->available()) continue;
+        for (int n = 0; n <= 100; n++) {
+            double mag = 0;
+            for (int i = 0; i < n; i++) mag += fabs((double)a[i] * b[i]);
+            float d0 = ref->dot(a, b, n), d1 = kv->dot(a, b, n);
+            if (!(fabs(d0 - d1) <= 1e-5 * mag + 1e-7)) fail_msg("%s dot n=%d: %g vs %g", kv->name, n, d1, d0);
+            memcpy(y0, b, sizeof b);
+            memcpy(y1, b, sizeof b);
+            ref->axpy(y0, 0.37f, a, n);
+            kv->axpy(y1, 0.37f, a, n);
+            for (int i = 0; i < 100; i++)
+                if (!(fabsf(y0[i] - y1[i]) <= 1e-6f)) fail_msg("%s axpy n=%d at %d", kv->name, n, i);
+        }
+    }
+}
+
 static void test_conversions(void **state)
 {
     (void)state;
@@ -290,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_dot_axpy),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
         cmocka_unit_test(test_amx),
     };
