@@ -160,30 +160,31 @@ AMX static void amx_run(void *arg, int ith, int nth)
     _tile_release();
 }
 
-int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T)
+static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_amx_ws *ws)
 {
     int N = W->rows, K = W->cols;
     if (W->type == HG_MAT_F32 || N % 32 || K % 32 || T < 1 || !hg_amx_available()) return 0;
-    /* wrows: 32 rows of bf16 then K floats, per thread */
     int Tp = (T + 31) & ~31, nth = hg_pool_size(pool);
-    uint16_t *Xb = aligned_alloc(64, (size_t)Tp * K * 2);
-    uint32_t *pack = aligned_alloc(64, (size_t)nth * (K / 2) * 32 * 4);
-    float *ctmp = aligned_alloc(64, (size_t)nth * 32 * 32 * 4);
-    uint16_t *wrows = W->type == HG_MAT_Q8_0 ? aligned_alloc(64, (size_t)nth * ((size_t)34 * K * 2 + 64)) : NULL;
-    if (!Xb || !pack || !ctmp || (W->type == HG_MAT_Q8_0 && !wrows)) {
-        free(Xb);
-        free(pack);
-        free(ctmp);
-        free(wrows);
-        return 0;
+    /* one workspace: X in bf16, packed panels, C spill, q8_0 rows (32 bf16 rows then K floats) per thread */
+    size_t xb = up64((size_t)Tp * K * 2), pk = up64((size_t)nth * (K / 2) * 32 * 4), ct = up64((size_t)nth * 32 * 32 * 4);
+    size_t wr = W->type == HG_MAT_Q8_0 ? up64((size_t)nth * ((size_t)34 * K * 2 + 64)) : 0;
+    size_t need = xb + pk + ct + wr;
+    if (ws->bytes < need) { /* grows on the first calls only: sizes are bounded by the model */
+        free(ws->buf);
+        ws->buf = aligned_alloc(64, need);
+        ws->bytes = ws->buf ? need : 0;
+        if (!ws->buf) return 0;
     }
+    char *base = ws->buf;
+    uint16_t *Xb = (uint16_t *)base;
+    uint32_t *pack = (uint32_t *)(base + xb);
+    float *ctmp = (float *)(base + xb + pk);
+    uint16_t *wrows = wr ? (uint16_t *)(base + xb + pk + ct) : NULL;
     for (size_t i = 0; i < (size_t)T * K; i++) Xb[i] = hg_f32_to_bf16(X[i]);
     memset(Xb + (size_t)T * K, 0, (size_t)(Tp - T) * K * 2);
     amx_task t = {Y, Xb, W, T, Tp, N, K, pack, ctmp, wrows};
     hg_pool_run(pool, amx_run, &t);
-    free(Xb);
-    free(pack);
-    free(ctmp);
-    free(wrows);
     return 1;
 }

@@ -285,7 +285,7 @@ static inline const float *kv_load(const hg_ctx *c, const void *arr, size_t off,
 
 /* ---------------------------------------------------------- the layers */
 
-/* Y(T, rows) = X(T, cols) · W^T on the model's pool and scratch. */
+/* Y(T, rows) = X(T, cols) · W^T on the model's pool and workspace. */
 #define MATMUL(Y, X, W, T, PART) timed_matmul(c, (Y), (X), (W), (T), (PART))
 
 /* Everything between two timed parts counts as "other". */
@@ -298,7 +298,7 @@ static void timed_matmul(hg_ctx *c, float *Y, const float *X, const hg_mat *W, i
 {
     double t0 = hg_now();
     prof_other(c, t0);
-    hg_matmul(c->m->pool, Y, X, W, T, c->m->scratch, c->m->scratch_floats);
+    hg_matmul(c->m->pool, Y, X, W, T, &c->m->ws);
     double t1 = hg_now();
     c->prof.seconds[part] += t1 - t0;
     c->prof.bytes[part] += (double)hg_mat_bytes(W);

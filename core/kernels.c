@@ -277,16 +277,17 @@ static void expand_run(void *arg, int ith, int nth)
     for (int r = a; r < b; r++) hg_mat_row(t->W, r, t->dst + (size_t)(r - t->r0) * t->W->cols);
 }
 
-void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, float *scratch,
-               size_t scratch_floats)
+void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws)
 {
+    float *scratch = ws ? ws->scratch : NULL;
+    size_t scratch_floats = ws ? ws->scratch_floats : 0;
     int N = W->rows, K = W->cols;
     if (T <= SMALL_BATCH || (W->type != HG_MAT_F32 && !scratch)) {
         mv_task t = {Y, W, X, T, hg_kernels_active()->rows[W->type]};
         hg_pool_run(pool, mv_run, &t);
         return;
     }
-    if (hg_amx_matmul(pool, Y, X, W, T)) return;
+    if (ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
     if (W->type == HG_MAT_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, (const float *)W->data, K, 0.0f,
                     Y, N);

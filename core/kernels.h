@@ -50,10 +50,16 @@ const hg_kernel_variant *hg_kernels_active(void);
 
 /* Y(T, N) = X(T, K) · W(N, K)^T.  T <= 8: the SIMD kernels, rows split over
  * the pool, each block of rows used for all T inputs while in cache; larger
- * T: OpenBLAS sgemm (tiles of bf16/q8_0 weights are expanded to f32 in
- * scratch first; scratch holds scratch_floats values). */
-void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, float *scratch,
-               size_t scratch_floats);
+ * T: AMX tiles for bf16/q8_0 weights where the CPU has them, else OpenBLAS
+ * sgemm (tiles of bf16/q8_0 weights expanded to f32 in ws->scratch first).
+ * ws may be NULL for f32 weights. */
+typedef struct hg_workspace {
+    float *scratch;          /* bf16/q8_0 tiles expanded to f32 for sgemm */
+    size_t scratch_floats;
+    void *amx;               /* hg_amx_ws, grown on demand */
+} hg_workspace;
+
+void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws);
 /* Row r of W as f32. */
 void hg_mat_row(const hg_mat *W, int r, float *out);
 

@@ -786,17 +786,7 @@ hg_status hg_model_load(const char *path_or_id, const hg_load_params *lp, hg_mod
     if (m->tied_head) m->lm_head = m->wte;
     hg_model_rope_tables(m);
     m->n_threads = lp && lp->n_threads > 0 ? lp->n_threads : hg_n_cores();
-    openblas_set_num_threads(m->n_threads);
-    m->pool = hg_pool_new(m->n_threads);
-    /* scratch for expanding bf16/q8_0 tiles in prefill: ~8 MB, at least one row */
-    int max_cols = 2 * e > c->intermediate_size ? 2 * e : c->intermediate_size;
-    m->scratch_floats = (size_t)2 << 20;
-    if (m->scratch_floats < (size_t)max_cols * 16) m->scratch_floats = (size_t)max_cols * 16;
-    m->scratch = m->weights == HG_WEIGHTS_F32 ? NULL : malloc(sizeof(float) * m->scratch_floats);
-    if (!m->pool || (m->weights != HG_WEIGHTS_F32 && !m->scratch)) {
-        s = hg_fail(err, HG_E_NOMEM, "out of memory");
-        goto fail;
-    }
+    if ((s = hg_model_init_runtime(m, err))) goto fail;
     free(ml.v);
     *out = m;
     return HG_OK;
@@ -806,11 +796,28 @@ fail:
     return s;
 }
 
+hg_status hg_model_init_runtime(hg_model *m, hg_err *err)
+{
+    const hg_config *c = &m->cfg;
+    openblas_set_num_threads(m->n_threads);
+    m->pool = hg_pool_new(m->n_threads);
+    /* scratch for expanding bf16/q8_0 tiles in prefill: ~8 MB, at least 16 rows */
+    int max_cols = 2 * c->n_embd > c->intermediate_size ? 2 * c->n_embd : c->intermediate_size;
+    m->ws.scratch_floats = (size_t)2 << 20;
+    if (m->ws.scratch_floats < (size_t)max_cols * 16) m->ws.scratch_floats = (size_t)max_cols * 16;
+    m->ws.scratch = m->weights == HG_WEIGHTS_F32 ? NULL : malloc(sizeof(float) * m->ws.scratch_floats);
+    m->ws.amx = &m->amx;
+    if (!m->pool || (m->weights != HG_WEIGHTS_F32 && !m->ws.scratch))
+        return hg_fail(err, HG_E_NOMEM, "out of memory");
+    return HG_OK;
+}
+
 void hg_model_free(hg_model *m)
 {
     if (!m) return;
     hg_pool_free(m->pool);
-    free(m->scratch);
+    free(m->ws.scratch);
+    free(m->amx.buf);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     if (m->cache_map) munmap(m->cache_map, m->cache_size);

@@ -6,6 +6,7 @@
 #include "safetensors.h"
 #include "kernels.h"
 #include "pool.h"
+#include "amx.h"
 
 typedef struct hg_layer {
     const float *norm[4];    /* norm_1..norm_4 (n_embd)                               */
@@ -37,8 +38,8 @@ struct hg_model {
     size_t cache_size;
     hg_weights weights;      /* format of the big matrices                            */
     hg_pool *pool;           /* persistent threads for the decode kernels             */
-    float *scratch;          /* (scratch_floats) bf16/q8_0 tiles expanded for sgemm   */
-    size_t scratch_floats;
+    hg_workspace ws;         /* prefill scratch: expanded tiles, AMX workspace        */
+    hg_amx_ws amx;
     int n_owned;
     size_t weight_bytes;
     int n_threads;
@@ -48,6 +49,8 @@ struct hg_model {
 void *hg_model_own(hg_model *m, size_t bytes);
 /* Fill rope_cos / rope_sin from the config. */
 void hg_model_rope_tables(hg_model *m);
+/* The thread pool and prefill workspace (after weights and n_threads are set). */
+hg_status hg_model_init_runtime(hg_model *m, hg_err *err);
 
 /* Parse config.json text into cfg (both head-count spellings, defaults). */
 hg_status hg_config_parse(const char *json, const char *what, hg_config *cfg, hg_err *err);

@@ -6,7 +6,6 @@
 #include "model.h"
 #include "pool.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -135,15 +134,14 @@ hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int
     m->q_dim = cfg->n_heads * cfg->head_dim;
     m->kv_dim = cfg->n_kv_heads * cfg->head_dim;
     m->n_threads = n_threads > 0 ? n_threads : hg_n_cores();
-    m->pool = hg_pool_new(m->n_threads);
-    openblas_set_num_threads(m->n_threads);
+    hg_status st = hg_model_init_runtime(m, err);
     const hg_config *c = cfg;
     m->prelude = calloc((size_t)c->n_prelude + 1, sizeof *m->prelude);
     m->core = calloc((size_t)c->n_core + 1, sizeof *m->core);
     m->coda = calloc((size_t)c->n_coda + 1, sizeof *m->coda);
     m->rope_cos = malloc(sizeof(float) * (size_t)c->block_size * (size_t)(c->head_dim / 2));
     m->rope_sin = malloc(sizeof(float) * (size_t)c->block_size * (size_t)(c->head_dim / 2));
-    int ok = m->pool && m->prelude && m->core && m->coda && m->rope_cos && m->rope_sin;
+    int ok = st == HG_OK && m->prelude && m->core && m->coda && m->rope_cos && m->rope_sin;
     uint64_t s = seed * 1000003u;
     ok = ok && rand_mat(m, &m->wte, ty, c->vocab_size, c->n_embd, ++s);
     m->lm_head = m->wte;
@@ -153,10 +151,6 @@ hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int
     for (int i = 0; ok && i < c->n_prelude; i++) ok = rand_layer(m, &m->prelude[i], ty, &s);
     for (int i = 0; ok && i < c->n_core; i++) ok = rand_layer(m, &m->core[i], ty, &s);
     for (int i = 0; ok && i < c->n_coda; i++) ok = rand_layer(m, &m->coda[i], ty, &s);
-    int max_cols = 2 * c->n_embd > c->intermediate_size ? 2 * c->n_embd : c->intermediate_size;
-    m->scratch_floats = (size_t)2 << 20;
-    if (m->scratch_floats < (size_t)max_cols * 16) m->scratch_floats = (size_t)max_cols * 16;
-    if (ok && ty != HG_MAT_F32) ok = (m->scratch = malloc(sizeof(float) * m->scratch_floats)) != NULL;
     if (!ok) {
         hg_model_free(m);
         return hg_fail(err, HG_E_NOMEM, "out of memory for random weights (%.1f GB)",

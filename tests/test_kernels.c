@@ -243,9 +243,10 @@ static void test_matmul_paths(void **state)
         unsigned s = 1;
         for (int i = 0; i < T * cols; i++) X[i] = frand(&s);
         float scratch[96 * 10]; /* forces several tiles */
-        hg_matmul(p, Y, X, &m, T, scratch, sizeof scratch / sizeof scratch[0]);
+        hg_workspace ws = {scratch, sizeof scratch / sizeof scratch[0], NULL}; /* no AMX: the sgemm path */
+        hg_matmul(p, Y, X, &m, T, &ws);
         for (int t = 0; t < T; t++) {
-            hg_matmul(p, Y1, X + t * cols, &m, 1, NULL, 0);
+            hg_matmul(p, Y1, X + t * cols, &m, 1, NULL);
             for (int r = 0; r < rows; r++) {
                 hg_mat_row(&m, r, wrow);
                 double d = 0, tol = 1e-4;
@@ -287,7 +288,8 @@ static void test_amx(void **state)
         float *X = malloc(sizeof(float) * T * cols), *Y = malloc(sizeof(float) * T * rows), wrow[160];
         unsigned s = 3;
         for (int i = 0; i < T * cols; i++) X[i] = frand(&s);
-        assert_int_equal(hg_amx_matmul(p, Y, X, &m, T), 1);
+        hg_amx_ws ws = {0};
+        assert_int_equal(hg_amx_matmul(p, Y, X, &m, T, &ws), 1);
         for (int t = 0; t < T; t++)
             for (int r = 0; r < rows; r++) {
                 hg_mat_row(&m, r, wrow);
@@ -302,7 +304,8 @@ static void test_amx(void **state)
         /* shapes AMX cannot take are declined */
         hg_mat odd = m;
         odd.rows = 95;
-        assert_int_equal(hg_amx_matmul(p, Y, X, &odd, T), 0);
+        assert_int_equal(hg_amx_matmul(p, Y, X, &odd, T, &ws), 0);
+        free(ws.buf);
         free(src);
         free(data);
         free(scales);
