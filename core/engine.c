@@ -50,6 +50,10 @@ struct hg_ctx {
     float *warm;             /* (n_embd) warm-start state for the next token        */
     hg_exit_state ex;
     hg_sampler_work sw;
+    int warm_valid;          /* warm holds the state of the token pending now     */
+    hg_rng rng;              /* sampler/state RNG, continued across calls          */
+    uint64_t rng_seed;
+    int rng_valid;           /* rng continues the stream of rng_seed              */
     hg_profile prof;
     double prof_mark;        /* time of the last product/attention end        */
     double prof_total0;      /* time the profiled call started                */
@@ -201,12 +205,18 @@ void hg_ctx_reset(hg_ctx *c)
 {
     c->n_tokens = c->n_past = 0;
     c->core_slots_used = 0;
+    c->warm_valid = 0;
+    c->rng_valid = 0;
 }
 
 hg_status hg_ctx_truncate(hg_ctx *c, int n, hg_err *err)
 {
     if (n < 0 || n > c->n_tokens)
         return hg_fail(err, HG_E_ARG, "cannot truncate %d tokens to %d", c->n_tokens, n);
+    if (n < c->n_tokens) {
+        c->warm_valid = 0;
+        c->rng_valid = 0;
+    }
     c->n_tokens = n;
     if (c->n_past > n) c->n_past = n;
     return HG_OK;
@@ -717,9 +727,16 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
     if (p->n_stop < 0) {
         n_stop = c->m->gen.n_stop;
     }
-    hg_rng rng;
-    hg_rng_seed(&rng, p->seed);
-    batch_opts o = {.num_steps = p->num_steps, .init_scale = p->init_scale, .rng = &rng, .crit = p->criterion,
+    /* A call that continues the previous one (no new ids, the one pending
+     * token is the last one generated) continues its RNG stream and warm
+     * state, so N calls of one token equal one call of N tokens. */
+    int continuing = n_ids == 0 && c->warm_valid && c->n_tokens - c->n_past == 1;
+    if (!c->rng_valid || c->rng_seed != p->seed || !continuing) {
+        hg_rng_seed(&c->rng, p->seed);
+        c->rng_seed = p->seed;
+        c->rng_valid = 1;
+    }
+    batch_opts o = {.num_steps = p->num_steps, .init_scale = p->init_scale, .rng = &c->rng, .crit = p->criterion,
                     .threshold = p->threshold, .min_steps = p->min_steps, .check_every = p->check_every,
                     .cb = cb, .user = user};
     int V = c->m->cfg.vocab_size;
@@ -731,7 +748,7 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
             break;
         }
         int T = c->n_tokens - c->n_past;
-        o.warm_in = t > 0 && p->warmstart ? c->warm : NULL;
+        o.warm_in = (t > 0 || continuing) && p->warmstart ? c->warm : NULL;
         int steps = 0;
         s = process_batch(c, T, &o, &steps);
         if (s == HG_E_CANCELLED) {
@@ -739,8 +756,9 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
             s = HG_OK;
             break;
         }
-        int tok = hg_sample(c->logits, V, p, c->tokens, c->n_tokens, &rng, &c->sw);
+        int tok = hg_sample(c->logits, V, p, c->tokens, c->n_tokens, &c->rng, &c->sw);
         c->tokens[c->n_tokens++] = tok;
+        c->warm_valid = 1;
         res->output_ids[res->n_out] = tok;
         res->steps[res->n_out] = steps;
         res->n_out++;

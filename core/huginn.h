@@ -311,7 +311,11 @@ void hg_gen_result_free(hg_gen_result *r);
 /* Append ids to the context and generate.  Tokens already known but not yet
  * in the cache (such as the last token of the previous reply) are processed
  * first, so a chat turn passes only its new tokens.  n_ids may be 0 when
- * tokens are pending. */
+ * tokens are pending.  A call with n_ids = 0 right after a call that
+ * generated continues it: the warm-start state and (for the same seed) the
+ * RNG stream carry over, so N calls of one token give the same tokens as one
+ * call of N — a UI can change parameters between tokens that way.  A call
+ * that appends ids starts a new prompt (state s0, RNG seeded afresh). */
 hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids,
                       const hg_gen_params *p, hg_event_cb cb, void *user,
                       hg_gen_result *res, hg_err *err);
