@@ -89,11 +89,17 @@ AMX static void pack_panel(const amx_task *t, int n0, uint32_t *pack, uint16_t *
     if (t->W->type == HG_MAT_BF16) {
         src = (const uint32_t *)((const uint16_t *)t->W->data + (size_t)n0 * K);
         stride = (size_t)kw;
-    } else { /* q8_0: expand the 32 rows to bf16 first */
-        float *f = (float *)(rows_bf16 + (size_t)32 * K); /* K floats after the 32 bf16 rows */
+    } else { /* q8_0: expand the 32 rows to bf16 first (16 values per step) */
+        int nb = K / HG_Q8_BLOCK;
         for (int n = 0; n < 32; n++) {
-            hg_mat_row(t->W, n0 + n, f);
-            for (int k = 0; k < K; k++) rows_bf16[(size_t)n * K + k] = hg_f32_to_bf16(f[k]);
+            const int8_t *q = (const int8_t *)t->W->data + (size_t)(n0 + n) * K;
+            const float *sc = t->W->scales + (size_t)(n0 + n) * nb;
+            uint16_t *dst = rows_bf16 + (size_t)n * K;
+            for (int k = 0; k < K; k += 16) {
+                __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + k))));
+                v = _mm512_mul_ps(v, _mm512_set1_ps(sc[k / HG_Q8_BLOCK]));
+                _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(v));
+            }
         }
         src = (const uint32_t *)rows_bf16;
         stride = (size_t)kw;
