@@ -1,0 +1,413 @@
+/* test_tokenizer.c — the tokenizer against Hugging Face `tokenizers`: every
+ * golden case of the tiny and medium tokenizers (ids, decoded,
+ * decoded_skip_special), the chat format of tiny-huginn.chat.json, and unit
+ * cases: Split behaviours with and without invert, added tokens at the
+ * edges and adjacent, streaming decode of split characters, empty and
+ * invalid UTF-8 input, normalizers, broken and unsupported files. */
+#include "testutil.h"
+#include "huginn.h"
+
+#include <unistd.h>
+
+static void run_golden(const char *tok_path, const char *golden_path)
+{
+    hg_tokenizer *t;
+    hg_err e;
+    if (hg_tokenizer_load(tok_path, &t, &e) != HG_OK) fail_msg("load %s: %s", tok_path, e.msg);
+    cJSON *g = tu_read_json(golden_path);
+    assert_non_null(g);
+    const cJSON *cs;
+    int n = 0;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(g, "cases"))
+    {
+        const char *text = cJSON_GetObjectItem(cs, "text")->valuestring;
+        int32_t *ids;
+        int nid, ng;
+        assert_int_equal(hg_tokenize(t, text, strlen(text), 0, &ids, &nid, &e), HG_OK);
+        int32_t *gold = tu_json_ids(cJSON_GetObjectItem(cs, "ids"), &ng);
+        int same = nid == ng && !memcmp(ids, gold, sizeof(int32_t) * (size_t)ng);
+        if (!same) {
+            fprintf(stderr, "text %s\n ours:", text);
+            for (int i = 0; i < nid; i++) fprintf(stderr, " %d", ids[i]);
+            fprintf(stderr, "\n gold:");
+            for (int i = 0; i < ng; i++) fprintf(stderr, " %d", gold[i]);
+            fprintf(stderr, "\n");
+            fail_msg("%s: ids differ for case %d", golden_path, n);
+        }
+        char *dec, *dec_skip;
+        assert_int_equal(hg_detokenize(t, gold, ng, 0, &dec, &e), HG_OK);
+        assert_int_equal(hg_detokenize(t, gold, ng, 1, &dec_skip, &e), HG_OK);
+        assert_string_equal(dec, cJSON_GetObjectItem(cs, "decoded")->valuestring);
+        assert_string_equal(dec_skip, cJSON_GetObjectItem(cs, "decoded_skip_special")->valuestring);
+        /* streaming the same ids gives the same text */
+        hg_stream *st = hg_stream_new(t, 0);
+        char *acc = calloc(strlen(dec) + 64, 1), piece[256];
+        for (int i = 0; i < ng; i++) {
+            hg_stream_push(st, gold[i], piece, sizeof piece);
+            strcat(acc, piece);
+        }
+        hg_stream_finish(st, piece, sizeof piece);
+        strcat(acc, piece);
+        assert_string_equal(acc, dec);
+        hg_stream_free(st);
+        free(acc);
+        free(dec);
+        free(dec_skip);
+        free(ids);
+        free(gold);
+        n++;
+    }
+    print_message("%s: %d cases identical\n", golden_path, n);
+    assert_true(n >= 10);
+    cJSON_Delete(g);
+    hg_tokenizer_free(t);
+}
+
+static void test_golden_tiny(void **state)
+{
+    (void)state;
+    run_golden(HG_FIXTURES "/tiny-huginn/tokenizer.json", HG_FIXTURES "/tokenizers/tiny.golden.json");
+}
+
+static void test_golden_medium(void **state)
+{
+    (void)state;
+    run_golden(HG_FIXTURES "/tokenizers/medium.tokenizer.json", HG_FIXTURES "/tokenizers/medium.golden.json");
+}
+
+static void test_chat(void **state)
+{
+    (void)state;
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load_dir(HG_FIXTURES "/tiny-huginn", &t, &e), HG_OK);
+    assert_null(hg_tokenizer_warning(t));
+    assert_int_equal(hg_tokenizer_bos_id(t), 480);
+    cJSON *g = tu_read_json(HG_FIXTURES "/tiny-huginn.chat.json");
+    const cJSON *conv;
+    int n = 0;
+    cJSON_ArrayForEach(conv, g)
+    {
+        const cJSON *msgs = cJSON_GetObjectItem(conv, "messages");
+        int nm = cJSON_GetArraySize(msgs);
+        hg_chat_msg m[16];
+        for (int i = 0; i < nm; i++) {
+            const cJSON *it = cJSON_GetArrayItem(msgs, i);
+            m[i].role = cJSON_GetObjectItem(it, "role")->valuestring;
+            m[i].content = cJSON_GetObjectItem(it, "content")->valuestring;
+        }
+        char *text = hg_chat_render(m, nm, 1);
+        assert_string_equal(text, cJSON_GetObjectItem(conv, "text")->valuestring);
+        int32_t *ids;
+        int nid, ng;
+        assert_int_equal(hg_chat_tokenize(t, m, nm, 1, &ids, &nid, &e), HG_OK);
+        int32_t *gold = tu_json_ids(cJSON_GetObjectItem(conv, "ids"), &ng);
+        assert_int_equal(nid, ng);
+        assert_memory_equal(ids, gold, sizeof(int32_t) * (size_t)ng);
+        free(text);
+        free(ids);
+        free(gold);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    cJSON_Delete(g);
+    hg_tokenizer_free(t);
+}
+
+/* A small tokenizer.json: byte-level BPE over a-z and space, with a Split. */
+static hg_tokenizer *mk(const char *pretok, const char *extra, hg_err *e, hg_status *st)
+{
+    static char json[8192];
+    char vocab[4096] = "";
+    int id = 0;
+    const char *chars = "abcdefghijklmnopqrstuvwxyz0123456789!.,;-\\u0120";
+    /* single characters, then a few merges */
+    for (const char *c = chars; *c; c++) {
+        if (*c == '\\') {
+            snprintf(vocab + strlen(vocab), sizeof vocab - strlen(vocab), "%s\"\\u0120\": %d", id ? ", " : "", id);
+            id++;
+            break;
+        }
+        snprintf(vocab + strlen(vocab), sizeof vocab - strlen(vocab), "%s\"%c\": %d", id ? ", " : "", *c, id);
+        id++;
+    }
+    snprintf(vocab + strlen(vocab), sizeof vocab - strlen(vocab), ", \"ab\": %d, \"abc\": %d", id, id + 1);
+    snprintf(json, sizeof json,
+             "{\"added_tokens\": [{\"id\": 100, \"content\": \"<s>\", \"special\": true, \"normalized\": false},"
+             " {\"id\": 101, \"content\": \"</s>\", \"special\": true, \"normalized\": false}],"
+             " \"normalizer\": null, \"pre_tokenizer\": %s, \"post_processor\": null,"
+             " \"decoder\": {\"type\": \"ByteLevel\"}, %s"
+             " \"model\": {\"type\": \"BPE\", \"vocab\": {%s}, \"merges\": [\"a b\", [\"ab\", \"c\"]]}}",
+             pretok, extra ? extra : "", vocab);
+    char path[] = "/tmp/huginn-tok-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(json, f);
+    fclose(f);
+    hg_tokenizer *t = NULL;
+    *st = hg_tokenizer_load(path, &t, e);
+    unlink(path);
+    return t;
+}
+
+/* Pieces of "ab,cd-ef" after a Split on [,-] and a ByteLevel without regex:
+ * encode and decode each piece to see the boundaries. */
+static char *pieces(const char *behavior, int invert, const char *text)
+{
+    char pt[512];
+    snprintf(pt, sizeof pt,
+             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"[,-]\"},"
+             " \"behavior\": \"%s\", \"invert\": %s}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
+             " \"use_regex\": false}]}",
+             behavior, invert ? "true" : "false");
+    hg_err e;
+    hg_status st;
+    hg_tokenizer *t = mk(pt, NULL, &e, &st);
+    if (st != HG_OK) fail_msg("mk: %s", e.msg);
+    int32_t *ids;
+    int n;
+    assert_int_equal(hg_tokenize(t, text, strlen(text), 0, &ids, &n, &e), HG_OK);
+    /* "ab" merges within a piece only: render ids as their texts joined by | */
+    static char out[512];
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        strcat(out, i ? "|" : "");
+        strcat(out, hg_tokenizer_id_text(t, ids[i]));
+    }
+    free(ids);
+    hg_tokenizer_free(t);
+    return out;
+}
+
+static void test_split_behaviours(void **state)
+{
+    (void)state;
+    /* "abc,ab-c": the merges make "abc" and "ab" where a piece allows */
+    assert_string_equal(pieces("Isolated", 0, "abc,ab-c"), "abc|,|ab|-|c");
+    assert_string_equal(pieces("Removed", 0, "abc,ab-c"), "abc|ab|c");
+    assert_string_equal(pieces("MergedWithPrevious", 0, "abc,ab-c"), "abc|,|ab|-|c");
+    assert_string_equal(pieces("MergedWithNext", 0, "abc,ab-c"), "abc|,|ab|-|c");
+    assert_string_equal(pieces("Contiguous", 0, "abc,,ab-c"), "abc|,|,|ab|-|c");
+    /* with invert the letters are the "matches" */
+    assert_string_equal(pieces("Removed", 1, "abc,ab-c"), ",|-");
+    assert_string_equal(pieces("Isolated", 1, "ab,c"), "ab|,|c");
+    /* merged pieces become one BPE word: "a" "b" merge across the delimiter rule */
+    char *mp = pieces("MergedWithPrevious", 1, "a,b");
+    assert_string_equal(mp, "a|,|b");
+}
+
+/* Boundaries seen through BPE: a Split on "b" then merges "a b" -> "ab". */
+static const char *bound(const char *behavior, int invert, const char *text)
+{
+    char pt[512];
+    snprintf(pt, sizeof pt,
+             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"String\": \"b\"},"
+             " \"behavior\": \"%s\", \"invert\": %s}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
+             " \"use_regex\": false}]}",
+             behavior, invert ? "true" : "false");
+    hg_err e;
+    hg_status st;
+    hg_tokenizer *t = mk(pt, NULL, &e, &st);
+    if (st != HG_OK) fail_msg("mk: %s", e.msg);
+    int32_t *ids;
+    int n;
+    assert_int_equal(hg_tokenize(t, text, strlen(text), 0, &ids, &n, &e), HG_OK);
+    static char out[512];
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        strcat(out, i ? "|" : "");
+        strcat(out, hg_tokenizer_id_text(t, ids[i]));
+    }
+    free(ids);
+    hg_tokenizer_free(t);
+    return out;
+}
+
+static void test_split_merges(void **state)
+{
+    (void)state;
+    /* "abcab": matches of "b" at 1 and 4 */
+    assert_string_equal(bound("Isolated", 0, "abcab"), "a|b|c|a|b");
+    assert_string_equal(bound("Removed", 0, "abcab"), "a|c|a");
+    assert_string_equal(bound("MergedWithPrevious", 0, "abcab"), "ab|c|ab");   /* "ab","cab" -> ab | c ab? */
+    assert_string_equal(bound("MergedWithNext", 0, "abcab"), "a|b|c|a|b");      /* "a","bca","b" */
+    assert_string_equal(bound("Contiguous", 0, "abbc"), "a|b|b|c");
+    assert_string_equal(bound("Removed", 1, "abcab"), "b|b");
+    assert_string_equal(bound("MergedWithPrevious", 1, "abcab"), "a|b|c|a|b");
+}
+
+static void test_added_tokens_edges(void **state)
+{
+    (void)state;
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load(HG_FIXTURES "/tiny-huginn/tokenizer.json", &t, &e), HG_OK);
+    const char *cases[] = {"<|begin_text|>", "<|begin_text|><|end_text|>", "x<|end_turn|>", "<|end_turn|>x",
+                           "<|begin_header|><|end_header|>\n"};
+    int32_t *ids;
+    int n;
+    assert_int_equal(hg_tokenize(t, cases[0], strlen(cases[0]), 0, &ids, &n, &e), HG_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 480);
+    free(ids);
+    assert_int_equal(hg_tokenize(t, cases[1], strlen(cases[1]), 0, &ids, &n, &e), HG_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 480);
+    assert_int_equal(ids[1], 481);
+    free(ids);
+    assert_int_equal(hg_tokenize(t, cases[2], strlen(cases[2]), 0, &ids, &n, &e), HG_OK);
+    assert_int_equal(ids[n - 1], 484);
+    free(ids);
+    assert_int_equal(hg_tokenize(t, cases[3], strlen(cases[3]), 0, &ids, &n, &e), HG_OK);
+    assert_int_equal(ids[0], 484);
+    free(ids);
+    assert_int_equal(hg_tokenize(t, cases[4], strlen(cases[4]), 0, &ids, &n, &e), HG_OK);
+    assert_int_equal(ids[0], 482);
+    assert_int_equal(ids[1], 483);
+    free(ids);
+    /* empty input */
+    assert_int_equal(hg_tokenize(t, "", 0, 0, &ids, &n, &e), HG_OK);
+    assert_int_equal(n, 0);
+    free(ids);
+    char *txt;
+    assert_int_equal(hg_detokenize(t, NULL, 0, 0, &txt, &e), HG_OK);
+    assert_string_equal(txt, "");
+    free(txt);
+    /* skip-special decode */
+    int32_t sp[] = {480, 72, 105, 484};
+    assert_int_equal(hg_detokenize(t, sp, 4, 1, &txt, &e), HG_OK);
+    assert_string_equal(txt, "Hi");
+    free(txt);
+    assert_int_equal(hg_detokenize(t, sp, 4, 0, &txt, &e), HG_OK);
+    assert_string_equal(txt, "<|begin_text|>Hi<|end_turn|>");
+    free(txt);
+    int32_t bad[] = {99999};
+    assert_int_equal(hg_detokenize(t, bad, 1, 0, &txt, &e), HG_E_ARG);
+    hg_tokenizer_free(t);
+}
+
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load(HG_FIXTURES "/tokenizers/medium.tokenizer.json", &t, &e), HG_OK);
+    const char bad[] = "ok \xff\xfe then \xe2\x82 end \xf0\x9f\x98";
+    int32_t *ids, *ids2;
+    int n, n2;
+    assert_int_equal(hg_tokenize(t, bad, sizeof bad - 1, 0, &ids, &n, &e), HG_OK);
+    /* identical to the text with U+FFFD in place of each maximal invalid sequence */
+    const char fixed[] = "ok \xEF\xBF\xBD\xEF\xBF\xBD then \xEF\xBF\xBD end \xEF\xBF\xBD";
+    assert_int_equal(hg_tokenize(t, fixed, sizeof fixed - 1, 0, &ids2, &n2, &e), HG_OK);
+    assert_int_equal(n, n2);
+    assert_memory_equal(ids, ids2, sizeof(int32_t) * (size_t)n);
+    char *txt;
+    assert_int_equal(hg_detokenize(t, ids, n, 0, &txt, &e), HG_OK);
+    free(txt);
+    free(ids);
+    free(ids2);
+    hg_tokenizer_free(t);
+}
+
+static void test_streaming(void **state)
+{
+    (void)state;
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load(HG_FIXTURES "/tiny-huginn/tokenizer.json", &t, &e), HG_OK);
+    /* "é🤖" as single-byte tokens: the byte-level ids of each byte */
+    const char *s = "\xc3\xa9\xf0\x9f\xa4\x96!";
+    int32_t *ids;
+    int n;
+    assert_int_equal(hg_tokenize(t, s, strlen(s), 0, &ids, &n, &e), HG_OK);
+    /* push byte tokens one by one: nothing appears until a character is complete */
+    hg_stream *st = hg_stream_new(t, 0);
+    char out[64], acc[64] = "";
+    int emitted_partial = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = hg_stream_push(st, ids[i], out, sizeof out);
+        for (size_t j = 0; j < k; j++) emitted_partial |= ((unsigned char)out[j] == 0xEF); /* U+FFFD */
+        strcat(acc, out);
+    }
+    assert_int_equal(hg_stream_finish(st, out, sizeof out), 0);
+    assert_string_equal(acc, s);
+    assert_false(emitted_partial);
+    hg_stream_free(st);
+    /* a dangling partial sequence at the end becomes U+FFFD: push only the
+     * first byte token of the emoji (ids[1] is 0xF0 when no merge joined it) */
+    st = hg_stream_new(t, 0);
+    const char *tx = hg_tokenizer_id_text(t, ids[1]);
+    assert_non_null(tx);
+    assert_int_equal(hg_stream_push(st, ids[1], out, sizeof out), 0);
+    assert_int_equal(hg_stream_finish(st, out, sizeof out), 3);
+    assert_string_equal(out, "\xEF\xBF\xBD");
+    hg_stream_free(st);
+    free(ids);
+    hg_tokenizer_free(t);
+}
+
+static void test_normalizers(void **state)
+{
+    (void)state;
+    hg_err e;
+    hg_tokenizer *t;
+    char json[] = "{\"added_tokens\": [], \"normalizer\": {\"type\": \"NFKC\"}, \"pre_tokenizer\": null,"
+                  " \"decoder\": null, \"model\": {\"type\": \"BPE\", \"vocab\": {\"f\": 0, \"i\": 1, \"1\": 2, \"A\": 3,"
+                  " \"\\u00c5\": 4}, \"merges\": []}}";
+    char path[] = "/tmp/huginn-tok-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(json, f);
+    fclose(f);
+    assert_int_equal(hg_tokenizer_load(path, &t, &e), HG_OK);
+    unlink(path);
+    int32_t *ids;
+    int n;
+    /* U+FB01 (fi ligature) -> "fi"; U+2460 (circled 1) -> "1"; A + U+030A -> U+00C5 */
+    const char *s = "\xef\xac\x81\xe2\x91\xa0" "A\xcc\x8a";
+    assert_int_equal(hg_tokenize(t, s, strlen(s), 0, &ids, &n, &e), HG_OK);
+    int32_t want[] = {0, 1, 2, 4};
+    assert_int_equal(n, 4);
+    assert_memory_equal(ids, want, sizeof want);
+    free(ids);
+    hg_tokenizer_free(t);
+}
+
+static void test_broken_files(void **state)
+{
+    (void)state;
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_not_equal(hg_tokenizer_load("/nonexistent/tokenizer.json", &t, &e), HG_OK);
+    assert_non_null(strstr(e.msg, "/nonexistent/tokenizer.json"));
+    char path[] = "/tmp/huginn-tok-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}", f); /* truncated */
+    fclose(f);
+    assert_int_equal(hg_tokenizer_load(path, &t, &e), HG_E_FORMAT);
+    assert_non_null(strstr(e.msg, path));
+    unlink(path);
+    hg_status st;
+    t = mk("{\"type\": \"Metaspace\"}", NULL, &e, &st);
+    assert_int_equal(st, HG_E_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "Metaspace"));
+    t = mk("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"}, \"behavior\": \"Isolated\"}", NULL, &e, &st);
+    assert_int_equal(st, HG_E_FORMAT);
+    assert_non_null(strstr(e.msg, "regex"));
+    t = mk("{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, \"behavior\": \"Sideways\"}", NULL, &e, &st);
+    assert_int_equal(st, HG_E_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "Sideways"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_tiny),       cmocka_unit_test(test_golden_medium),
+        cmocka_unit_test(test_chat),              cmocka_unit_test(test_split_behaviours),
+        cmocka_unit_test(test_split_merges),      cmocka_unit_test(test_added_tokens_edges),
+        cmocka_unit_test(test_invalid_utf8),      cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_normalizers),       cmocka_unit_test(test_broken_files),
+    };
+    return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
+}
