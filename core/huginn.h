@@ -120,6 +120,9 @@ void hg_load_params_default(hg_load_params *p);
 hg_status hg_model_load(const char *path_or_id, const hg_load_params *p,
                         hg_model **out, hg_err *err);
 void hg_model_free(hg_model *m);
+/* Resolve a directory or hub id to the checkpoint directory (malloc'd),
+ * without loading anything; the error says where it looked. */
+hg_status hg_model_resolve(const char *path_or_id, char **dir, hg_err *err);
 
 const hg_config *hg_model_config(const hg_model *m);
 const hg_gen_defaults *hg_model_gen_defaults(const hg_model *m);

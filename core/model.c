@@ -143,6 +143,11 @@ static void hub_cache_dir(char *out, size_t n)
     snprintf(out, n, "%s/.cache/huggingface/hub", c && *c ? c : ".");
 }
 
+hg_status hg_model_resolve(const char *path_or_id, char **dir, hg_err *err)
+{
+    return hg_resolve_model_path(path_or_id, dir, err);
+}
+
 hg_status hg_resolve_model_path(const char *p, char **dir, hg_err *err)
 {
     if (!p || !*p) return hg_fail(err, HG_E_ARG, "no model given");
