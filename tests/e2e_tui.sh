@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# e2e_tui.sh — the real ./huginn chat inside tmux (private socket, isolated
+# XDG dirs, 100x30): a reply with gauge and status bar, hotkeys, Ctrl-C of a
+# long reply, heatmap and help, resize, quit with the terminal restored and
+# the session autosaved.  Polls with timeouts; prints "e2e_tui: N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${HUGINN_BIN:-$ROOT/huginn}
+MODEL=${E2E_MODEL:-$ROOT/tests/fixtures/demo-huginn}
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
+bad()  { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && { echo "---- screen:"; echo "$2"; echo "----"; }; }
+finish() {
+  tmux -L "$SOCK" kill-server 2>/dev/null
+  rm -rf "$TMP"
+  echo "e2e_tui: $passed passed, $failed failed"
+  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+  exit $?
+}
+if ! command -v tmux >/dev/null; then echo "e2e_tui: tmux missing"; echo "e2e_tui: 0 passed, 1 failed"; exit 1; fi
+if [ ! -x "$BIN" ]; then echo "e2e_tui: $BIN missing (make huginn)"; echo "e2e_tui: 0 passed, 1 failed"; exit 1; fi
+TMP=$(mktemp -d /tmp/huginn-e2e.XXXXXX)
+SOCK=huginn-e2e-$$
+export XDG_STATE_HOME=$TMP/state XDG_CONFIG_HOME=$TMP/config XDG_CACHE_HOME=$TMP/cache
+mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
+trap finish EXIT
+
+T() { tmux -L "$SOCK" "$@"; }
+screen() { T capture-pane -p -t e2e 2>/dev/null; }
+# wait_for TEXT [SECONDS]: poll the screen until it shows TEXT (fixed string)
+wait_for() {
+  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
+  while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+    screen | grep -qF -- "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# wait_re REGEX [SECONDS]: the same for an extended regular expression
+wait_re() {
+  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
+  while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+    screen | grep -qE -- "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_gone() {
+  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
+  while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+    screen | grep -qF -- "$1" || return 0
+    sleep 0.1
+  done
+  return 1
+}
+status_rows() { screen | tail -n 3; }
+
+T -f /dev/null new-session -d -s e2e -x 100 -y 30 \
+  "cd '$ROOT' && '$BIN' chat --model '$MODEL' --greedy --seed 1 --max-new-tokens 48; echo EXITED rc=\$?; sleep 60"
+T set-option -t e2e window-size manual >/dev/null 2>&1
+
+# 1. a message, its reply, the gauge and the status bar
+if wait_for "Type a message" 20; then ok "the chat starts"; else bad "the chat starts" "$(screen)"; finish; fi
+T send-keys -t e2e -l "What is a raven?"
+T send-keys -t e2e Enter
+if wait_re "▌ huginn +[0-9]+ tokens? · [0-9.]+ steps/token · [0-9.]+ tok/s" 30 && wait_for "› Type a message" 10; then
+  s=$(screen)
+  reply=$(echo "$s" | awk '/▌ huginn/ {getline; print; exit}' | sed 's/^ *//')
+  if echo "$s" | grep -qE "▌ huginn  [0-9]+ tokens?" && [ -n "$reply" ] \
+     && echo "$s" | grep -qE "compute \[[#.|]+\] step +[0-9]+/32" && echo "$s" | grep -qE "tokens +[▁▂▃▄▅▆▇█]+ last" \
+     && echo "$s" | grep -qF "steps 32 │ kl 5e-4 │ cache latest-m4 │ warm off │ greedy" && echo "$s" | grep -qE "ctx [0-9]+/256" \
+     && echo "$s" | grep -qE "KV [0-9.]+ (B|KiB|MiB)"; then
+    ok "reply ('$reply'), gauge and status bar on screen"
+  else bad "reply, gauge and status bar on screen" "$s"; fi
+else bad "the reply finishes" "$(screen)"; fi
+
+# 2. hotkeys change the status bar
+T send-keys -t e2e M-=
+if wait_for "steps 33 │" 5; then ok "Alt-= makes it steps 33"; else bad "Alt-= makes it steps 33" "$(screen)"; fi
+T send-keys -t e2e M-c
+if wait_for "│ argmax-stability 5 │" 5 && ! status_rows | grep -qF "kl 5e-4"; then ok "Alt-c cycles the criterion (kl -> argmax-stability)"
+else bad "Alt-c cycles the criterion" "$(screen)"; fi
+
+# 3. heatmap and help overlay
+T send-keys -t e2e M-h
+if wait_for "heat " 5 && wait_for "[heatmap]" 5; then ok "Alt-h shows the heatmap legend"; else bad "Alt-h shows the heatmap legend" "$(screen)"; fi
+T send-keys -t e2e F1
+if wait_for "huginn keys" 5 && wait_for "Alt-=, F6" 5; then ok "F1 opens the help from the key table"; else bad "F1 opens the help" "$(screen)"; fi
+T send-keys -t e2e Escape
+wait_gone "huginn keys" 5 >/dev/null
+
+# 4. Ctrl-C stops a long reply; the app still answers
+T send-keys -t e2e -l "/steps 256"; T send-keys -t e2e Enter
+T send-keys -t e2e -l "/criterion none"; T send-keys -t e2e Enter
+wait_for "steps 256 │" 5 >/dev/null
+T send-keys -t e2e -l "Tell me a long story about ravens."
+T send-keys -t e2e Enter
+if wait_for "replying" 10 && wait_re "[0-9]+ tokens? · [0-9.]+ steps/token  …" 60; then
+  T send-keys -t e2e C-c
+  if wait_for "stopped after" 10 && wait_for "Type a message" 10; then
+    n1=$(screen | grep -c "· stopped")
+    s1=$(screen | grep -o "stopped after [0-9]* token")
+    sleep 1
+    s2=$(screen | grep -o "stopped after [0-9]* token")
+    T send-keys -t e2e -l "/steps 4"; T send-keys -t e2e Enter
+    if [ "$n1" -ge 1 ] && [ "$s1" = "$s2" ] && wait_for "steps 4 │" 5; then ok "Ctrl-C stopped the reply ($s1) and the app still answers"
+    else bad "Ctrl-C stopped the reply and the app still answers" "$(screen)"; fi
+  else bad "Ctrl-C stops the reply" "$(screen)"; fi
+else bad "a long reply starts" "$(screen)"; fi
+
+# 5. resize re-lays out everything
+T resize-window -t e2e -x 72 -y 22
+if wait_re "^── compute" 5; then
+  s=$(screen)
+  rows=$(echo "$s" | wc -l)
+  widest=$(echo "$s" | sed 's/ *$//' | wc -L)
+  sep=$(echo "$s" | grep -n "^── compute" | cut -d: -f1)
+  if [ "$rows" -le 22 ] && [ "$widest" -le 72 ] && [ "$sep" -ge 8 ] && [ "$sep" -le 16 ] \
+     && echo "$s" | tail -n 3 | grep -qF "steps 4 │" && echo "$s" | grep -q "^› " && echo "$s" | grep -q "▌ huginn"; then
+    ok "resize to 72x22 re-lays out transcript, gauge, input and status bar"
+  else bad "resize redraws the layout (rows=$rows widest=$widest separator at $sep)" "$s"; fi
+else bad "resize redraws the layout" "$(screen)"; fi
+T resize-window -t e2e -x 100 -y 30
+
+# 6. quit: the terminal is restored and the session saved
+T send-keys -t e2e C-d
+if wait_for "EXITED rc=0" 10; then
+  alt=$(T display-message -p -t e2e '#{alternate_on}')
+  cur=$(T display-message -p -t e2e '#{cursor_flag}')
+  sess=$(ls "$XDG_STATE_HOME"/huginn/sessions/*.json 2>/dev/null | head -1)
+  if [ "$alt" = 0 ] && [ "$cur" = 1 ] && ! screen | grep -qF "── compute"; then ok "Ctrl-D quits and restores the terminal"
+  else bad "the terminal is restored (alternate_on=$alt cursor=$cur)" "$(screen)"; fi
+  if [ -n "$sess" ] && grep -qF "What is a raven?" "$sess" && grep -q '"steps"' "$sess" && [ -s "$XDG_STATE_HOME/huginn/history" ]; then
+    ok "session autosaved ($(basename "$sess")) and history kept"
+  else bad "session autosaved" "$(ls -R "$XDG_STATE_HOME")"; fi
+else bad "Ctrl-D quits" "$(screen)"; fi

@@ -1,0 +1,165 @@
+/* app.c — messages, events and commands shared by the TUI and --plain. */
+#include "app.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ua_notice(ua_app *a, int is_error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->notice, sizeof a->notice, fmt, ap);
+    va_end(ap);
+    a->notice_is_error = is_error;
+    a->notice_seq++;
+}
+
+void ua_settings_changed(ua_app *a) { ue_set_settings(a->eng, &a->set); }
+
+void ua_sampling_text(const us_settings *s, char *out, size_t cap)
+{
+    if (s->greedy) { snprintf(out, cap, "greedy"); return; }
+    size_t n = (size_t)snprintf(out, cap, "sample T %g", s->temperature);
+    if (s->top_p > 0 && s->top_p < 1 && n < cap) n += (size_t)snprintf(out + n, cap - n, " p %g", s->top_p);
+    if (s->top_k > 0 && n < cap) n += (size_t)snprintf(out + n, cap - n, " k %d", s->top_k);
+    if (s->min_p > 0 && n < cap) snprintf(out + n, cap - n, " min-p %g", s->min_p);
+}
+
+static int start_reply(ua_app *a)
+{
+    /* the messages sent: all but the (empty) reply at the end */
+    int n = a->ss.n;
+    hg_chat_msg *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    if (!v) return -1;
+    for (int i = 0; i < n; i++) { v[i].role = a->ss.msg[i].role; v[i].content = a->ss.msg[i].content; }
+    ue_set_settings(a->eng, &a->set);
+    if (!ss_add(&a->ss, "Huginn", "")) { free(v); return -1; }
+    a->reply = a->ss.n - 1;
+    int rc = ue_turn(a->eng, v, n, a->ss.n_dropped);
+    free(v);
+    if (rc) { ss_pop(&a->ss); ua_notice(a, 1, "a reply is running"); return -1; }
+    a->streaming = 1;
+    return 0;
+}
+
+int ua_send(ua_app *a, const char *text)
+{
+    if (a->streaming) { ua_notice(a, 1, "a reply is running (Ctrl-C stops it)"); return -1; }
+    if (!ss_add(&a->ss, "user", text)) return -1;
+    return start_reply(a);
+}
+
+int ua_regen(ua_app *a)
+{
+    if (a->streaming) { ua_notice(a, 1, "a reply is running (Ctrl-C stops it)"); return -1; }
+    if (a->ss.n > 0 && !strcmp(a->ss.msg[a->ss.n - 1].role, "Huginn")) ss_pop(&a->ss);
+    if (a->ss.n == 0 || strcmp(a->ss.msg[a->ss.n - 1].role, "user")) {
+        ua_notice(a, 1, "/regen: no message to answer");
+        return -1;
+    }
+    return start_reply(a);
+}
+
+void ua_autosave(ua_app *a)
+{
+    if (!a->autosave[0]) return;
+    char dir[4400], err[512];
+    snprintf(dir, sizeof dir, "%s/sessions", a->state_dir);
+    if (ss_mkdirs(dir) || ss_save(&a->ss, a->autosave, err, sizeof err))
+        ua_notice(a, 1, "autosave failed: %s", err);
+}
+
+void ua_event(ua_app *a, const ue_event *ev)
+{
+    us_msg *r = a->streaming && a->reply < a->ss.n ? &a->ss.msg[a->reply] : NULL;
+    switch (ev->kind) {
+    case UE_TOKEN:
+        if (!r) break;
+        if (ev->token_id < 0) ss_append_text(r, ev->text ? ev->text : "", ev->text_len);
+        else if (ss_append_token(r, ev->token_id, ev->text ? ev->text : "", ev->text_len, ev->steps_used,
+                                 ev->trace, ev->n_trace) == 0) {
+            r->tok[r->n_tok - 1].threshold = ev->threshold;
+            r->tok[r->n_tok - 1].criterion = ev->criterion;
+        }
+        break;
+    case UE_NOTICE: ua_notice(a, 0, "%s", ev->text ? ev->text : ""); break;
+    case UE_ERROR: ua_notice(a, 1, "%s", ev->text ? ev->text : ""); break;
+    case UE_DONE:
+        a->streaming = 0;
+        a->ctx_used = ev->ctx_used;
+        a->n_ctx = ev->n_ctx;
+        a->kv = ev->kv_bytes;
+        a->ss.n_dropped = ev->dropped;
+        {
+            const char *c;
+            ue_ctx_info(a->eng, NULL, NULL, NULL, &c);
+            snprintf(a->cache_used, sizeof a->cache_used, "%s", c);
+        }
+        if (r) {
+            if (ev->n_tokens > 0) {
+                a->tok_per_s = ev->tok_per_s;
+                a->mean_steps = ev->mean_steps;
+                r->tok_per_s = ev->tok_per_s;
+            }
+            if (ev->stop_reason == HG_STOP_CANCELLED) {
+                r->stopped = 1;
+                ua_notice(a, 0, "stopped after %d token%s", ev->n_tokens, ev->n_tokens == 1 ? "" : "s");
+            } else if (ev->stop_reason == HG_STOP_CONTEXT) {
+                ua_notice(a, 0, "the context is full: the reply was cut");
+            }
+            if (r->n_tok == 0 && r->len == 0 && ev->stop_reason != HG_STOP_CANCELLED) ss_pop(&a->ss);
+        }
+        ua_autosave(a);
+        break;
+    default: break;
+    }
+}
+
+int ua_command(ua_app *a, const char *line, us_cmd *c)
+{
+    char err[600];
+    us_cmd_kind k = us_command(&a->set, line, c);
+    switch (k) {
+    case UC_NONE: return k;
+    case UC_SET:
+        ua_settings_changed(a);
+        ua_notice(a, 0, "%s", c->msg);
+        break;
+    case UC_ERROR: ua_notice(a, 1, "%s", c->msg); break;
+    case UC_SYSTEM:
+        if (a->streaming) { ua_notice(a, 1, "/system: wait for the reply to end"); break; }
+        ss_set_system(&a->ss, c->arg);
+        ua_notice(a, 0, c->arg[0] ? "system message set" : "system message removed");
+        break;
+    case UC_REGEN: ua_regen(a); break;
+    case UC_CLEAR:
+        if (a->streaming) { ua_notice(a, 1, "/clear: wait for the reply to end"); break; }
+        ss_clear(&a->ss);
+        ue_reset(a->eng);
+        ss_autosave_path(a->state_dir, a->autosave, sizeof a->autosave);
+        a->ctx_used = 0;
+        ua_notice(a, 0, "new conversation");
+        break;
+    case UC_SAVE:
+        if (ss_save(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/save: %s", err);
+        else ua_notice(a, 0, "saved %s", c->arg);
+        break;
+    case UC_LOAD:
+        if (a->streaming) { ua_notice(a, 1, "/load: wait for the reply to end"); break; }
+        if (ss_load(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/load: %s", err);
+        else {
+            ue_reset(a->eng);
+            ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
+        }
+        break;
+    case UC_EXPORT:
+        if (ss_export_md(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/export: %s", err);
+        else ua_notice(a, 0, "exported %s", c->arg);
+        break;
+    default: break;
+    }
+    return k;
+}

@@ -1,0 +1,48 @@
+/* app.h — what the TUI and the plain REPL share: the model, the engine
+ * thread, the live settings, the conversation, autosave, and the handling of
+ * messages, engine events and slash commands.  Curses-free. */
+#ifndef UI_APP_H
+#define UI_APP_H
+#include "engine_thread.h"
+#include "session.h"
+#include "settings.h"
+#include "huginn.h"
+
+typedef struct ua_app {
+    hg_model *model;
+    hg_tokenizer *tok;
+    ue_engine *eng;
+    us_settings set;
+    us_session ss;
+    char model_name[128];
+    char state_dir[4096];
+    char autosave[4300];        /* this session's autosave file ("" = none) */
+    int streaming;              /* a reply is running                       */
+    int reply;                  /* index of the reply message               */
+    /* the last reply */
+    double tok_per_s, mean_steps;
+    int ctx_used, n_ctx;
+    size_t kv;
+    char cache_used[64];        /* the context's strategy                   */
+    char notice[512];           /* the latest notice or error               */
+    int notice_is_error;
+    int notice_seq;             /* bumps on every notice                    */
+} ua_app;
+
+/* Send a user message (start a reply).  -1 (notice set) while streaming. */
+int ua_send(ua_app *a, const char *text);
+/* Regenerate the last reply. */
+int ua_regen(ua_app *a);
+/* Apply one engine event to the conversation and stats. */
+void ua_event(ua_app *a, const ue_event *ev);
+/* Run a slash command; returns its kind (UC_NONE for a message).  Handles
+ * settings, /system, /regen, /clear, /save, /load, /export; the caller
+ * handles UC_THEME, UC_HELP and UC_QUIT. */
+int ua_command(ua_app *a, const char *line, us_cmd *cmd);
+void ua_notice(ua_app *a, int is_error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Push the settings to the engine (after every change). */
+void ua_settings_changed(ua_app *a);
+void ua_autosave(ua_app *a);
+/* "T 0.7 p 0.9 …" or "greedy". */
+void ua_sampling_text(const us_settings *s, char *out, size_t cap);
+#endif

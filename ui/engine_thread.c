@@ -1,0 +1,452 @@
+/* engine_thread.c — the engine in its own thread, events through a queue. */
+#include "engine_thread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACE_MAX 1024
+
+struct ue_engine {
+    hg_model *model;
+    const hg_tokenizer *tok;
+    hg_ctx *ctx;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, idle_cv;
+    int quit, busy, need_reset;
+    atomic_int stop;
+    us_settings settings;
+    /* the job */
+    hg_chat_msg *msgs;
+    int n_msgs, dropped;
+    /* the queue */
+    ue_event *q;
+    int q_head, q_len, q_cap;
+    int wake[2];
+    /* context facts for the UI */
+    int ctx_used, n_ctx;
+    size_t kv;
+    char cache[64];
+    /* per-token trace (engine thread only) */
+    float trace[TRACE_MAX];
+    int n_trace;
+    double last_thr;
+    int cur_crit;
+    hg_stream *stream;
+    int reply_tokens;
+    double steps_sum;
+    struct timespec t_first;
+};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void push(ue_engine *e, const ue_event *ev)
+{
+    pthread_mutex_lock(&e->mu);
+    int was_empty = e->q_len == 0;
+    if (ev->kind == UE_STEP && e->q_len > 0) {
+        ue_event *last = &e->q[(e->q_head + e->q_len - 1) % e->q_cap];
+        if (last->kind == UE_STEP) { *last = *ev; pthread_mutex_unlock(&e->mu); return; }
+    }
+    if (e->q_len == e->q_cap) {
+        int cap = e->q_cap ? e->q_cap * 2 : 256;
+        ue_event *nq = malloc(sizeof *nq * (size_t)cap);
+        if (!nq) { pthread_mutex_unlock(&e->mu); return; }
+        for (int i = 0; i < e->q_len; i++) nq[i] = e->q[(e->q_head + i) % e->q_cap];
+        free(e->q);
+        e->q = nq;
+        e->q_cap = cap;
+        e->q_head = 0;
+    }
+    e->q[(e->q_head + e->q_len) % e->q_cap] = *ev;
+    e->q_len++;
+    pthread_mutex_unlock(&e->mu);
+    if (was_empty) {
+        char b = 1;
+        ssize_t r = write(e->wake[1], &b, 1);
+        (void)r;
+    }
+}
+
+static void push_text(ue_engine *e, ue_kind k, const char *fmt, const char *arg)
+{
+    ue_event ev = {0};
+    ev.kind = k;
+    char buf[1024];
+    snprintf(buf, sizeof buf, fmt, arg);
+    ev.text = strdup(buf);
+    ev.text_len = strlen(buf);
+    push(e, &ev);
+}
+
+int ue_pop(ue_engine *e, ue_event *ev)
+{
+    pthread_mutex_lock(&e->mu);
+    int got = e->q_len > 0;
+    if (got) {
+        *ev = e->q[e->q_head];
+        e->q_head = (e->q_head + 1) % e->q_cap;
+        e->q_len--;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return got;
+}
+
+void ue_event_free(ue_event *ev)
+{
+    free(ev->text);
+    free(ev->trace);
+    ev->text = NULL;
+    ev->trace = NULL;
+}
+
+void ue_drain_wake(ue_engine *e)
+{
+    char b[256];
+    while (read(e->wake[0], b, sizeof b) > 0) {}
+}
+
+int ue_wake_fd(const ue_engine *e) { return e->wake[0]; }
+
+void ue_set_settings(ue_engine *e, const us_settings *s)
+{
+    pthread_mutex_lock(&e->mu);
+    e->settings = *s;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void publish_ctx(ue_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->n_ctx = hg_ctx_n_ctx(e->ctx);
+    e->ctx_used = hg_ctx_n_tokens(e->ctx);
+    if (e->ctx_used > e->n_ctx) e->ctx_used = e->n_ctx;   /* a pending last token */
+    e->kv = hg_ctx_kv_bytes(e->ctx);
+    snprintf(e->cache, sizeof e->cache, "%s", hg_ctx_cache(e->ctx));
+    pthread_mutex_unlock(&e->mu);
+}
+
+void ue_ctx_info(ue_engine *e, int *used, int *n_ctx, size_t *kv, const char **cache)
+{
+    pthread_mutex_lock(&e->mu);
+    if (used) *used = e->ctx_used;
+    if (n_ctx) *n_ctx = e->n_ctx;
+    if (kv) *kv = e->kv;
+    if (cache) *cache = e->cache;   /* stable storage; may change between turns */
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* --------------------------------------------------- event callback */
+
+static int on_event(const hg_event *hev, void *user)
+{
+    ue_engine *e = user;
+    if (hev->type == HG_EV_STEP) {
+        if (hev->step == 1) e->n_trace = 0;
+        if (hev->step >= 1 && hev->step <= TRACE_MAX) {
+            e->trace[hev->step - 1] = (float)hev->exit_value;
+            if (hev->step > e->n_trace) e->n_trace = hev->step;
+        }
+        ue_event ev = {0};
+        ev.kind = UE_STEP;
+        ev.n_positions = hev->n_positions;
+        ev.step = hev->step;
+        ev.num_steps = hev->num_steps;
+        ev.exit_value = hev->exit_value;
+        ev.threshold = hev->threshold;
+        e->last_thr = hev->threshold;
+        push(e, &ev);
+    } else if (hev->type == HG_EV_TOKEN) {
+        ue_event ev = {0};
+        ev.kind = UE_TOKEN;
+        ev.token_id = hev->token_id;
+        ev.steps_used = hev->steps_used;
+        ev.num_steps = hev->num_steps;
+        ev.threshold = e->last_thr;
+        ev.criterion = e->cur_crit;
+        char buf[512];
+        size_t n = hg_stream_push(e->stream, hev->token_id, buf, sizeof buf);
+        ev.text = malloc(n + 1);
+        if (ev.text) { memcpy(ev.text, buf, n); ev.text[n] = 0; ev.text_len = n; }
+        int nt = e->n_trace < hev->steps_used ? e->n_trace : hev->steps_used;
+        if (nt > 0 && (ev.trace = malloc(sizeof(float) * (size_t)nt))) {
+            memcpy(ev.trace, e->trace, sizeof(float) * (size_t)nt);
+            ev.n_trace = nt;
+        }
+        e->n_trace = 0;
+        e->reply_tokens++;
+        e->steps_sum += hev->steps_used;
+        ev.n_tokens = e->reply_tokens;
+        ev.mean_steps = e->steps_sum / e->reply_tokens;
+        push(e, &ev);
+    }
+    return atomic_load(&e->stop) ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ turns */
+
+static int tokenize_from(ue_engine *e, int drop, int32_t **ids, int *n, hg_err *err)
+{
+    /* the system message (if first) + the messages after `drop` others */
+    hg_chat_msg *v = malloc(sizeof *v * (size_t)(e->n_msgs + 1));
+    if (!v) return -1;
+    int k = 0, start = 0;
+    if (e->n_msgs > 0 && !strcmp(e->msgs[0].role, "system")) { v[k++] = e->msgs[0]; start = 1; }
+    for (int i = start + drop; i < e->n_msgs; i++) v[k++] = e->msgs[i];
+    hg_status st = hg_chat_tokenize(e->tok, v, k, 1, ids, n, err);
+    free(v);
+    return st == HG_OK ? 0 : -1;
+}
+
+static void run_turn(ue_engine *e)
+{
+    us_settings s;
+    pthread_mutex_lock(&e->mu);
+    s = e->settings;
+    int reset = e->need_reset;
+    e->need_reset = 0;
+    pthread_mutex_unlock(&e->mu);
+    hg_err err = {{0}};
+    ue_event done = {0};
+    done.kind = UE_DONE;
+    done.stop_reason = HG_STOP_NONE;
+    e->reply_tokens = 0;
+    e->steps_sum = 0;
+    e->n_trace = 0;
+
+    if (strcmp(hg_ctx_cache(e->ctx), s.cache)) {
+        hg_ctx_reset(e->ctx);
+        if (hg_ctx_set_cache(e->ctx, s.cache, &err) != HG_OK)
+            push_text(e, UE_ERROR, "cache: %s", err.msg);
+        else
+            push_text(e, UE_NOTICE, "cache %s: re-processing the conversation", s.cache);
+    } else if (reset) hg_ctx_reset(e->ctx);
+
+    /* fit the conversation and a reply budget into the context */
+    int n_ctx = hg_ctx_n_ctx(e->ctx);
+    int reserve = s.max_new_tokens < n_ctx / 4 ? s.max_new_tokens : n_ctx / 4;
+    if (reserve < 1) reserve = 1;
+    int start = e->n_msgs > 0 && !strcmp(e->msgs[0].role, "system") ? 1 : 0;
+    int drop = e->dropped, dropped0 = e->dropped;
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    for (;;) {
+        free(ids);
+        ids = NULL;
+        if (tokenize_from(e, drop, &ids, &n_ids, &err)) {
+            push_text(e, UE_ERROR, "tokenize: %s", err.msg);
+            goto out;
+        }
+        if (n_ids + reserve <= n_ctx) break;
+        if (start + drop >= e->n_msgs - 1) {   /* only the last message left */
+            if (n_ids < n_ctx) break;          /* the reply gets what remains */
+            char m[128];
+            snprintf(m, sizeof m, "%d tokens, the context holds %d", n_ids, n_ctx);
+            push_text(e, UE_ERROR, "the message is too long for the context (%s)", m);
+            goto out;
+        }
+        drop++;
+    }
+    if (drop != dropped0) {
+        char m[160];
+        snprintf(m, sizeof m, "context full: left out the %d oldest message%s; re-processing the rest",
+                 drop, drop == 1 ? "" : "s");
+        push_text(e, UE_NOTICE, "%s", m);
+    }
+    done.dropped = drop;
+
+    /* keep the longest common prefix with what the context holds */
+    int nt = hg_ctx_n_tokens(e->ctx);
+    const int32_t *have = hg_ctx_tokens(e->ctx);
+    int lcp = 0;
+    while (lcp < nt && lcp < n_ids && have[lcp] == ids[lcp]) lcp++;
+    if (lcp >= n_ids) lcp = n_ids - 1;         /* something must be computed */
+    if (lcp < nt && hg_ctx_truncate(e->ctx, lcp, &err) != HG_OK) {
+        hg_ctx_reset(e->ctx);
+        lcp = 0;
+    }
+
+    e->stream = hg_stream_new(e->tok, 1);
+    double t0 = 0, t_last = 0;
+    for (int i = 0; i < s.max_new_tokens; i++) {
+        pthread_mutex_lock(&e->mu);
+        us_settings cur = e->settings;
+        pthread_mutex_unlock(&e->mu);
+        if (atomic_load(&e->stop)) { done.stop_reason = HG_STOP_CANCELLED; break; }
+        if (i > 0 && hg_ctx_n_tokens(e->ctx) >= n_ctx) { done.stop_reason = HG_STOP_CONTEXT; break; }
+        hg_gen_params p;
+        hg_gen_params_default(&p, e->model);
+        us_to_gen(&cur, &p);
+        e->cur_crit = (int)cur.criterion;
+        e->last_thr = NAN;
+        p.max_new_tokens = 1;
+        p.seed = cur.seed ? cur.seed + (uint64_t)i : (uint64_t)time(NULL) * 2654435761u + (uint64_t)i;
+        hg_gen_result r = {0};
+        hg_status st = hg_generate(e->ctx, i == 0 ? ids + lcp : NULL, i == 0 ? n_ids - lcp : 0, &p,
+                                   on_event, e, &r, &err);
+        publish_ctx(e);
+        if (i == 0) t0 = now_s();
+        t_last = now_s();
+        if (st == HG_E_CANCELLED || r.stop_reason == HG_STOP_CANCELLED) {
+            hg_gen_result_free(&r);
+            done.stop_reason = HG_STOP_CANCELLED;
+            break;
+        }
+        if (st != HG_OK) {
+            hg_gen_result_free(&r);
+            push_text(e, UE_ERROR, "generate: %s", err.msg);
+            done.stop_reason = HG_STOP_NONE;
+            break;
+        }
+        hg_stop_reason why = r.stop_reason;
+        hg_gen_result_free(&r);
+        done.stop_reason = why;
+        if (why == HG_STOP_TOKEN || why == HG_STOP_CONTEXT) break;
+        done.stop_reason = HG_STOP_MAX_TOKENS;
+    }
+    char tail[64];
+    size_t tl = hg_stream_finish(e->stream, tail, sizeof tail);
+    if (tl) {
+        ue_event ev = {0};
+        ev.kind = UE_TOKEN;
+        ev.token_id = -1;
+        ev.text = strndup(tail, tl);
+        ev.text_len = tl;
+        push(e, &ev);
+    }
+    hg_stream_free(e->stream);
+    e->stream = NULL;
+    done.n_tokens = e->reply_tokens;
+    done.mean_steps = e->reply_tokens ? e->steps_sum / e->reply_tokens : 0;
+    done.tok_per_s = e->reply_tokens > 1 && t_last > t0 ? (e->reply_tokens - 1) / (t_last - t0) : 0;
+out:
+    free(ids);
+    publish_ctx(e);
+    done.ctx_used = e->ctx_used;
+    done.n_ctx = e->n_ctx;
+    done.kv_bytes = e->kv;
+    if (!done.dropped) done.dropped = drop;
+    push(e, &done);
+}
+
+static void *thread_main(void *arg)
+{
+    ue_engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->quit && !(e->busy && e->msgs)) pthread_cond_wait(&e->cv, &e->mu);
+        if (e->quit) break;
+        pthread_mutex_unlock(&e->mu);
+        run_turn(e);
+        pthread_mutex_lock(&e->mu);
+        for (int i = 0; i < e->n_msgs; i++) { free((char *)e->msgs[i].role); free((char *)e->msgs[i].content); }
+        free(e->msgs);
+        e->msgs = NULL;
+        e->n_msgs = 0;
+        e->busy = 0;
+        pthread_cond_broadcast(&e->idle_cv);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+int ue_start(ue_engine **out, hg_model *m, const hg_tokenizer *t, hg_ctx *ctx,
+             const us_settings *s, char *err, size_t errcap)
+{
+    ue_engine *e = calloc(1, sizeof *e);
+    if (!e) { snprintf(err, errcap, "out of memory"); return -1; }
+    e->model = m;
+    e->tok = t;
+    e->ctx = ctx;
+    e->settings = *s;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    pthread_cond_init(&e->idle_cv, NULL);
+    if (pipe(e->wake)) { snprintf(err, errcap, "pipe: %s", strerror(errno)); free(e); return -1; }
+    for (int i = 0; i < 2; i++) {
+        fcntl(e->wake[i], F_SETFL, fcntl(e->wake[i], F_GETFL) | O_NONBLOCK);
+        fcntl(e->wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    publish_ctx(e);
+    if (pthread_create(&e->thread, NULL, thread_main, e)) {
+        snprintf(err, errcap, "cannot start the engine thread");
+        close(e->wake[0]); close(e->wake[1]);
+        free(e);
+        return -1;
+    }
+    *out = e;
+    return 0;
+}
+
+void ue_free(ue_engine *e)
+{
+    if (!e) return;
+    atomic_store(&e->stop, 1);
+    pthread_mutex_lock(&e->mu);
+    e->quit = 1;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->thread, NULL);
+    ue_event ev;
+    while (ue_pop(e, &ev)) ue_event_free(&ev);
+    free(e->q);
+    close(e->wake[0]);
+    close(e->wake[1]);
+    hg_ctx_free(e->ctx);
+    free(e);
+}
+
+int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped)
+{
+    pthread_mutex_lock(&e->mu);
+    if (e->busy) { pthread_mutex_unlock(&e->mu); return -1; }
+    e->msgs = calloc((size_t)(n ? n : 1), sizeof *e->msgs);
+    for (int i = 0; i < n; i++) {
+        e->msgs[i].role = strdup(msgs[i].role);
+        e->msgs[i].content = strdup(msgs[i].content ? msgs[i].content : "");
+    }
+    e->n_msgs = n;
+    e->dropped = dropped;
+    e->busy = 1;
+    atomic_store(&e->stop, 0);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+}
+
+int ue_busy(ue_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    int b = e->busy;
+    pthread_mutex_unlock(&e->mu);
+    return b;
+}
+
+void ue_stop(ue_engine *e) { atomic_store(&e->stop, 1); }
+
+void ue_reset(ue_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->need_reset = 1;
+    pthread_mutex_unlock(&e->mu);
+}
+
+void ue_wait_idle(ue_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    while (e->busy) pthread_cond_wait(&e->idle_cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+}

@@ -1,0 +1,66 @@
+/* engine_thread.h — runs hg_generate in its own thread.  A turn renders the
+ * conversation with hg_chat_tokenize, keeps the longest common prefix with
+ * the context's tokens, drops the oldest turns when the context would
+ * overflow, and generates one token per hg_generate call so that settings
+ * changed during a reply apply from the next token.  Events go into a queue
+ * the UI drains when the wake descriptor becomes readable. */
+#ifndef UI_ENGINE_THREAD_H
+#define UI_ENGINE_THREAD_H
+#include "huginn.h"
+#include "settings.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ue_kind {
+    UE_STEP = 1,    /* a recurrence step finished (coalesced: only the latest) */
+    UE_TOKEN,       /* a token: piece (its text), steps_used, trace            */
+    UE_DONE,        /* the reply ended: stats                                  */
+    UE_NOTICE,      /* text: e.g. oldest turns dropped                         */
+    UE_ERROR,       /* text                                                    */
+} ue_kind;
+
+typedef struct ue_event {
+    ue_kind kind;
+    int n_positions, step, num_steps;
+    double exit_value, threshold;
+    int32_t token_id;
+    int steps_used;
+    char *text;             /* TOKEN: the piece; NOTICE/ERROR: the message (malloc'd) */
+    size_t text_len;
+    float *trace;           /* TOKEN: exit value per step (malloc'd)    */
+    int n_trace;
+    int criterion;          /* TOKEN: the criterion it ran with          */
+    /* DONE and TOKEN */
+    int n_tokens;           /* tokens of the reply so far               */
+    double tok_per_s, mean_steps;
+    int stop_reason;        /* hg_stop_reason                           */
+    int ctx_used, n_ctx;
+    size_t kv_bytes;
+    int dropped;            /* DONE: messages left out of the context   */
+} ue_event;
+
+typedef struct ue_engine ue_engine;
+
+/* Start the engine thread; it owns ctx from now on (freed by ue_free). */
+int ue_start(ue_engine **out, hg_model *m, const hg_tokenizer *t, hg_ctx *ctx,
+             const us_settings *s, char *err, size_t errcap);
+void ue_free(ue_engine *e);
+/* The descriptor that becomes readable when events are queued. */
+int ue_wake_fd(const ue_engine *e);
+/* Pop one event (1) or none (0).  ue_event_free releases its buffers. */
+int ue_pop(ue_engine *e, ue_event *ev);
+void ue_event_free(ue_event *ev);
+void ue_drain_wake(ue_engine *e);
+/* Settings for the next token (copied under the lock). */
+void ue_set_settings(ue_engine *e, const us_settings *s);
+/* Start a reply to msgs (copied).  dropped: messages after the system one
+ * already left out.  -1 when a reply is running. */
+int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped);
+int ue_busy(ue_engine *e);
+void ue_stop(ue_engine *e);         /* cancel the reply (from any thread) */
+void ue_reset(ue_engine *e);        /* forget the context before the next turn */
+/* Context facts as of the last event (safe from the UI thread). */
+void ue_ctx_info(ue_engine *e, int *used, int *n_ctx, size_t *kv, const char **cache);
+/* Wait until no reply is running (plain mode). */
+void ue_wait_idle(ue_engine *e);
+#endif

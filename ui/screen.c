@@ -1,0 +1,363 @@
+/* screen.c — the layout and every widget, drawn into a canvas (no curses):
+ * transcript (wrapped, scrollable, heatmap tints, browse selection), the
+ * token trace panel, the compute gauge, the notice line, the input line,
+ * the status bar and the help overlay. */
+#include "tui.h"
+#include "heatmap.h"
+#include "keys.h"
+#include "theme.h"
+#include "wrap.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct dline {
+    int msg;        /* message index                          */
+    int kind;       /* 0 header, 1 text, 2 blank, 3 welcome   */
+    int start, len; /* bytes of the message content (text)    */
+} dline;
+
+typedef struct dlines {
+    dline *v;
+    int n, cap;
+} dlines;
+
+static void dl_add(dlines *d, int msg, int kind, int start, int len)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        d->v = realloc(d->v, sizeof *d->v * (size_t)d->cap);
+    }
+    d->v[d->n++] = (dline){msg, kind, start, len};
+}
+
+static void layout_transcript(const ua_app *a, int w, dlines *d)
+{
+    int tw = w - 3;
+    if (tw < 4) tw = 4;
+    for (int i = 0; i < a->ss.n; i++) {
+        const us_msg *m = &a->ss.msg[i];
+        dl_add(d, i, 0, 0, 0);
+        const char *s = m->content ? m->content : "";
+        size_t len = m->len;
+        /* the model's text starts after the header's blank line: skip leading newlines */
+        size_t skip = 0;
+        while (skip < len && (s[skip] == '\n' || s[skip] == ' ')) skip++;
+        int nl = uw_wrap(s + skip, len - skip, tw, NULL, 0);
+        uw_line *lines = malloc(sizeof *lines * (size_t)nl);
+        uw_wrap(s + skip, len - skip, tw, lines, nl);
+        for (int k = 0; k < nl; k++) dl_add(d, i, 1, lines[k].start + (int)skip, lines[k].len);
+        free(lines);
+        dl_add(d, i, 2, 0, 0);
+    }
+}
+
+static int max_steps_seen(const ua_app *a)
+{
+    int mx = 1;
+    for (int i = 0; i < a->ss.n; i++)
+        for (int t = 0; t < a->ss.msg[i].n_tok; t++)
+            if (a->ss.msg[i].tok[t].steps > mx) mx = a->ss.msg[i].tok[t].steps;
+    return mx;
+}
+
+static void draw_header(ui_canvas *c, int y, int w, const ua_app *a, int i)
+{
+    const us_msg *m = &a->ss.msg[i];
+    int sys0 = a->ss.n > 0 && !strcmp(a->ss.msg[0].role, "system") ? 1 : 0;
+    int dropped = i >= sys0 && i < sys0 + a->ss.n_dropped;
+    int x;
+    if (!strcmp(m->role, "user")) x = cv_puts(c, y, 0, w, "▌ you", R_USER_HDR);
+    else if (!strcmp(m->role, "system")) x = cv_puts(c, y, 0, w, "▌ system", R_SYSTEM);
+    else {
+        x = cv_puts(c, y, 0, w, "▌ huginn", R_BOT_HDR);
+        int live = a->streaming && i == a->reply;
+        if (m->n_tok)
+            x = cv_printf(c, y, x, w, R_DIM, "  %d token%s · %.2f steps/token", m->n_tok, m->n_tok == 1 ? "" : "s",
+                           ss_mean_steps(m));
+        if (!live && m->tok_per_s > 0) x = cv_printf(c, y, x, w, R_DIM, " · %.1f tok/s", m->tok_per_s);
+        if (m->stopped) x = cv_puts(c, y, x, w, " · stopped", R_NOTICE);
+        if (live) x = cv_puts(c, y, x, w, "  …", R_DIM);
+    }
+    if (dropped) cv_puts(c, y, x, w, "  (left out of the context)", R_DIM);
+}
+
+static void draw_text_line(ui_canvas *c, int y, int w, const ua_app *a, const dline *l,
+                           const tui_view *v, int heat_max)
+{
+    const us_msg *m = &a->ss.msg[l->msg];
+    int base = !strcmp(m->role, "user") ? R_USER : !strcmp(m->role, "system") ? R_SYSTEM : R_BOT;
+    int x = 2;
+    const char *s = m->content;
+    int i = l->start, end = l->start + l->len;
+    int tint = v->heatmap && m->n_tok > 0;
+    int tk = tint ? ss_token_at(m, i) : -1;
+    while (i < end) {
+        uint32_t cp;
+        int n = uw_decode(s + i, (size_t)(end - i), &cp);
+        int role = base;
+        if (tint) {
+            while (tk + 1 < m->n_tok && m->tok[tk + 1].start <= i) tk++;
+            if (tk >= 0) {
+                role = uh_role(m->tok[tk].steps, heat_max);
+                if (v->browse && l->msg == v->sel_msg && tk == v->sel_tok) role = R_SELECT;
+            }
+        }
+        x = cv_put(c, y, x, w, s + i, (size_t)n, role);
+        i += n;
+    }
+}
+
+static void draw_trace_panel(ui_canvas *c, int y, int w, int h, const ua_app *a, const tui_view *v)
+{
+    for (int r = 0; r < h; r++) cv_fill(c, y + r, 0, w, ' ', R_NORMAL);
+    if (v->sel_msg < 0 || v->sel_msg >= a->ss.n || v->sel_tok < 0 || v->sel_tok >= a->ss.msg[v->sel_msg].n_tok) {
+        cv_puts(c, y, 1, w, "browse: no token selected (Left/Right pick one, Esc leaves)", R_DIM);
+        return;
+    }
+    const us_msg *m = &a->ss.msg[v->sel_msg];
+    const us_token *t = &m->tok[v->sel_tok];
+    int b = v->sel_tok + 1 < m->n_tok ? m->tok[v->sel_tok + 1].start : (int)m->len;
+    char piece[96];
+    int pl = 0;
+    for (int i = t->start; i < b && pl < 80; i++) {
+        char ch = m->content[i];
+        if (ch == '\n') { piece[pl++] = '\\'; piece[pl++] = 'n'; }
+        else piece[pl++] = ch;
+    }
+    piece[pl] = 0;
+    int x = cv_printf(c, y, 1, w, R_GAUGE_LABEL, "token %d of %d  ", v->sel_tok + 1, m->n_tok);
+    x = cv_puts(c, y, x, w, "«", R_DIM);
+    x = cv_puts(c, y, x, w, piece, R_SELECT);
+    x = cv_puts(c, y, x, w, "»", R_DIM);
+    x = cv_printf(c, y, x, w, R_GAUGE_EXIT, "  %d steps", t->steps);
+    x = cv_printf(c, y, x, w, R_DIM, "  id %d", t->id);
+    if (t->n_trace > 0) {
+        char lv[32];
+        us_fmt_num(t->trace[t->n_trace - 1], lv, sizeof lv);
+        char tv[32];
+        us_fmt_num(t->threshold, tv, sizeof tv);
+        if (isnan(t->threshold)) snprintf(tv, sizeof tv, "none");
+        cv_printf(c, y, x, w, R_DIM, "  %s: last %s, threshold %s", hg_criterion_name((hg_criterion)t->criterion), lv, tv);
+        double thr = t->threshold;
+        uh_draw_trace(c, y + 1, 1, w - 2, h - 1, t->trace, t->n_trace, thr);
+    } else cv_puts(c, y + 1, 1, w, "no convergence trace for this token (loaded from a file, or criterion off)", R_DIM);
+}
+
+static void draw_help(ui_canvas *c, int w, int h, tui_view *v)
+{
+    char lines[128][128];
+    int n = uk_help_lines(lines, 100, 22);
+    if (n > 100) n = 100;
+    /* and the slash commands */
+    snprintf(lines[n++], 128, "## Commands");
+    for (int i = 0; us_command_help[i] && n < 127; i++) snprintf(lines[n++], 128, "%s", us_command_help[i]);
+    int bw = w - 4 < 100 ? w - 4 : 100, bh = h - 2;
+    if (bw < 20 || bh < 4) return;
+    int bx = (w - bw) / 2, by = 1;
+    int rows = bh - 2;
+    if (v->help_top > n - rows) v->help_top = n - rows;
+    if (v->help_top < 0) v->help_top = 0;
+    for (int r = 0; r < bh; r++) cv_fill(c, by + r, bx, bw, ' ', R_HELP);
+    cv_puts(c, by, bx + 2, bx + bw, "huginn keys  (Up/Down/PgUp/PgDn scroll, any other key closes)", R_HELP_KEY);
+    for (int r = 0; r < rows && v->help_top + r < n; r++) {
+        const char *l = lines[v->help_top + r];
+        int y = by + 1 + r;
+        if (!strncmp(l, "## ", 3)) cv_puts(c, y, bx + 2, bx + bw - 1, l + 3, R_HELP_KEY);
+        else if (l[0] == '/') cv_puts(c, y, bx + 4, bx + bw - 1, l, R_HELP);
+        else {
+            cv_put(c, y, bx + 4, bx + bw - 1, l, 22, R_HELP_KEY);
+            cv_puts(c, y, bx + 4 + 22, bx + bw - 1, l + 22, R_HELP);
+        }
+    }
+    if (v->help_top + rows < n) cv_puts(c, by + bh - 1, bx + bw - 8, bx + bw, "↓ more", R_HELP_KEY);
+}
+
+void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
+{
+    int w = c->w, h = c->h;
+    cv_clear(c, R_NORMAL);
+    /* status bar */
+    char samp[64];
+    ua_sampling_text(&a->set, samp, sizeof samp);
+    ug_status st = {
+        .model = a->model_name, .num_steps = a->set.num_steps,
+        .criterion = hg_criterion_name(a->set.criterion), .threshold = us_threshold(&a->set),
+        .cache = a->set.cache, .cache_pending = a->cache_used[0] && strcmp(a->cache_used, a->set.cache) != 0,
+        .warmstart = a->set.warmstart, .sampling = samp, .tok_per_s = a->tok_per_s,
+        .mean_steps = a->mean_steps, .ctx_used = a->ctx_used, .n_ctx = a->n_ctx, .kv_bytes = a->kv,
+        .mode = v->browse ? "browse" : v->heatmap ? "heatmap" : NULL,
+    };
+    int sr = ug_status_draw(c, 0, w, 0, &st);
+    if (sr > 3) sr = 3;
+    ug_status_draw(c, h - sr, w, sr, &st);
+    /* input */
+    const char *in = v->input ? v->input : "";
+    size_t inlen = strlen(in);
+    int iw = w - 3;
+    if (iw < 4) iw = 4;
+    int nil = uw_wrap(in, inlen, iw, NULL, 0);
+    uw_line il[64];
+    if (nil > 64) nil = 64;
+    uw_wrap(in, inlen, iw, il, 64);
+    int ir = nil < 6 ? nil : 6;
+    int cur_line = 0;
+    for (int k = 0; k < nil; k++) if (il[k].start <= v->input_point) cur_line = k;
+    int first_il = cur_line - ir + 1 > 0 ? cur_line - ir + 1 : 0;
+    int iy = h - sr - ir;
+    for (int k = 0; k < ir; k++) {
+        const uw_line *L = &il[first_il + k];
+        cv_puts(c, iy + k, 0, w, first_il + k == 0 ? "› " : "  ", R_PROMPT);
+        cv_put(c, iy + k, 2, w, in + L->start, (size_t)L->len, R_INPUT);
+    }
+    if (!inlen)
+        cv_puts(c, iy, 2, w, a->streaming ? "replying… (Ctrl-C stops; keys work meanwhile)" :
+                "Type a message · F1 help · Ctrl-D quits", R_DIM);
+    {
+        const uw_line *L = &il[cur_line];
+        int pt = v->input_point < L->start ? L->start : v->input_point;
+        int cx = 2 + uw_width(in + L->start, (size_t)(pt - L->start));
+        c->cur_y = iy + cur_line - first_il;
+        c->cur_x = cx < w ? cx : w - 1;
+        if (v->help) c->cur_y = -1;
+    }
+    /* notice line */
+    int ny = iy - 1;
+    if (v->show_notice && a->notice[0])
+        cv_puts(c, ny, 1, w, a->notice, a->notice_is_error ? R_ERROR : R_NOTICE);
+    /* gauge */
+    int gh = h >= 16 ? 3 : h >= 12 ? 1 : 0;
+    int gy = ny - gh;
+    ug_draw(c, gy, 1, w - 1, gh, g);
+    /* separator with the heat legend */
+    int sy = gy - 1;
+    cv_fill(c, sy, 0, w, 0x2500, R_BORDER);
+    cv_puts(c, sy, 2, w, " compute ", R_GAUGE_LABEL);
+    int heat_max = max_steps_seen(a);
+    if (heat_max < a->set.num_steps && a->ss.n == 0) heat_max = a->set.num_steps;
+    if (v->heatmap) {
+        char tmp[512];
+        ui_canvas lc = {0};
+        cv_init(&lc, w, 1);
+        uh_draw_legend(&lc, 0, 0, w, heat_max);
+        size_t lw = cv_row_text(&lc, 0, tmp, sizeof tmp);
+        int lwid = uw_width(tmp, lw);
+        int lx = w - lwid - 2;
+        if (lx < 12) lx = 12;
+        cv_puts(c, sy, lx - 1, w, " ", R_BORDER);
+        uh_draw_legend(c, sy, lx, w - lx, heat_max);
+        cv_free(&lc);
+    }
+    /* trace panel (browse) */
+    int th = v->browse ? 7 : 0;
+    if (sy - th < 3) th = 0;
+    int ty = sy - th;
+    if (th) draw_trace_panel(c, ty, w, th, a, v);
+    /* transcript */
+    int vh = ty;
+    if (vh < 1) return;
+    dlines d = {0};
+    layout_transcript(a, w, &d);
+    int maxscroll = d.n - vh > 0 ? d.n - vh : 0;
+    if (v->browse && v->sel_msg >= 0) {
+        /* keep the selected token in view */
+        int at = -1;
+        for (int k = 0; k < d.n; k++) {
+            if (d.v[k].msg != v->sel_msg || d.v[k].kind != 1) continue;
+            int off = v->sel_tok < a->ss.msg[v->sel_msg].n_tok ? a->ss.msg[v->sel_msg].tok[v->sel_tok].start : 0;
+            if (d.v[k].start <= off) at = k;
+        }
+        if (at >= 0) {
+            int first = d.n - vh - v->scroll;
+            if (first < 0) first = 0;
+            if (at < first) v->scroll = d.n - vh - at;
+            else if (at >= first + vh) v->scroll = d.n - at - 1;
+        }
+    }
+    if (v->scroll > maxscroll) v->scroll = maxscroll;
+    if (v->scroll < 0) v->scroll = 0;
+    int first = d.n - vh - v->scroll;
+    if (first < 0) first = 0;
+    if (a->ss.n == 0) {
+        int y0 = vh / 3;
+        cv_printf(c, y0, 2, w, R_BOT_HDR, "huginn · %s", a->model_name);
+        cv_puts(c, y0 + 1, 2, w, "A recurrent-depth model: each token runs the core block up to num_steps times.", R_DIM);
+        cv_puts(c, y0 + 2, 2, w, "Type a message and press Enter. Alt-=/Alt-- change steps, Alt-h heatmap, F1 help.", R_DIM);
+    }
+    for (int r = 0; r < vh && first + r < d.n; r++) {
+        const dline *l = &d.v[first + r];
+        if (l->kind == 0) draw_header(c, r, w, a, l->msg);
+        else if (l->kind == 1) draw_text_line(c, r, w, a, l, v, heat_max);
+    }
+    if (v->scroll > 0) {
+        char b[64];
+        snprintf(b, sizeof b, " ↓ %d more lines (End) ", v->scroll);
+        int bw = uw_width(b, strlen(b));
+        cv_puts(c, vh - 1, w - bw - 1, w, b, R_STATUS);
+    }
+    free(d.v);
+    if (v->help) draw_help(c, w, h, v);
+}
+
+/* Browse helpers used by tui.c: next/previous token across replies. */
+int tui_sel_move(const ua_app *a, int *msg, int *tok, int delta)
+{
+    int m = *msg, t = *tok;
+    if (m < 0 || m >= a->ss.n) {
+        for (m = a->ss.n - 1; m >= 0 && a->ss.msg[m].n_tok == 0; m--) {}
+        if (m < 0) return 0;
+        *msg = m;
+        *tok = a->ss.msg[m].n_tok - 1;
+        return 1;
+    }
+    t += delta;
+    while (t < 0 || t >= a->ss.msg[m].n_tok) {
+        if (t < 0) {
+            do m--; while (m >= 0 && a->ss.msg[m].n_tok == 0);
+            if (m < 0) return 0;
+            t = a->ss.msg[m].n_tok + t;
+            if (t < 0) t = 0;   /* stepping one at a time: never more than one reply */
+        } else {
+            int over = t - a->ss.msg[m].n_tok;
+            do m++; while (m < a->ss.n && a->ss.msg[m].n_tok == 0);
+            if (m >= a->ss.n) return 0;
+            t = over;
+            if (t >= a->ss.msg[m].n_tok) t = a->ss.msg[m].n_tok - 1;
+        }
+    }
+    *msg = m;
+    *tok = t;
+    return 1;
+}
+
+/* The token on the display line above (dir -1) or below (+1) at about the
+ * same column, across replies. */
+int tui_sel_vertical(const ua_app *a, int w, int *msg, int *tok, int dir)
+{
+    if (*msg < 0 || *msg >= a->ss.n || *tok < 0 || *tok >= a->ss.msg[*msg].n_tok) return 0;
+    dlines d = {0};
+    layout_transcript(a, w, &d);
+    const us_msg *m = &a->ss.msg[*msg];
+    int off = m->tok[*tok].start, at = -1, col = 0;
+    for (int k = 0; k < d.n; k++)
+        if (d.v[k].msg == *msg && d.v[k].kind == 1 && d.v[k].start <= off) at = k;
+    if (at < 0) { free(d.v); return 0; }
+    col = uw_width(m->content + d.v[at].start, (size_t)(off - d.v[at].start));
+    int found = 0;
+    for (int k = at + dir; k >= 0 && k < d.n; k += dir) {
+        const dline *l = &d.v[k];
+        const us_msg *mm = &a->ss.msg[l->msg];
+        if (l->kind != 1 || mm->n_tok == 0) continue;
+        size_t b = uw_fit(mm->content + l->start, (size_t)l->len, col);
+        int t = ss_token_at(mm, l->start + (int)b);
+        if (t < 0) t = 0;
+        *msg = l->msg;
+        *tok = t;
+        found = 1;
+        break;
+    }
+    free(d.v);
+    return found;
+}

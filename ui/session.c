@@ -1,0 +1,351 @@
+/* session.c — the conversation model and its files. */
+#include "session.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void ss_init(us_session *s) { memset(s, 0, sizeof *s); }
+
+static void msg_free(us_msg *m)
+{
+    free(m->content);
+    for (int i = 0; i < m->n_tok; i++) free(m->tok[i].trace);
+    free(m->tok);
+    memset(m, 0, sizeof *m);
+}
+
+void ss_free(us_session *s)
+{
+    for (int i = 0; i < s->n; i++) msg_free(&s->msg[i]);
+    free(s->msg);
+    memset(s, 0, sizeof *s);
+}
+
+void ss_clear(us_session *s)
+{
+    int keep = s->n > 0 && !strcmp(s->msg[0].role, "system") ? 1 : 0;
+    for (int i = keep; i < s->n; i++) msg_free(&s->msg[i]);
+    s->n = keep;
+    s->n_dropped = 0;
+}
+
+void ss_append_text(us_msg *m, const char *text, size_t len)
+{
+    if (m->len + len + 1 > m->cap) {
+        size_t cap = m->cap ? m->cap : 64;
+        while (cap < m->len + len + 1) cap *= 2;
+        char *c = realloc(m->content, cap);
+        if (!c) return;
+        m->content = c;
+        m->cap = cap;
+    }
+    memcpy(m->content + m->len, text, len);
+    m->len += len;
+    m->content[m->len] = 0;
+}
+
+us_msg *ss_add(us_session *s, const char *role, const char *text)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        us_msg *m = realloc(s->msg, sizeof *m * (size_t)cap);
+        if (!m) return NULL;
+        s->msg = m;
+        s->cap = cap;
+    }
+    us_msg *m = &s->msg[s->n++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->role, sizeof m->role, "%s", role);
+    ss_append_text(m, text ? text : "", text ? strlen(text) : 0);
+    return m;
+}
+
+void ss_pop(us_session *s)
+{
+    if (s->n > 0) msg_free(&s->msg[--s->n]);
+}
+
+void ss_set_system(us_session *s, const char *text)
+{
+    int has = s->n > 0 && !strcmp(s->msg[0].role, "system");
+    if (!text || !*text) {
+        if (has) {
+            msg_free(&s->msg[0]);
+            memmove(s->msg, s->msg + 1, sizeof *s->msg * (size_t)(s->n - 1));
+            s->n--;
+        }
+        return;
+    }
+    if (has) {
+        s->msg[0].len = 0;
+        ss_append_text(&s->msg[0], text, strlen(text));
+        return;
+    }
+    if (!ss_add(s, "system", text)) return;
+    us_msg m = s->msg[s->n - 1];
+    memmove(s->msg + 1, s->msg, sizeof *s->msg * (size_t)(s->n - 1));
+    s->msg[0] = m;
+}
+
+int ss_append_token(us_msg *m, int32_t id, const char *piece, size_t len, int steps,
+                    const float *trace, int n_trace)
+{
+    if (m->n_tok == m->cap_tok) {
+        int cap = m->cap_tok ? m->cap_tok * 2 : 64;
+        us_token *t = realloc(m->tok, sizeof *t * (size_t)cap);
+        if (!t) return -1;
+        m->tok = t;
+        m->cap_tok = cap;
+    }
+    us_token *t = &m->tok[m->n_tok++];
+    t->id = id;
+    t->start = (int)m->len;
+    t->steps = steps;
+    t->n_trace = 0;
+    t->trace = NULL;
+    t->threshold = NAN;
+    t->criterion = 0;
+    if (trace && n_trace > 0 && (t->trace = malloc(sizeof *trace * (size_t)n_trace))) {
+        memcpy(t->trace, trace, sizeof *trace * (size_t)n_trace);
+        t->n_trace = n_trace;
+    }
+    ss_append_text(m, piece, len);
+    return 0;
+}
+
+int ss_token_at(const us_msg *m, int off)
+{
+    /* the last token starting at or before off that has text there */
+    int lo = 0, hi = m->n_tok - 1, best = -1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (m->tok[mid].start <= off) { best = mid; lo = mid + 1; }
+        else hi = mid - 1;
+    }
+    return best;
+}
+
+double ss_mean_steps(const us_msg *m)
+{
+    if (m->n_tok == 0) return 0;
+    double s = 0;
+    for (int i = 0; i < m->n_tok; i++) s += m->tok[i].steps;
+    return s / m->n_tok;
+}
+
+/* ----------------------------------------------------------- files */
+
+int ss_mkdirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1; *c; c++) {
+        if (*c != '/') continue;
+        *c = 0;
+        if (mkdir(p, 0700) && errno != EEXIST) return -1;
+        *c = '/';
+    }
+    if (mkdir(p, 0700) && errno != EEXIST) return -1;
+    return 0;
+}
+
+static int write_atomic(const char *path, const char *text, char *err, size_t errcap)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) { snprintf(err, errcap, "%s: %s", tmp, strerror(errno)); return -1; }
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    ok = (fflush(f) == 0) && ok;
+    ok = (fsync(fileno(f)) == 0 || errno == EINVAL) && ok;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path)) {
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "version", 1);
+    cJSON_AddStringToObject(j, "format", "huginn-chat");
+    if (s->model[0]) cJSON_AddStringToObject(j, "model", s->model);
+    cJSON_AddNumberToObject(j, "dropped", s->n_dropped);
+    cJSON *arr = cJSON_AddArrayToObject(j, "messages");
+    for (int i = 0; i < s->n; i++) {
+        const us_msg *m = &s->msg[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "role", m->role);
+        cJSON_AddStringToObject(o, "content", m->content ? m->content : "");
+        if (m->n_tok) {
+            cJSON *ids = cJSON_AddArrayToObject(o, "ids");
+            cJSON *st = cJSON_AddArrayToObject(o, "steps");
+            cJSON *of = cJSON_AddArrayToObject(o, "offsets");
+            for (int t = 0; t < m->n_tok; t++) {
+                cJSON_AddItemToArray(ids, cJSON_CreateNumber(m->tok[t].id));
+                cJSON_AddItemToArray(st, cJSON_CreateNumber(m->tok[t].steps));
+                cJSON_AddItemToArray(of, cJSON_CreateNumber(m->tok[t].start));
+            }
+            if (m->tok_per_s > 0) cJSON_AddNumberToObject(o, "tokens_per_s", m->tok_per_s);
+        }
+        if (m->stopped) cJSON_AddBoolToObject(o, "stopped", 1);
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!text) { snprintf(err, errcap, "out of memory"); return -1; }
+    int rc = write_atomic(path, text, err, errcap);
+    free(text);
+    return rc;
+}
+
+int ss_load(us_session *s, const char *path, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errcap, "%s: %s", path, strerror(errno)); return -1; }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f); free(buf);
+        snprintf(err, errcap, "%s: cannot read", path);
+        return -1;
+    }
+    fclose(f);
+    buf[n] = 0;
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "messages");
+    if (!cJSON_IsArray(arr)) {
+        snprintf(err, errcap, "%s: not a huginn session (no \"messages\" array)", path);
+        cJSON_Delete(j);
+        return -1;
+    }
+    us_session ns;
+    ss_init(&ns);
+    const cJSON *mo;
+    cJSON_ArrayForEach(mo, arr) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(mo, "role");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(mo, "content");
+        if (!cJSON_IsString(role) || !cJSON_IsString(content)) continue;
+        us_msg *m = ss_add(&ns, role->valuestring, NULL);
+        if (!m) break;
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(mo, "ids");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(mo, "steps");
+        const cJSON *of = cJSON_GetObjectItemCaseSensitive(mo, "offsets");
+        const char *c = content->valuestring;
+        size_t clen = strlen(c);
+        int nt = cJSON_GetArraySize(ids);
+        if (nt > 0 && cJSON_GetArraySize(st) == nt && cJSON_GetArraySize(of) == nt) {
+            for (int t = 0; t < nt; t++) {
+                int a = cJSON_GetArrayItem(of, t)->valueint;
+                int b = t + 1 < nt ? cJSON_GetArrayItem(of, t + 1)->valueint : (int)clen;
+                if (a < (int)m->len || b < a || (size_t)b > clen) { a = (int)m->len; b = a; }
+                ss_append_token(m, cJSON_GetArrayItem(ids, t)->valueint, c + a, (size_t)(b - a),
+                                cJSON_GetArrayItem(st, t)->valueint, NULL, 0);
+            }
+            if (m->len < clen) ss_append_text(m, c + m->len, clen - m->len);
+        } else ss_append_text(m, c, clen);
+        const cJSON *tps = cJSON_GetObjectItemCaseSensitive(mo, "tokens_per_s");
+        if (cJSON_IsNumber(tps)) m->tok_per_s = tps->valuedouble;
+        m->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "stopped"));
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (cJSON_IsString(model)) snprintf(ns.model, sizeof ns.model, "%s", model->valuestring);
+    cJSON_Delete(j);
+    ss_free(s);
+    *s = ns;
+    return 0;
+}
+
+int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap)
+{
+    size_t cap = 4096, n = 0;
+    char *out = malloc(cap);
+    if (!out) return -1;
+#define PUT(...) do { \
+        int need = snprintf(NULL, 0, __VA_ARGS__); \
+        while (n + (size_t)need + 1 > cap) { cap *= 2; char *o2 = realloc(out, cap); if (!o2) { free(out); return -1; } out = o2; } \
+        n += (size_t)snprintf(out + n, cap - n, __VA_ARGS__); \
+    } while (0)
+    PUT("# Huginn conversation\n\n");
+    if (s->model[0]) PUT("Model: `%s`\n\n", s->model);
+    for (int i = 0; i < s->n; i++) {
+        const us_msg *m = &s->msg[i];
+        const char *who = !strcmp(m->role, "user") ? "You" : !strcmp(m->role, "system") ? "System" : "Huginn";
+        PUT("## %s\n\n%s\n\n", who, m->content ? m->content : "");
+        if (m->n_tok) {
+            PUT("<details><summary>%d tokens, %.2f steps/token%s</summary>\n\n", m->n_tok,
+                ss_mean_steps(m), m->stopped ? ", stopped" : "");
+            PUT("| # | token | steps |\n|---:|---|---:|\n");
+            for (int t = 0; t < m->n_tok; t++) {
+                int a = m->tok[t].start;
+                int b = t + 1 < m->n_tok ? m->tok[t + 1].start : (int)m->len;
+                PUT("| %d | `", t);
+                for (int k = a; k < b; k++) {
+                    char ch = m->content[k];
+                    if (ch == '\n') PUT("\\n");
+                    else if (ch == '|') PUT("\\|");
+                    else if (ch == '`') PUT("'");
+                    else PUT("%c", ch);
+                }
+                PUT("` | %d |\n", m->tok[t].steps);
+            }
+            PUT("\n</details>\n\n");
+        }
+    }
+#undef PUT
+    int rc = write_atomic(path, out, err, errcap);
+    free(out);
+    return rc;
+}
+
+void ss_autosave_path(const char *state_dir, char *out, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, cap, "%s/sessions/%s-%d.json", state_dir, ts, (int)getpid());
+}
+
+int ss_latest(const char *state_dir, char *out, size_t cap)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/sessions", state_dir);
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *e;
+    time_t best = 0;
+    char bestname[512] = "";
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".json")) continue;
+        char p[4700];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(p, &sb)) continue;
+        if (!bestname[0] || sb.st_mtime > best || (sb.st_mtime == best && strcmp(e->d_name, bestname) > 0)) {
+            best = sb.st_mtime;
+            snprintf(bestname, sizeof bestname, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    if (!bestname[0]) return -1;
+    snprintf(out, cap, "%s/%s", dir, bestname);
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* session.h — the conversation: messages with, for replies, every token's
+ * text span, step count and convergence trace; JSON save/load (atomic),
+ * Markdown export, autosave paths.  Curses-free. */
+#ifndef UI_SESSION_H
+#define UI_SESSION_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct us_token {
+    int32_t id;
+    int start;          /* byte offset of the token's text in content   */
+    int steps;          /* recurrence steps that produced it            */
+    int n_trace;        /* exit values recorded (0 when unknown)        */
+    float *trace;       /* exit value after each step (NaN: none)       */
+    double threshold;   /* the exit threshold it ran with (NaN: none)   */
+    int criterion;      /* the hg_criterion it ran with                 */
+} us_token;
+
+typedef struct us_msg {
+    char role[16];      /* "system", "user", "Huginn"                    */
+    char *content;      /* NUL-terminated                               */
+    size_t len, cap;
+    us_token *tok;      /* replies only                                 */
+    int n_tok, cap_tok;
+    double tok_per_s;   /* replies: decode speed (0 unknown)            */
+    int stopped;        /* the reply was stopped by the user            */
+} us_msg;
+
+typedef struct us_session {
+    us_msg *msg;
+    int n, cap;
+    int n_dropped;      /* oldest non-system messages left out of the context */
+    char model[256];    /* informational                                 */
+} us_session;
+
+void ss_init(us_session *s);
+void ss_free(us_session *s);
+void ss_clear(us_session *s);                 /* keeps the system message */
+us_msg *ss_add(us_session *s, const char *role, const char *text);
+void ss_pop(us_session *s);                   /* drop the last message    */
+void ss_set_system(us_session *s, const char *text);  /* "" removes it   */
+/* Append a reply token: its text piece, id, steps and trace (copied). */
+int ss_append_token(us_msg *m, int32_t id, const char *piece, size_t len, int steps,
+                    const float *trace, int n_trace);
+void ss_append_text(us_msg *m, const char *text, size_t len);
+/* The token whose text covers byte off (-1 if none). */
+int ss_token_at(const us_msg *m, int off);
+/* Mean steps per token of a reply (0 if none). */
+double ss_mean_steps(const us_msg *m);
+
+/* Save as JSON to path atomically (path.tmp then rename).  0 or -1 (err). */
+int ss_save(const us_session *s, const char *path, char *err, size_t errcap);
+int ss_load(us_session *s, const char *path, char *err, size_t errcap);
+/* Markdown with per-token steps for replies. */
+int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap);
+/* Create dir and its parents (mode 0700). */
+int ss_mkdirs(const char *dir);
+/* A new autosave path: <state>/sessions/YYYYmmdd-HHMMSS-PID.json */
+void ss_autosave_path(const char *state_dir, char *out, size_t cap);
+/* The newest *.json in <state>/sessions (0), or -1 when none. */
+int ss_latest(const char *state_dir, char *out, size_t cap);
+#endif
