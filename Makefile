@@ -5,18 +5,23 @@
 #   make deps     install missing Debian packages (apt-get, as root)
 
 CC      ?= cc
-PKGS    := ncursesw readline openblas libcjson cmocka oniguruma
+PKGS    := ncursesw readline libcjson cmocka oniguruma
+# OpenBLAS, the single-threaded build: the engine's own thread pool spreads
+# the products; the threaded build's idle threads would fight it for cores.
+OPENBLAS_PC := $(firstword $(wildcard /usr/lib/*/openblas-serial/pkgconfig/openblas.pc))
 # pkg-config name -> Debian package
 DEB_ncursesw := libncurses-dev
 DEB_readline := libreadline-dev
-DEB_openblas := libopenblas-dev
+DEB_openblas := libopenblas-serial-dev
 DEB_libcjson := libcjson-dev
 DEB_cmocka   := libcmocka-dev
 DEB_oniguruma := libonig-dev
 DEB_TOOLS    := pkg-config tmux
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs ncursesw readline openblas libcjson oniguruma 2>/dev/null)
+comma   := ,
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(if $(OPENBLAS_PC),$(shell pkg-config --cflags $(OPENBLAS_PC)))
+PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma 2>/dev/null) \
+              $(if $(OPENBLAS_PC),$(shell pkg-config --libs $(OPENBLAS_PC)) -Wl$(comma)-rpath$(comma)$(shell pkg-config --variable=libdir $(OPENBLAS_PC)))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 OPT     ?= -O2
@@ -42,6 +47,7 @@ all: huginn
 deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	ls /usr/lib/*/openblas-serial/pkgconfig/openblas.pc >/dev/null 2>&1 || missing="$$missing openblas-serial"; \
 	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: missing:$$missing"; \

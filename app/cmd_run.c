@@ -305,8 +305,9 @@ int cmd_run(int argc, char **argv)
     if (rc) return rc;
     const hg_config *cfg = hg_model_config(m);
 
-    /* The tokenizer: needed for text prompts, used for readable output. */
-    s = hg_tokenizer_load_dir(hg_model_dir(m), &tok, &e);
+    /* The tokenizer: needed for text prompts, used for readable output (not
+     * loaded for ids in, JSON out). */
+    s = o.json && o.ids_arg ? HG_E_IO : hg_tokenizer_load_dir(hg_model_dir(m), &tok, &e);
     if (s && (o.prompt || o.chat)) {
         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
         rc = cli_status_exit(s);

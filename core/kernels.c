@@ -277,6 +277,15 @@ static void expand_run(void *arg, int ith, int nth)
     for (int r = a; r < b; r++) hg_mat_row(t->W, r, t->dst + (size_t)(r - t->r0) * t->W->cols);
 }
 
+/* Y(T, N) with row stride ldy = X(T, K) · W(N, K)^T on OpenBLAS.  The build
+ * links the single-threaded OpenBLAS (the threaded one's idle threads spin
+ * and fight the pool for the cores), which is not safe to call from two
+ * threads at once: one call, on this thread. */
+static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int N, int K)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, W, K, 0.0f, Y, ldy);
+}
+
 void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws)
 {
     float *scratch = ws ? ws->scratch : NULL;
@@ -289,8 +298,7 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
     }
     if (ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
     if (W->type == HG_MAT_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, (const float *)W->data, K, 0.0f,
-                    Y, N);
+        sgemm(Y, N, X, (const float *)W->data, T, N, K);
         return;
     }
     int tile = (int)(scratch_floats / (size_t)K);
@@ -299,7 +307,7 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
         int r1 = r0 + tile < N ? r0 + tile : N;
         expand_task et = {W, scratch, r0, r1};
         hg_pool_run(pool, expand_run, &et);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, r1 - r0, K, 1.0f, X, K, scratch, K, 0.0f, Y + r0, N);
+        sgemm(Y + r0, N, X, scratch, T, r1 - r0, K);
     }
 }
 

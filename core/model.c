@@ -804,7 +804,7 @@ fail:
 hg_status hg_model_init_runtime(hg_model *m, hg_err *err)
 {
     const hg_config *c = &m->cfg;
-    openblas_set_num_threads(m->n_threads);
+    openblas_set_num_threads(1); /* products are spread over the pool instead */
     m->pool = hg_pool_new(m->n_threads);
     /* scratch for expanding bf16/q8_0 tiles in prefill: ~8 MB, at least 16 rows */
     int max_cols = 2 * c->n_embd > c->intermediate_size ? 2 * c->n_embd : c->intermediate_size;
