@@ -9,6 +9,7 @@
 #include "plain.h"
 #include "session.h"
 #include "settings.h"
+#include "theme.h"
 #include "tui.h"
 
 #include <math.h>
@@ -48,19 +49,6 @@ static const char chat_usage[] =
     "Conversations are autosaved to $XDG_STATE_HOME/huginn/sessions/; input history to\n"
     "$XDG_STATE_HOME/huginn/history.\n";
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    if (b) b[n] = 0;
-    fclose(f);
-    return b;
-}
 
 static int run_chat(int argc, char **argv, int is_demo)
 {
@@ -72,7 +60,7 @@ static int run_chat(int argc, char **argv, int is_demo)
     /* config file first, then the options */
     char cfg_path[4200], err[1024];
     us_config_path(cfg_path, sizeof cfg_path);
-    char *cfg = slurp(cfg_path);
+    char *cfg = ui_read_file(cfg_path);
     if (cfg) {
         if (us_apply_config(&set, cfg, cfg_model, sizeof cfg_model, err, sizeof err))
             fprintf(stderr, "huginn %s: %s: %s (ignored)\n", cmd, cfg_path, err);
@@ -138,8 +126,8 @@ static int run_chat(int argc, char **argv, int is_demo)
         char path[4200];
         char *text = NULL;
         if (script) {
-            if (!(text = slurp(script))) return cli_error(cmd, "cannot read the script '%s'", script);
-        } else if (ud_default_path(path, sizeof path) == 0) text = slurp(path);
+            if (!(text = ui_read_file(script))) return cli_error(cmd, "cannot read the script '%s'", script);
+        } else if (ud_default_path(path, sizeof path) == 0) text = ui_read_file(path);
         if (!text) text = strdup(ud_default_script);
         int rc = ud_parse(&demo, text, err, sizeof err);
         free(text);

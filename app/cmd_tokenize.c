@@ -95,6 +95,16 @@ static int load_tok(const tok_opts *o, const char *cmd, hg_tokenizer **t)
     return 0;
 }
 
+/* Options, then the tokenizer; returns 0 to go on, -1 after --help, or an
+ * exit status (o->args freed on every non-zero return). */
+static int start(int argc, char **argv, tok_opts *o, const char *usage, int kind, hg_tokenizer **t)
+{
+    int rc = parse(argc, argv, o, usage, kind);
+    if (!rc) rc = load_tok(o, argv[0], t);
+    if (rc) free(o->args);
+    return rc;
+}
+
 static char *read_stdin(size_t *len)
 {
     size_t cap = 1 << 16, n = 0;
@@ -122,16 +132,9 @@ int cmd_tokenize(int argc, char **argv)
 {
     tok_opts o;
     const char *cmd = argv[0];
-    int rc = parse(argc, argv, &o, tok_usage, 0);
-    if (rc) {
-        free(o.args);
-        return rc < 0 ? 0 : rc;
-    }
     hg_tokenizer *t = NULL;
-    if ((rc = load_tok(&o, cmd, &t))) {
-        free(o.args);
-        return rc;
-    }
+    int rc = start(argc, argv, &o, tok_usage, 0, &t);
+    if (rc) return rc < 0 ? 0 : rc;
     hg_err e;
     if (!o.json) {
         for (int a = 0; a < o.n_args && !rc; a++) {
@@ -221,16 +224,9 @@ int cmd_detokenize(int argc, char **argv)
 {
     tok_opts o;
     const char *cmd = argv[0];
-    int rc = parse(argc, argv, &o, detok_usage, 1);
-    if (rc) {
-        free(o.args);
-        return rc < 0 ? 0 : rc;
-    }
     hg_tokenizer *t = NULL;
-    if ((rc = load_tok(&o, cmd, &t))) {
-        free(o.args);
-        return rc;
-    }
+    int rc = start(argc, argv, &o, detok_usage, 1, &t);
+    if (rc) return rc < 0 ? 0 : rc;
     hg_err e;
     if (!o.json) {
         int32_t *all = NULL;

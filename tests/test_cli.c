@@ -36,10 +36,12 @@ typedef struct result {
 /* Run `huginn ARGS` in the temp directory; capture stdout and stderr. */
 static result run(const char *args)
 {
-    char cmd[65536], outp[PATH_MAX + 8], errp[PATH_MAX + 8];
+    static char cmd[65536 + 3 * PATH_MAX];
+    char outp[PATH_MAX + 8], errp[PATH_MAX + 8];
     snprintf(outp, sizeof outp, "%s/out", g_tmp);
     snprintf(errp, sizeof errp, "%s/err", g_tmp);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s' </dev/null", g_tmp, g_bin, args, outp, errp);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s' %s", g_tmp, g_bin, args, outp, errp,
+             strchr(args, '<') ? "" : "</dev/null");
     result r;
     int st = system(cmd);
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -206,10 +208,129 @@ static void test_bad_input(void **state)
     expect_bad("nosuchcommand", "unknown command");
 }
 
+/* tokenize / detokenize: the JSON contract on the golden tokenizer cases */
+static void test_tokenize_cli(void **state)
+{
+    (void)state;
+    cJSON *g = tu_read_json(HG_FIXTURES "/tokenizers/medium.golden.json");
+    assert_non_null(g);
+    char tok[PATH_MAX], in[PATH_MAX + 16];
+    static char args[3 * PATH_MAX + 256];
+    assert_non_null(realpath(HG_FIXTURES "/tokenizers/medium.tokenizer.json", tok));
+    cJSON *texts = cJSON_CreateArray(), *idss = cJSON_CreateArray();
+    const cJSON *cs;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(g, "cases"))
+    {
+        cJSON_AddItemToArray(texts, cJSON_Duplicate(cJSON_GetObjectItem(cs, "text"), 1));
+        cJSON_AddItemToArray(idss, cJSON_Duplicate(cJSON_GetObjectItem(cs, "ids"), 1));
+    }
+    snprintf(in, sizeof in, "%s/in.json", g_tmp);
+    FILE *f = fopen(in, "w");
+    char *js = cJSON_PrintUnformatted(texts);
+    fputs(js, f);
+    fclose(f);
+    free(js);
+    snprintf(args, sizeof args, "tokenize --tokenizer '%s' --json < '%s'", tok, in);
+    result r = run(args);
+    assert_int_equal(r.status, 0);
+    cJSON *out = cJSON_Parse(r.out);
+    assert_int_equal(cJSON_GetArraySize(out), cJSON_GetArraySize(idss));
+    for (int i = 0; i < cJSON_GetArraySize(idss); i++)
+        assert_ids_equal(cJSON_GetArrayItem(out, i), cJSON_GetArrayItem(idss, i), "tokenize ids");
+    cJSON_Delete(out);
+    result_free(&r);
+    f = fopen(in, "w");
+    js = cJSON_PrintUnformatted(idss);
+    fputs(js, f);
+    fclose(f);
+    free(js);
+    snprintf(args, sizeof args, "detokenize --tokenizer '%s' --skip-special --json < '%s'", tok, in);
+    r = run(args);
+    assert_int_equal(r.status, 0);
+    out = cJSON_Parse(r.out);
+    int i = 0;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(g, "cases"))
+    {
+        assert_string_equal(cJSON_GetArrayItem(out, i)->valuestring,
+                            cJSON_GetObjectItem(cs, "decoded_skip_special")->valuestring);
+        i++;
+    }
+    cJSON_Delete(out);
+    result_free(&r);
+    /* bad input: not JSON, wrong types, an id out of range, no tokenizer */
+    f = fopen(in, "w");
+    fputs("[\"ok\", 3]", f);
+    fclose(f);
+    snprintf(args, sizeof args, "tokenize --tokenizer '%s' --json < '%s'", tok, in);
+    r = run(args);
+    assert_int_equal(r.status, 2);
+    result_free(&r);
+    f = fopen(in, "w");
+    fputs("[[1, 2], [99999]]", f);
+    fclose(f);
+    snprintf(args, sizeof args, "detokenize --tokenizer '%s' --json < '%s'", tok, in);
+    r = run(args);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "99999"));
+    result_free(&r);
+    f = fopen(in, "w");
+    fputs("{not json", f);
+    fclose(f);
+    snprintf(args, sizeof args, "detokenize --tokenizer '%s' --json < '%s'", tok, in);
+    r = run(args);
+    assert_int_equal(r.status, 2);
+    result_free(&r);
+    r = run("tokenize --tokenizer /nonexistent.json --json");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "/nonexistent.json"));
+    result_free(&r);
+    unlink(in);
+    cJSON_Delete(texts);
+    cJSON_Delete(idss);
+    cJSON_Delete(g);
+}
+
+/* run --chat: the reply text is the decoded output ids, the prompt the chat format */
+static void test_run_chat(void **state)
+{
+    (void)state;
+    char args[8192];
+    snprintf(args, sizeof args, "run --model '%s' --chat Hi --steps 8 --init-scale 0 --greedy --max-new-tokens 12 --json",
+             g_model);
+    result r = run(args);
+    assert_int_equal(r.status, 0);
+    cJSON *j = cJSON_Parse(r.out);
+    assert_non_null(cJSON_GetObjectItem(j, "text"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "output_ids")), 12);
+    snprintf(args, sizeof args, "run --model '%s' --chat Hi --steps 8 --init-scale 0 --greedy --max-new-tokens 12",
+             g_model);
+    result r2 = run(args);
+    assert_int_equal(r2.status, 0);
+    /* the readable run prints the same text */
+    char *text = cJSON_GetObjectItem(j, "text")->valuestring;
+    assert_non_null(strstr(r2.out, text));
+    /* the chat prompt is the chat format: the same ids as --prompt-ids of the rendered conversation */
+    int32_t chat_ids[] = {480, 482, 117, 269, 114, 483, 10, 10, 72, 105, 484, 482, 72, 117, 460, 110, 483, 10, 10};
+    char ids[512] = "";
+    for (size_t i = 0; i < sizeof chat_ids / sizeof chat_ids[0]; i++)
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d", i ? "," : "", chat_ids[i]);
+    snprintf(args, sizeof args, "run --model '%s' --prompt-ids %s --steps 8 --init-scale 0 --greedy --max-new-tokens 12 --json",
+             g_model, ids);
+    result r3 = run(args);
+    cJSON *j3 = cJSON_Parse(r3.out);
+    assert_ids_equal(cJSON_GetObjectItem(j3, "output_ids"), cJSON_GetObjectItem(j, "output_ids"), "chat vs ids");
+    cJSON_Delete(j);
+    cJSON_Delete(j3);
+    result_free(&r);
+    result_free(&r2);
+    result_free(&r3);
+}
+
 static void test_help(void **state)
 {
     (void)state;
-    const char *cmds[] = {"--help", "run --help", "forward --help"};
+    const char *cmds[] = {"--help", "run --help", "forward --help", "tokenize --help", "detokenize --help",
+                          "bench --help", "bench tokenizer --help", "chat --help", "mkmodel --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         result r = run(cmds[i]);
         assert_int_equal(r.status, 0);
@@ -223,7 +344,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_golden),   cmocka_unit_test(test_forward_golden),
         cmocka_unit_test(test_readable_output), cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_help),          cmocka_unit_test(test_tokenize_cli),
+        cmocka_unit_test(test_run_chat),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

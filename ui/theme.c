@@ -267,7 +267,8 @@ static int theme_dir(int i, char *out, size_t cap)
     return -1;
 }
 
-static char *slurp(const char *path)
+/* A small text file (under 1 MB) as a malloc'd string, NULL if unreadable. */
+char *ui_read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -293,7 +294,7 @@ int ut_load(ut_theme *t, const char *name, char *err, size_t errcap)
         char dir[PATH_MAX - 64], path[PATH_MAX + 80];
         if (theme_dir(i, dir, sizeof dir)) continue;
         snprintf(path, sizeof path, "%s/%s.json", dir, name);
-        char *s = slurp(path);
+        char *s = ui_read_file(path);
         if (!s) continue;
         char e2[256];
         int rc = ut_parse(t, s, e2, sizeof e2);

@@ -70,4 +70,7 @@ int ut_rgb_to_16(int rgb);
 /* Parse "#rrggbb", "default", a number 0..255, or a name (black, red, …,
  * bright-white); 0 ok, -1 unknown. */
 int ut_color_parse(const char *s, ut_color *out);
+/* A small text file (under 1 MB) as a malloc'd string, NULL if unreadable. */
+char *ui_read_file(const char *path);
+
 #endif
