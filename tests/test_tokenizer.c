@@ -150,16 +150,18 @@ static hg_tokenizer *mk(const char *pretok, const char *extra, hg_err *e, hg_sta
     return t;
 }
 
-/* Pieces of "ab,cd-ef" after a Split on [,-] and a ByteLevel without regex:
- * encode and decode each piece to see the boundaries. */
-static char *pieces(const char *behavior, int invert, const char *text)
+/* The tokens of text after a Split with the given pattern ({"Regex": ...} or
+ * {"String": ...}), behaviour and invert, then a ByteLevel without regex:
+ * their texts joined by | show the piece boundaries, since BPE merges ("a b"
+ * -> "ab", "ab c" -> "abc") never cross them. */
+static char *split_tokens(const char *pattern, const char *behavior, int invert, const char *text)
 {
     char pt[512];
     snprintf(pt, sizeof pt,
-             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"[,-]\"},"
+             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": %s,"
              " \"behavior\": \"%s\", \"invert\": %s}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
              " \"use_regex\": false}]}",
-             behavior, invert ? "true" : "false");
+             pattern, behavior, invert ? "true" : "false");
     hg_err e;
     hg_status st;
     hg_tokenizer *t = mk(pt, NULL, &e, &st);
@@ -167,7 +169,6 @@ static char *pieces(const char *behavior, int invert, const char *text)
     int32_t *ids;
     int n;
     assert_int_equal(hg_tokenize(t, text, strlen(text), 0, &ids, &n, &e), HG_OK);
-    /* "ab" merges within a piece only: render ids as their texts joined by | */
     static char out[512];
     out[0] = 0;
     for (int i = 0; i < n; i++) {
@@ -177,6 +178,16 @@ static char *pieces(const char *behavior, int invert, const char *text)
     free(ids);
     hg_tokenizer_free(t);
     return out;
+}
+
+static char *pieces(const char *behavior, int invert, const char *text)
+{
+    return split_tokens("{\"Regex\": \"[,-]\"}", behavior, invert, text);
+}
+
+static char *bound(const char *behavior, int invert, const char *text)
+{
+    return split_tokens("{\"String\": \"b\"}", behavior, invert, text);
 }
 
 static void test_split_behaviours(void **state)
@@ -194,33 +205,6 @@ static void test_split_behaviours(void **state)
     /* merged pieces become one BPE word: "a" "b" merge across the delimiter rule */
     char *mp = pieces("MergedWithPrevious", 1, "a,b");
     assert_string_equal(mp, "a|,|b");
-}
-
-/* Boundaries seen through BPE: a Split on "b" then merges "a b" -> "ab". */
-static const char *bound(const char *behavior, int invert, const char *text)
-{
-    char pt[512];
-    snprintf(pt, sizeof pt,
-             "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"String\": \"b\"},"
-             " \"behavior\": \"%s\", \"invert\": %s}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
-             " \"use_regex\": false}]}",
-             behavior, invert ? "true" : "false");
-    hg_err e;
-    hg_status st;
-    hg_tokenizer *t = mk(pt, NULL, &e, &st);
-    if (st != HG_OK) fail_msg("mk: %s", e.msg);
-    int32_t *ids;
-    int n;
-    assert_int_equal(hg_tokenize(t, text, strlen(text), 0, &ids, &n, &e), HG_OK);
-    static char out[512];
-    out[0] = 0;
-    for (int i = 0; i < n; i++) {
-        strcat(out, i ? "|" : "");
-        strcat(out, hg_tokenizer_id_text(t, ids[i]));
-    }
-    free(ids);
-    hg_tokenizer_free(t);
-    return out;
 }
 
 static void test_split_merges(void **state)
