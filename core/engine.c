@@ -45,6 +45,8 @@ struct hg_ctx {
     float *y;                /* (ubatch, n_embd) coda activations                   */
     float *scores;           /* (threads, n_ctx) attention scores of one query      */
     float *kvrow;            /* (threads, 2 head_dim) a K and a V row as f32        */
+    float *kt, *vt;          /* (threads, head_dim, n_ctx) a head's keys/values, transposed */
+    int *vidx;               /* (n_ctx) positions attended to, in order            */
     int *rslot;              /* (n_ctx) slot array to read for each past position   */
     float *logits;           /* (vocab) logits of the last position                 */
     float *warm;             /* (n_embd) warm-start state for the next token        */
@@ -97,6 +99,9 @@ void hg_ctx_free(hg_ctx *c)
     free(c->y);
     free(c->scores);
     free(c->kvrow);
+    free(c->kt);
+    free(c->vt);
+    free(c->vidx);
     free(c->rslot);
     free(c->logits);
     free(c->warm);
@@ -181,6 +186,9 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
     int nth = hg_pool_size(m->pool);
     c->scores = xcalloc(N * (size_t)nth, sizeof(float), &fail);
     c->kvrow = xcalloc((size_t)nth * 2 * (size_t)cf->head_dim, sizeof(float), &fail);
+    c->kt = xcalloc((size_t)nth * (size_t)cf->head_dim * N, sizeof(float), &fail);
+    c->vt = xcalloc((size_t)nth * (size_t)cf->head_dim * N, sizeof(float), &fail);
+    c->vidx = xcalloc(N, sizeof(int), &fail);
     c->rslot = xcalloc(N, sizeof(int), &fail);
     c->logits = xcalloc(Vv, sizeof(float), &fail);
     c->warm = xcalloc(E, sizeof(float), &fail);
@@ -411,10 +419,84 @@ static void attention_run(void *arg, int ith, int nth)
     }
 }
 
+/* Many query rows (a prefill chunk): per head, the keys and values of every
+ * attended position are gathered once, transposed (head_dim rows of
+ * positions), so a row's scores and output are head_dim long vector
+ * operations over the positions instead of one short dot product per key.
+ * Heads are spread over the threads. */
+typedef struct attn_rows_task {
+    hg_ctx *c;
+    int U, qpos0, bpos0, cur, n_valid;
+} attn_rows_task;
+
+static void attention_rows_run(void *arg, int ith, int nth)
+{
+    attn_rows_task *t = arg;
+    hg_ctx *c = t->c;
+    const hg_config *cf = &c->m->cfg;
+    int H = cf->n_heads, hd = cf->head_dim, kvd = c->m->kv_dim, qkvd = c->m->q_dim + 2 * kvd;
+    int group = cf->n_heads / cf->n_kv_heads, P = t->n_valid;
+    size_t N = (size_t)c->n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *scores = c->scores + (size_t)ith * N;
+    float *kt = c->kt + (size_t)ith * hd * N, *vt = c->vt + (size_t)ith * hd * N;
+    float *kbuf = c->kvrow + (size_t)ith * 2 * hd, *vbuf = kbuf + hd;
+    const hg_kernel_variant *kv = hg_kernels_active();
+    int h0 = (int)((long)H * ith / nth), h1 = (int)((long)H * (ith + 1) / nth);
+    int gathered = -1;
+    for (int h = h0; h < h1; h++) {
+        int kvh = h / group;
+        size_t koff = (size_t)kvh * hd;
+        if (gathered != kvh) { /* heads of one KV group share the gather */
+            for (int q = 0; q < P; q++) {
+                int p = c->vidx[q];
+                int s = p < t->bpos0 ? c->rslot[p] : t->cur;
+                const float *k = kv_load(c, c->K[s], (size_t)p * kvd + koff, hd, kbuf);
+                const float *v = kv_load(c, c->V[s], (size_t)p * kvd + koff, hd, vbuf);
+                for (int j = 0; j < hd; j++) {
+                    kt[(size_t)j * N + q] = k[j];
+                    vt[(size_t)j * N + q] = v[j];
+                }
+            }
+            gathered = kvh;
+        }
+        int n = 0; /* valid positions <= the row's position: a growing prefix */
+        for (int i = 0; i < t->U; i++) {
+            int pos = t->qpos0 + i;
+            while (n < P && c->vidx[n] <= pos) n++;
+            const float *qh = c->qkv + (size_t)i * qkvd + (size_t)h * hd;
+            memset(scores, 0, sizeof(float) * (size_t)n);
+            for (int j = 0; j < hd; j++) kv->axpy(scores, qh[j] * scale, kt + (size_t)j * N, n);
+            float mx = -INFINITY;
+            for (int q = 0; q < n; q++) mx = scores[q] > mx ? scores[q] : mx;
+            double sum = 0;
+            for (int q = 0; q < n; q++) {
+                scores[q] = expf(scores[q] - mx);
+                sum += scores[q];
+            }
+            float inv = (float)(1.0 / sum);
+            float *o = c->att + (size_t)i * c->m->q_dim + (size_t)h * hd;
+            for (int j = 0; j < hd; j++) o[j] = kv->dot(scores, vt + (size_t)j * N, n) * inv;
+        }
+    }
+}
+
 static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
 {
     double t0 = hg_now();
     prof_other(c, t0);
+    if (U >= 8) {
+        /* the positions attended to: cached ones with an entry, then the batch's */
+        int n = 0, last = qpos0 + U - 1;
+        for (int p = 0; p <= last; p++)
+            if (p >= bpos0 || c->rslot[p] >= 0) c->vidx[n++] = p;
+        attn_rows_task rt = {c, U, qpos0, bpos0, cur, n};
+        hg_pool_run(c->m->pool, attention_rows_run, &rt);
+        double t1 = hg_now();
+        c->prof.seconds[HG_PROF_ATTENTION] += t1 - t0;
+        c->prof_mark = t1;
+        return;
+    }
     attn_task t = {c, U, qpos0, bpos0, cur};
     hg_pool_run(c->m->pool, attention_run, &t);
     double t1 = hg_now();

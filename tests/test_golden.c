@@ -157,13 +157,16 @@ static void test_all_cases(void **state)
     print_message("max |logit - golden| over forward cases: %.3g\n", max_logit_err_seen);
 }
 
-/* Chunked prefill (7 rows at a time) must give the same results. */
+/* Chunked prefill must give the same results: chunks of 7 rows (attention
+ * one row at a time) and of 9 (the gathered many-row attention, with chunks
+ * after the first attending to earlier chunks of the batch). */
 static void test_all_cases_chunked(void **state)
 {
     (void)state;
     const cJSON *cases = cJSON_GetObjectItem(g_golden, "cases");
     const cJSON *cs;
     cJSON_ArrayForEach(cs, cases) run_case(cs, 7);
+    cJSON_ArrayForEach(cs, cases) run_case(cs, 9);
 }
 
 int main(void)
