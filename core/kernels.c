@@ -186,13 +186,27 @@ static void axpy_generic(float *y, float a, const float *x, int n)
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void hg_swiglu_generic(float *act, const float *g, const float *u, int n)
+{
+    for (int i = 0; i < n; i++) act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void hg_rmsnorm_generic(float *o, const float *x, const float *w, int n, float eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) o[i] = (x[i] * r) * w[i];
+}
+
 static int always(void) { return 1; }
 
 /* SIMD variants live in kernels_x86.c. */
 extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 
 static const hg_kernel_variant variant_generic = {
-    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}, dot_generic, axpy_generic};
+    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}, dot_generic, axpy_generic,
+    hg_swiglu_generic, hg_rmsnorm_generic};
 
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
                                                     &hg_variant_avx512bf16};
@@ -315,22 +329,16 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
 
 void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps)
 {
-    for (int t = 0; t < T; t++) {
-        const float *xr = x + (size_t)t * n;
-        float *o = out + (size_t)t * n;
-        double ss = 0;
-        for (int i = 0; i < n; i++) ss += (double)xr[i] * xr[i];
-        float r = (float)(1.0 / sqrt(ss / n + eps));
-        for (int i = 0; i < n; i++) o[i] = (xr[i] * r) * w[i];
-    }
+    const hg_kernel_variant *kv = hg_kernels_active();
+    for (int t = 0; t < T; t++) kv->rmsnorm(out + (size_t)t * n, x + (size_t)t * n, w, n, eps);
 }
 
 void hg_swiglu(float *act, const float *fc, int T, int n)
 {
+    const hg_kernel_variant *kv = hg_kernels_active();
     for (int t = 0; t < T; t++) {
-        const float *g = fc + (size_t)t * 2 * n, *u = g + n;
-        float *a = act + (size_t)t * n;
-        for (int i = 0; i < n; i++) a[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        const float *g = fc + (size_t)t * 2 * n;
+        kv->swiglu(act + (size_t)t * n, g, g + n, n);
     }
 }
 

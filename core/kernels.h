@@ -39,6 +39,8 @@ typedef struct hg_kernel_variant {
     hg_rows_fn rows[3];      /* by hg_mat_type */
     float (*dot)(const float *a, const float *b, int n);        /* sum a[i] b[i]  */
     void (*axpy)(float *y, float a, const float *x, int n);     /* y += a x       */
+    void (*swiglu)(float *act, const float *g, const float *u, int n); /* silu(g) u */
+    void (*rmsnorm)(float *o, const float *x, const float *w, int n, float eps);
 } hg_kernel_variant;
 
 /* The variants compiled in: index 0 is the generic reference. */
@@ -70,6 +72,10 @@ float hg_bf16_to_f32(uint16_t h);
 uint16_t hg_f32_to_f16(float f);     /* IEEE half, round to nearest even */
 float hg_f16_to_f32(uint16_t h);
 void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols);
+
+/* The plain C row kernels, shared by variants without their own. */
+void hg_swiglu_generic(float *act, const float *g, const float *u, int n);
+void hg_rmsnorm_generic(float *o, const float *x, const float *w, int n, float eps);
 
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for T rows of n (out may be x). */
 void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps);

@@ -120,7 +120,7 @@ __attribute__((target("avx2,fma"))) static int have_avx2(void)
 }
 
 const hg_kernel_variant hg_variant_avx2 = {"avx2", have_avx2, {rows_f32_avx2, rows_bf16_avx2, rows_q8_avx2}, dot_avx2,
-                                           axpy_avx2};
+                                           axpy_avx2, hg_swiglu_generic, hg_rmsnorm_generic};
 
 /* ------------------------------------------------------------- AVX-512 */
 
@@ -235,6 +235,54 @@ AVX512 static void axpy_avx512(float *y, float a, const float *x, int n)
     }
 }
 
+/* exp on 16 lanes: 2^n * p(r), x = n ln2 + r, |r| <= ln2/2, the Cephes
+ * polynomial (about 1 ulp); inputs clamped to the float range. */
+AVX512 static inline __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+AVX512 static void swiglu_avx512(float *act, const float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 gv = _mm512_loadu_ps(g + i);
+        __m512 den = _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), gv)));
+        _mm512_storeu_ps(act + i, _mm512_mul_ps(_mm512_div_ps(gv, den), _mm512_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+AVX512 static void rmsnorm_avx512(float *o, const float *x, const float *w, int n, float eps)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+        s0 = _mm512_fmadd_ps(a, a, s0);
+        s1 = _mm512_fmadd_ps(b, b, s1);
+    }
+    double ss = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    __m512 rv = _mm512_set1_ps(r);
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), rv), _mm512_loadu_ps(w + i)));
+    for (; i < n; i++) o[i] = (x[i] * r) * w[i];
+}
+
 static int have_avx512(void)
 {
     __builtin_cpu_init();
@@ -243,7 +291,8 @@ static int have_avx512(void)
 }
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
-                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}, dot_avx512, axpy_avx512};
+                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}, dot_avx512, axpy_avx512,
+                                             swiglu_avx512, rmsnorm_avx512};
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
@@ -355,4 +404,5 @@ static int have_avx512bf16(void)
 }
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16", have_avx512bf16,
-                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_vnni}, dot_avx512, axpy_avx512};
+                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_vnni}, dot_avx512, axpy_avx512,
+                                                 swiglu_avx512, rmsnorm_avx512};

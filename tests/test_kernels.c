@@ -161,6 +161,40 @@ static void test_dot_axpy(void **state)
     }
 }
 
+/* swiglu (vector exp) and rmsnorm of every variant against the reference:
+ * within 4 ulp-ish (3e-6 relative), over a range of inputs including the
+ * saturating ends of the exponential. */
+static void test_swiglu_rmsnorm(void **state)
+{
+    (void)state;
+    enum { N = 203 };
+    float g[N], u[N], w[N], a0[N], a1[N];
+    unsigned s = 23;
+    for (int i = 0; i < N; i++) {
+        g[i] = frand(&s) * 20.0f;
+        u[i] = frand(&s);
+        w[i] = 1.0f + frand(&s);
+    }
+    g[0] = -100.0f;
+    g[1] = 100.0f;
+    g[2] = 0.0f;
+    const hg_kernel_variant *ref = hg_kernel_variant_at(0);
+    for (int v = 1; v < hg_kernel_variant_count(); v++) {
+        const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+        if (!kv->available()) continue;
+        ref->swiglu(a0, g, u, N);
+        kv->swiglu(a1, g, u, N);
+        for (int i = 0; i < N; i++)
+            if (!(fabsf(a1[i] - a0[i]) <= 3e-6f * fabsf(a0[i]) + 1e-30f))
+                fail_msg("%s swiglu(%g): %.9g vs %.9g", kv->name, g[i], a1[i], a0[i]);
+        ref->rmsnorm(a0, g, w, N, 1e-6f);
+        kv->rmsnorm(a1, g, w, N, 1e-6f);
+        for (int i = 0; i < N; i++)
+            if (!(fabsf(a1[i] - a0[i]) <= 3e-6f * fabsf(a0[i]) + 1e-12f))
+                fail_msg("%s rmsnorm %d: %.9g vs %.9g", kv->name, i, a1[i], a0[i]);
+    }
+}
+
 static void test_conversions(void **state)
 {
     (void)state;
@@ -322,7 +356,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_conversions),
-        cmocka_unit_test(test_dot_axpy),
+        cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
         cmocka_unit_test(test_amx),
     };
