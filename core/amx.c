@@ -166,6 +166,15 @@ AMX static void amx_run(void *arg, int ith, int nth)
     _tile_release();
 }
 
+/* f32 -> bf16, round to nearest even (vcvtneps2bf16), 16 values a step. */
+AMX static void to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+    for (; i < n; i++) dst[i] = hg_f32_to_bf16(src[i]);
+}
+
 static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_amx_ws *ws)
@@ -188,7 +197,7 @@ int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int 
     uint32_t *pack = (uint32_t *)(base + xb);
     float *ctmp = (float *)(base + xb + pk);
     uint16_t *wrows = wr ? (uint16_t *)(base + xb + pk + ct) : NULL;
-    for (size_t i = 0; i < (size_t)T * K; i++) Xb[i] = hg_f32_to_bf16(X[i]);
+    to_bf16(Xb, X, (size_t)T * K);
     memset(Xb + (size_t)T * K, 0, (size_t)(Tp - T) * K * 2);
     amx_task t = {Y, Xb, W, T, Tp, N, K, pack, ctmp, wrows};
     hg_pool_run(pool, amx_run, &t);
