@@ -1286,7 +1286,7 @@ hg_status hg_tokenize(const hg_tokenizer *tc, const char *text, size_t len, int 
     int n = (int)sl, seg = 0, ok = 1;
     for (int i = 0; ok && i < n;) {
         const added_tok *hit = NULL;
-        if (t->added_first[(unsigned char)s[i]] || t->n_added) {
+        if (t->added_first[(unsigned char)s[i]]) {
             for (int k = 0; k < t->n_added; k++) { /* longest first */
                 const added_tok *a = &t->added[k];
                 if (a->len <= n - i && !memcmp(s + i, a->content, (size_t)a->len)) {
