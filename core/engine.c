@@ -515,7 +515,7 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     float eps = cf->norm_eps;
     int cur = slot_index(c, raw);
 
-    hg_rmsnorm(c->xn, x, L->norm[0], U, E, eps);
+    hg_rmsnorm(c->m->pool, c->xn, x, L->norm[0], U, E, eps);
     MATMUL(c->qkv, c->xn, &L->wqkv, U, HG_PROF_QKV);
     for (int i = 0; i < U; i++) {
         int pos = qpos0 + i;
@@ -539,13 +539,13 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     attention(c, U, qpos0, bpos0, cur);
     MATMUL(c->tmp, c->att, &L->attn_proj, U, HG_PROF_ATTN_PROJ);
     hg_add(x, c->tmp, (size_t)U * E);
-    hg_rmsnorm(x, x, L->norm[1], U, E, eps);
-    hg_rmsnorm(c->xn, x, L->norm[2], U, E, eps);
+    hg_rmsnorm(c->m->pool, x, x, L->norm[1], U, E, eps);
+    hg_rmsnorm(c->m->pool, c->xn, x, L->norm[2], U, E, eps);
     MATMUL(c->fc, c->xn, &L->fc, U, HG_PROF_MLP_FC);
-    hg_swiglu(c->act, c->fc, U, ni);
+    hg_swiglu(c->m->pool, c->act, c->fc, U, ni);
     MATMUL(c->tmp, c->act, &L->mlp_proj, U, HG_PROF_MLP_PROJ);
     hg_add(x, c->tmp, (size_t)U * E);
-    hg_rmsnorm(x, x, L->norm[3], U, E, eps);
+    hg_rmsnorm(c->m->pool, x, x, L->norm[3], U, E, eps);
 }
 
 /* ------------------------------------------------------ batch pipeline */
@@ -627,14 +627,14 @@ static void coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
     int E = cf->n_embd, V = cf->vocab_size;
     for (int r0 = 0; r0 < T; r0 += c->ubatch) {
         int U = T - r0 < c->ubatch ? T - r0 : c->ubatch;
-        hg_rmsnorm(c->y, c->x + (size_t)r0 * E, m->ln_f, U, E, cf->norm_eps);
+        hg_rmsnorm(c->m->pool, c->y, c->x + (size_t)r0 * E, m->ln_f, U, E, cf->norm_eps);
         for (int l = 0; l < cf->n_coda; l++) block_forward(c, &m->coda[l], -(l + 1), c->y, U, pos0 + r0, pos0);
         if (logits_all) {
-            hg_rmsnorm(c->y, c->y, m->ln_f, U, E, cf->norm_eps);
+            hg_rmsnorm(c->m->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
             MATMUL(logits_all + (size_t)r0 * V, c->y, &m->lm_head, U, HG_PROF_HEAD);
         } else if (r0 + U == T) {
             float *last = c->y + (size_t)(U - 1) * E;
-            hg_rmsnorm(last, last, m->ln_f, 1, E, cf->norm_eps);
+            hg_rmsnorm(c->m->pool, last, last, m->ln_f, 1, E, cf->norm_eps);
             MATMUL(c->logits, last, &m->lm_head, 1, HG_PROF_HEAD);
         }
     }
@@ -682,7 +682,7 @@ static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps
     if (logits_step != steps - 1) coda_and_head(c, T, pos0, o->logits_all);
     const float *last = c->x + (size_t)(T - 1) * E;
     if (adaptive) memcpy(c->warm, last, sizeof(float) * (size_t)E);
-    else hg_rmsnorm(c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
+    else hg_rmsnorm(c->m->pool, c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
     for (int t = 0; t < T; t++) c->steps_done[pos0 + t] = steps;
     c->n_past += T;
     *steps_used = steps;

@@ -327,19 +327,44 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
 
 /* ------------------------------------------------------ vector helpers */
 
-void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps)
+typedef struct rows_task {
+    float *out;
+    const float *x, *w;
+    int T, n;
+    float eps;
+} rows_task;
+
+static void rmsnorm_run(void *arg, int ith, int nth)
 {
+    rows_task *t = arg;
     const hg_kernel_variant *kv = hg_kernels_active();
-    for (int t = 0; t < T; t++) kv->rmsnorm(out + (size_t)t * n, x + (size_t)t * n, w, n, eps);
+    for (int r = t->T * ith / nth; r < t->T * (ith + 1) / nth; r++)
+        kv->rmsnorm(t->out + (size_t)r * t->n, t->x + (size_t)r * t->n, t->w, t->n, t->eps);
 }
 
-void hg_swiglu(float *act, const float *fc, int T, int n)
+static void swiglu_run(void *arg, int ith, int nth)
 {
+    rows_task *t = arg;
     const hg_kernel_variant *kv = hg_kernels_active();
-    for (int t = 0; t < T; t++) {
-        const float *g = fc + (size_t)t * 2 * n;
-        kv->swiglu(act + (size_t)t * n, g, g + n, n);
+    for (int r = t->T * ith / nth; r < t->T * (ith + 1) / nth; r++) {
+        const float *g = t->x + (size_t)r * 2 * t->n;
+        kv->swiglu(t->out + (size_t)r * t->n, g, g + t->n, t->n);
     }
+}
+
+/* Rows are spread over the pool when there are several (a prefill chunk). */
+void hg_rmsnorm(hg_pool *pool, float *out, const float *x, const float *w, int T, int n, float eps)
+{
+    rows_task t = {out, x, w, T, n, eps};
+    if (T >= 4 && pool) hg_pool_run(pool, rmsnorm_run, &t);
+    else rmsnorm_run(&t, 0, 1);
+}
+
+void hg_swiglu(hg_pool *pool, float *act, const float *fc, int T, int n)
+{
+    rows_task t = {act, fc, NULL, T, n, 0};
+    if (T >= 4 && pool) hg_pool_run(pool, swiglu_run, &t);
+    else swiglu_run(&t, 0, 1);
 }
 
 void hg_rope(float *x, int n_heads, int head_dim, const float *c, const float *s)

@@ -77,10 +77,11 @@ void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols);
 void hg_swiglu_generic(float *act, const float *g, const float *u, int n);
 void hg_rmsnorm_generic(float *o, const float *x, const float *w, int n, float eps);
 
-/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for T rows of n (out may be x). */
-void hg_rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps);
+/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w, for T rows of n (out may be x);
+ * several rows are spread over the pool (NULL: this thread). */
+void hg_rmsnorm(hg_pool *pool, float *out, const float *x, const float *w, int T, int n, float eps);
 /* act(T, n) = silu(fc[:, :n]) * fc[:, n:]  with fc (T, 2n). */
-void hg_swiglu(float *act, const float *fc, int T, int n);
+void hg_swiglu(hg_pool *pool, float *act, const float *fc, int T, int n);
 /* Rotate adjacent pairs of every head of one row: (a,b) -> (a c - b s, b c + a s). */
 void hg_rope(float *x, int n_heads, int head_dim, const float *cos, const float *sin);
 /* y[i] += x[i] */
