@@ -42,6 +42,8 @@ static const char chat_usage[] =
     "  --seed S               sampling seed (default: random)\n"
     "  --max-new-tokens N     reply budget (default 256)\n"
     "  --ctx N                context positions (default: the model's block_size)\n"
+    "  --weights F            auto, f32, bf16 or q8_0 (see huginn run --help)\n"
+    "  --kv-dtype T           KV cache elements: f32 (default), bf16, f16\n"
     "  --keys-man             print the man page's KEYS section (troff) and exit\n"
     "\n"
     "Defaults come from $XDG_CONFIG_HOME/huginn/config.json (keys: steps, criterion, threshold,\n"
@@ -70,6 +72,8 @@ static int run_chat(int argc, char **argv, int is_demo)
     }
     const char *model = NULL, *theme = NULL, *script = NULL;
     int plain = 0, resume = 0, n_ctx = 0;
+    hg_weights weights = HG_WEIGHTS_AUTO;
+    hg_kv_dtype kv_dtype = HG_KV_F32;
     cli c;
     cli_init(&c, cmd, argc, argv);
     const char *arg;
@@ -112,6 +116,15 @@ static int run_chat(int argc, char **argv, int is_demo)
         } else if (cli_is(&c, "--seed")) { if (!cli_u64(&c, &set.seed)) return EXIT_BAD_INPUT; }
         else if (cli_is(&c, "--max-new-tokens")) { if (!cli_int(&c, 1, 1 << 20, &set.max_new_tokens)) return EXIT_BAD_INPUT; }
         else if (cli_is(&c, "--ctx")) { if (!cli_int(&c, 1, 1 << 24, &n_ctx)) return EXIT_BAD_INPUT; }
+        else if (cli_is(&c, "--weights")) {
+            const char *v = cli_str(&c);
+            if (!v) return EXIT_BAD_INPUT;
+            if (hg_weights_parse(v, &weights) != HG_OK) return cli_error(cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", v);
+        } else if (cli_is(&c, "--kv-dtype")) {
+            const char *v = cli_str(&c);
+            if (!v) return EXIT_BAD_INPUT;
+            if (hg_kv_dtype_parse(v, &kv_dtype) != HG_OK) return cli_error(cmd, "--kv-dtype: unknown type '%s' (f32, bf16, f16)", v);
+        }
         else if (is_demo && arg[0] != '-' && !script) script = arg;
         else return cli_unknown(&c);
     }
@@ -146,6 +159,7 @@ static int run_chat(int argc, char **argv, int is_demo)
     hg_load_params_default(&lp);
     lp.progress = cli_progress;
     lp.progress_user = "loading";
+    lp.weights = weights;
     hg_status st = hg_model_load(model, &lp, &a.model, &e);
     if (st != HG_OK) { fprintf(stderr, "huginn %s: %s\n", cmd, e.msg); ud_free(&demo); return cli_status_exit(st); }
     st = hg_tokenizer_load_dir(hg_model_dir(a.model), &a.tok, &e);
@@ -167,6 +181,7 @@ static int run_chat(int argc, char **argv, int is_demo)
     hg_ctx_params_default(&cp);
     cp.n_ctx = n_ctx;
     cp.cache = set.cache;
+    cp.kv_dtype = kv_dtype;
     hg_ctx *ctx = NULL;
     st = hg_ctx_new(a.model, &cp, &ctx, &e);
     if (st != HG_OK) {
