@@ -116,14 +116,14 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b < nb; b++) {
         Q8_PREFETCH(w + b);
-        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        float dw = _cvtsh_ss(w[b].d);
+        /* |w| once for all inputs; w's sign goes onto each x */
+        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs), aw = _mm256_sign_epi8(wv, wv);
+        __m256 dw = _mm256_set1_ps(_cvtsh_ss(w[b].d));
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-            __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+            __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv));
             __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-            acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * x->d), acc[j]);
+            acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_broadcast_ss(&x->d)), acc[j]);
         }
     }
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
