@@ -57,24 +57,47 @@ AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0,
-                                                               int r1)
+/* Two rows at a time: two weight streams in flight, x loaded once for both. */
+AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
     const float *x = xv;
-    int K = W->cols;
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int K = W->cols, r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const uint16_t *w0 = (const uint16_t *)W->data + (size_t)r * K, *w1 = w0 + K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
         int k = 0;
-        for (; k + 32 <= K; k += 32) {
-            _mm_prefetch((const char *)(w + k) + Q8_PF, _MM_HINT_T0);
+        for (; k + 16 <= K; k += 16) {
+            _mm_prefetch((const char *)(w0 + k) + Q8_PF, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k) + Q8_PF, _MM_HINT_T0);
+            __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
+            a1 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k + 8), x1, a1);
+            b1 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k + 8), x1, b1);
+        }
+        for (; k + 8 <= K; k += 8) {
+            __m256 x0 = _mm256_loadu_ps(x + k);
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
+        }
+        float s0 = hsum256(_mm256_add_ps(a0, a1)), s1 = hsum256(_mm256_add_ps(b0, b1));
+        for (; k < K; k++) {
+            s0 += hg_bf16_to_f32(w0[k]) * x[k];
+            s1 += hg_bf16_to_f32(w1[k]) * x[k];
+        }
+        y[r] = s0;
+        y[r + 1] = s1;
+    }
+    for (; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
             a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
             a1 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
-            a2 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 16), _mm256_loadu_ps(x + k + 16), a2);
-            a3 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 24), _mm256_loadu_ps(x + k + 24), a3);
         }
         for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
-        float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float s = hsum256(_mm256_add_ps(a0, a1));
         for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
         y[r] = s;
     }
