@@ -3,8 +3,11 @@
 #include "cli.h"
 #include "cmds.h"
 #include "huginn.h"
+#include "platform.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ typedef struct bw_job {
 
 /* Sum a buffer with eight independent AVX-512 accumulators (enough loads in
  * flight to saturate memory), or plain C where AVX-512 is missing. */
+#if defined(__x86_64__)
 __attribute__((target("avx512f"))) static double sum_avx512(const float *p, size_t n)
 {
     __m512 s[8];
@@ -56,6 +60,7 @@ __attribute__((target("avx512f"))) static double sum_avx512(const float *p, size
     for (int j = 1; j < 8; j++) s[0] = _mm512_add_ps(s[0], s[j]);
     return _mm512_reduce_add_ps(s[0]);
 }
+#endif
 
 static double sum_plain(const float *p, size_t n)
 {
@@ -70,10 +75,16 @@ static double sum_plain(const float *p, size_t n)
 static void *bw_thread(void *arg)
 {
     bw_job *j = arg;
-    __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f");
     double total = 0;
-    for (int r = 0; r < j->reps; r++) total += avx512 ? sum_avx512(j->buf, j->n) : sum_plain(j->buf, j->n);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        for (int r = 0; r < j->reps; r++) total += sum_avx512(j->buf, j->n);
+        j->sum = total;
+        return NULL;
+    }
+#endif
+    for (int r = 0; r < j->reps; r++) total += sum_plain(j->buf, j->n);
     j->sum = total;
     return NULL;
 }
@@ -110,6 +121,7 @@ typedef struct fma_job {
     float out;
 } fma_job;
 
+#if defined(__x86_64__)
 __attribute__((target("avx512f"))) static void *fma_thread(void *arg)
 {
     fma_job *j = arg;
@@ -127,10 +139,15 @@ __attribute__((target("avx512f"))) static void *fma_thread(void *arg)
     j->out = s[0];
     return NULL;
 }
+#endif
 
 /* Peak f32 FMA throughput in GFLOP/s (AVX-512, 12 independent chains). */
 static double measure_peak_gflops(int threads)
 {
+#if !defined(__x86_64__)
+    (void)threads;
+    return 0;
+#else
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) return 0;
     fma_job jobs[256];
@@ -145,17 +162,7 @@ static double measure_peak_gflops(int threads)
     for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
     double dt = now_s() - t0;
     return (double)iters * 12 * 16 * 2 * threads / dt / 1e9;
-}
-
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, res = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-        fclose(f);
-    }
-    return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
+#endif
 }
 
 /* ------------------------------------------------------------- model */
@@ -309,7 +316,7 @@ int cmd_bench(int argc, char **argv)
         kv_strat[i] = hg_ctx_new(m, &sp, &sc, &e) == HG_OK ? hg_ctx_kv_bytes_per_token(sc, steps) : 0;
         hg_ctx_free(sc);
     }
-    size_t rss = rss_bytes();
+    size_t rss = hg_rss_bytes();
     hg_gen_result_free(&r);
     free(ids);
     hg_ctx_free(ctx);

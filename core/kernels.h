@@ -2,8 +2,9 @@
  *
  * Big matrices are hg_mat values in one of three formats; products with them
  * accumulate in f32.  Every product kernel has a plain C reference
- * ("generic") and SIMD variants (AVX2+FMA, AVX-512) chosen once at start-up
- * by CPU detection; tests check each variant against the reference. */
+ * ("generic") and SIMD variants (x86: AVX2+FMA, AVX-512, AVX512-BF16/VNNI;
+ * aarch64: NEON, NEON+dotprod, NEON+bf16) chosen once at start-up by CPU
+ * detection; tests check each variant against the reference. */
 #ifndef HG_KERNELS_H
 #define HG_KERNELS_H
 
@@ -34,7 +35,7 @@ size_t hg_mat_bytes(const hg_mat *m);          /* data + scales */
 typedef void (*hg_rows_fn)(float *y, const hg_mat *W, const float *x, int r0, int r1);
 
 typedef struct hg_kernel_variant {
-    const char *name;        /* "generic", "avx2", "avx512", "avx512bf16" */
+    const char *name;        /* "generic", "avx2", "avx512", "avx512bf16", "neon", "neon-dotprod", "neon-bf16" */
     int (*available)(void);
     hg_rows_fn rows[3];      /* by hg_mat_type */
     float (*dot)(const float *a, const float *b, int n);        /* sum a[i] b[i]  */
@@ -46,7 +47,8 @@ typedef struct hg_kernel_variant {
 /* The variants compiled in: index 0 is the generic reference. */
 int hg_kernel_variant_count(void);
 const hg_kernel_variant *hg_kernel_variant_at(int i);
-/* Pick the best variant for this CPU (idempotent; HUGINN_KERNELS=generic|avx2|avx512 overrides). */
+/* Pick the best variant for this CPU (idempotent; HUGINN_KERNELS=NAME forces
+ * one the CPU can run: generic|avx2|avx512|avx512bf16|neon|neon-dotprod|neon-bf16). */
 void hg_kernels_init(void);
 const hg_kernel_variant *hg_kernels_active(void);
 

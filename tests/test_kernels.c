@@ -20,6 +20,16 @@ static float frand(unsigned *s)
     return ((float)((*s >> 8) & 0xffff) / 32768.0f) - 1.0f;
 }
 
+/* max |x| over a block of 32 (a loop of fmax() crashes gcc 12's aarch64
+ * vectorizer: internal compiler error in vect_transform_reduction) */
+static double block_amax(const float *x)
+{
+    double amax = 0;
+    for (int i = 0; i < HG_Q8_BLOCK; i++)
+        if (fabs(x[i]) > amax) amax = fabs(x[i]);
+    return amax;
+}
+
 /* Build a matrix of the given type from random f32 values; returns the f32 source. */
 static float *make_mat(hg_mat *m, hg_mat_type ty, int rows, int cols, unsigned seed, void **data, float **scales)
 {
@@ -86,8 +96,7 @@ static void check_variants(hg_mat_type ty, int rows, int cols)
             for (int k = 0; k < cols; k++) mag += fabs((double)wrow[k] * x[k]);
             if (ty == HG_MAT_Q8_0)
                 for (int b = 0; b < cols / HG_Q8_BLOCK; b++) {
-                    double amax = 0;
-                    for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fmax(amax, fabs(x[b * HG_Q8_BLOCK + i]));
+                    double amax = block_amax(x + b * HG_Q8_BLOCK);
                     for (int i = 0; i < HG_Q8_BLOCK; i++) xq += fabs(wrow[b * HG_Q8_BLOCK + i]) * amax / 127 / 2 * 1.01;
                 }
             if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-6 + xq))
@@ -287,8 +296,7 @@ static void test_matmul_paths(void **state)
                 for (int k = 0; k < cols; k++) d += (double)wrow[k] * X[t * cols + k];
                 if (types[ti] == HG_MAT_Q8_0) /* kernels that quantize x (see the header comment) */
                     for (int b = 0; b < cols / HG_Q8_BLOCK; b++) {
-                        double amax = 0;
-                        for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fmax(amax, fabs(X[t * cols + b * HG_Q8_BLOCK + i]));
+                        double amax = block_amax(X + t * cols + b * HG_Q8_BLOCK);
                         for (int i = 0; i < HG_Q8_BLOCK; i++) tol += fabs(wrow[b * HG_Q8_BLOCK + i]) * amax / 254 * 1.01;
                     }
                 assert_true(fabs(Y[t * rows + r] - d) < tol);

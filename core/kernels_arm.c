@@ -1,0 +1,343 @@
+/* kernels_arm.c — NEON variants of the kernels (aarch64 builds only),
+ * compiled with target attributes and chosen at run time from the CPU's
+ * HWCAP bits (platform.h), so one binary runs on every ARMv8 CPU:
+ *
+ *   neon          ARMv8.0 (Cortex-A53/A72, Raspberry Pi 3/4): f32 and bf16
+ *                 rows with FMLA, q8_0 rows on SMULL/SADALP with x quantized
+ *                 per block of 32, vector exp for SwiGLU, RMSNorm.
+ *   neon-dotprod  + SDOT for q8_0 (asimddp: Cortex-A76/Pi 5, Neoverse N1,
+ *                 Graviton 2, Apple M1).
+ *   neon-bf16     + BFMMLA for bf16 rows (bf16: Neoverse V1/V2/N2,
+ *                 Graviton 3/4, Apple M2+): two rows of W against x split in
+ *                 bf16 high and low halves, 16 multiply-adds an instruction.
+ *
+ * q8_0 rows quantize x per block of 32 like the weights (scale max|x|/127,
+ * as the x86 VNNI kernel does); each block's int32 sum is scaled by
+ * w_scale * x_scale in f32.  The tolerance is in tests/test_kernels.c. */
+#include "kernels.h"
+#include "platform.h"
+
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+#define NEON_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#define NEON_BF16 __attribute__((target("arch=armv8.2-a+dotprod+bf16")))
+
+/* Largest K whose per-call copies of x (quantized, or split into bf16
+ * halves) go on the stack; larger rows take the plain f32 paths. */
+#define XBUF_MAX 65536
+
+/* ------------------------------------------------------------ f32 rows */
+
+static void rows_f32_neon(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+        float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            a0 = vfmaq_f32(a0, vld1q_f32(w + k), vld1q_f32(x + k));
+            a1 = vfmaq_f32(a1, vld1q_f32(w + k + 4), vld1q_f32(x + k + 4));
+            a2 = vfmaq_f32(a2, vld1q_f32(w + k + 8), vld1q_f32(x + k + 8));
+            a3 = vfmaq_f32(a3, vld1q_f32(w + k + 12), vld1q_f32(x + k + 12));
+        }
+        for (; k + 4 <= K; k += 4) a0 = vfmaq_f32(a0, vld1q_f32(w + k), vld1q_f32(x + k));
+        float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+        for (; k < K; k++) s += w[k] * x[k];
+        y[r] = s;
+    }
+}
+
+/* ----------------------------------------------------------- bf16 rows */
+
+/* bf16 -> f32 is a shift into the high half of each 32-bit lane. */
+static inline float32x4_t bf16_lo(uint16x8_t v) { return vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(v), 16)); }
+static inline float32x4_t bf16_hi(uint16x8_t v) { return vreinterpretq_f32_u32(vshll_high_n_u16(v, 16)); }
+
+static void rows_bf16_neon(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            uint16x8_t v0 = vld1q_u16(w + k), v1 = vld1q_u16(w + k + 8);
+            a0 = vfmaq_f32(a0, bf16_lo(v0), vld1q_f32(x + k));
+            a1 = vfmaq_f32(a1, bf16_hi(v0), vld1q_f32(x + k + 4));
+            a2 = vfmaq_f32(a2, bf16_lo(v1), vld1q_f32(x + k + 8));
+            a3 = vfmaq_f32(a3, bf16_hi(v1), vld1q_f32(x + k + 12));
+        }
+        for (; k + 8 <= K; k += 8) {
+            uint16x8_t v0 = vld1q_u16(w + k);
+            a0 = vfmaq_f32(a0, bf16_lo(v0), vld1q_f32(x + k));
+            a1 = vfmaq_f32(a1, bf16_hi(v0), vld1q_f32(x + k + 4));
+        }
+        float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+        for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
+        y[r] = s;
+    }
+}
+
+/* bf16 rows on BFMMLA.  x is split into x_hi = bf16(x) and
+ * x_lo = bf16(x - x_hi) (about 16 bits of x, close to f32), stored for each
+ * group of 4 k as [x_hi k..k+3, x_lo k..k+3]: the B operand.  The A operand
+ * holds 4 k of two rows of W; BFMMLA then adds
+ *   [[w0·x_hi, w0·x_lo], [w1·x_hi, w1·x_lo]]
+ * to a 2x2 accumulator: two rows at once, every product useful. */
+NEON_BF16 static void rows_bf16_mmla(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols;
+    if (K % 8 != 0 || K > XBUF_MAX) {
+        rows_bf16_neon(y, W, x, r0, r1);
+        return;
+    }
+    uint16_t xs[2 * K];
+    for (int k = 0; k < K; k += 4)
+        for (int i = 0; i < 4; i++) {
+            uint16_t h = hg_f32_to_bf16(x[k + i]);
+            xs[2 * k + i] = h;
+            xs[2 * k + 4 + i] = hg_f32_to_bf16(x[k + i] - hg_bf16_to_f32(h));
+        }
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const uint16_t *w0 = (const uint16_t *)W->data + (size_t)r * K, *w1 = w0 + K;
+        float32x4_t c0 = vdupq_n_f32(0), c1 = c0, c2 = c0, c3 = c0;
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            uint64x2_t p0 = vreinterpretq_u64_u16(vld1q_u16(w0 + k)), q0 = vreinterpretq_u64_u16(vld1q_u16(w1 + k));
+            uint64x2_t p1 = vreinterpretq_u64_u16(vld1q_u16(w0 + k + 8)), q1 = vreinterpretq_u64_u16(vld1q_u16(w1 + k + 8));
+            const bfloat16_t *xb = (const bfloat16_t *)xs + 2 * k;
+            c0 = vbfmmlaq_f32(c0, vreinterpretq_bf16_u64(vzip1q_u64(p0, q0)), vld1q_bf16(xb));
+            c1 = vbfmmlaq_f32(c1, vreinterpretq_bf16_u64(vzip2q_u64(p0, q0)), vld1q_bf16(xb + 8));
+            c2 = vbfmmlaq_f32(c2, vreinterpretq_bf16_u64(vzip1q_u64(p1, q1)), vld1q_bf16(xb + 16));
+            c3 = vbfmmlaq_f32(c3, vreinterpretq_bf16_u64(vzip2q_u64(p1, q1)), vld1q_bf16(xb + 24));
+        }
+        for (; k < K; k += 8) {
+            uint64x2_t p0 = vreinterpretq_u64_u16(vld1q_u16(w0 + k)), q0 = vreinterpretq_u64_u16(vld1q_u16(w1 + k));
+            const bfloat16_t *xb = (const bfloat16_t *)xs + 2 * k;
+            c0 = vbfmmlaq_f32(c0, vreinterpretq_bf16_u64(vzip1q_u64(p0, q0)), vld1q_bf16(xb));
+            c1 = vbfmmlaq_f32(c1, vreinterpretq_bf16_u64(vzip2q_u64(p0, q0)), vld1q_bf16(xb + 8));
+        }
+        /* c = [w0·x_hi, w0·x_lo, w1·x_hi, w1·x_lo] */
+        float32x4_t c = vaddq_f32(vaddq_f32(c0, c1), vaddq_f32(c2, c3));
+        float32x2_t s = vpadd_f32(vget_low_f32(c), vget_high_f32(c));
+        vst1_f32(y + r, s);
+    }
+    if (r < r1) rows_bf16_neon(y, W, x, r, r1);
+}
+
+/* ----------------------------------------------------------- q8_0 rows */
+
+/* x quantized per block of 32: q (K int8), d (K/32 scales).  Round to
+ * nearest (ties to even; the weights' quantizer rounds ties away from zero,
+ * a difference within the stated tolerance). */
+static void quantize_x(int8_t *q, float *d, const float *x, int K)
+{
+    for (int b = 0; b < K / HG_Q8_BLOCK; b++) {
+        const float *xb = x + b * HG_Q8_BLOCK;
+        float32x4_t v[8], m = vdupq_n_f32(0);
+        for (int i = 0; i < 8; i++) {
+            v[i] = vld1q_f32(xb + 4 * i);
+            m = vmaxq_f32(m, vabsq_f32(v[i]));
+        }
+        float amax = vmaxvq_f32(m), s = amax / 127.0f, id = s > 0 ? 1.0f / s : 0.0f;
+        d[b] = s;
+        for (int i = 0; i < 8; i += 2) {
+            int32x4_t i0 = vcvtnq_s32_f32(vmulq_n_f32(v[i], id)), i1 = vcvtnq_s32_f32(vmulq_n_f32(v[i + 1], id));
+            int16x8_t h = vcombine_s16(vqmovn_s32(i0), vqmovn_s32(i1));
+            vst1_s8(q + b * HG_Q8_BLOCK + 4 * i, vqmovn_s16(h));
+        }
+    }
+}
+
+/* The weights of block b of row r: its 32 int8 and its scale.  Only these
+ * two accessors know the q8_0 layout. */
+static inline const int8_t *q8_qs(const hg_mat *W, int r, int b)
+{
+    return (const int8_t *)W->data + (size_t)r * W->cols + (size_t)b * HG_Q8_BLOCK;
+}
+static inline float q8_d(const hg_mat *W, int r, int b) { return W->scales[(size_t)r * (W->cols / HG_Q8_BLOCK) + b]; }
+
+/* q8_0 rows with f32 x (no quantization of x): the path for rows too long
+ * for the stack copy of x. */
+static void rows_q8_neon_f32(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int nb = W->cols / HG_Q8_BLOCK;
+    for (int r = r0; r < r1; r++) {
+        float32x4_t acc = vdupq_n_f32(0);
+        for (int b = 0; b < nb; b++) {
+            const int8_t *q = q8_qs(W, r, b);
+            const float *xb = x + b * HG_Q8_BLOCK;
+            float32x4_t p = vdupq_n_f32(0);
+            for (int i = 0; i < 32; i += 8) {
+                int16x8_t h = vmovl_s8(vld1_s8(q + i));
+                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), vld1q_f32(xb + i));
+                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_high_s16(h)), vld1q_f32(xb + i + 4));
+            }
+            acc = vfmaq_n_f32(acc, p, q8_d(W, r, b));
+        }
+        y[r] = vaddvq_f32(acc);
+    }
+}
+
+/* One block: sum of 32 int8 products as 4 int32 lanes (SMULL + SADALP; no
+ * overflow: a product is at most 127^2, a pair sum fits int16's widening). */
+static inline int32x4_t dot32_neon(const int8_t *w, const int8_t *xq)
+{
+    int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), x0 = vld1q_s8(xq), x1 = vld1q_s8(xq + 16);
+    int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
+    s = vpadalq_s16(s, vmull_high_s8(w0, x0));
+    s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
+    return vpadalq_s16(s, vmull_high_s8(w1, x1));
+}
+
+static void rows_q8_neon(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    if (K > XBUF_MAX) {
+        rows_q8_neon_f32(y, W, x, r0, r1);
+        return;
+    }
+    int8_t xq[K];
+    float xd[nb + 1];
+    quantize_x(xq, xd, x, K);
+    for (int r = r0; r < r1; r++) {
+        float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            int32x4_t s0 = dot32_neon(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK);
+            int32x4_t s1 = dot32_neon(q8_qs(W, r, b + 1), xq + (b + 1) * HG_Q8_BLOCK);
+            acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), q8_d(W, r, b) * xd[b]);
+            acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), q8_d(W, r, b + 1) * xd[b + 1]);
+        }
+        if (b < nb) acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(dot32_neon(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK)),
+                                       q8_d(W, r, b) * xd[b]);
+        y[r] = vaddvq_f32(vaddq_f32(acc0, acc1));
+    }
+}
+
+/* The same with SDOT: 16 products per instruction. */
+NEON_DOTPROD static inline int32x4_t dot32_sdot(const int8_t *w, const int8_t *xq)
+{
+    int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w), vld1q_s8(xq));
+    return vdotq_s32(s, vld1q_s8(w + 16), vld1q_s8(xq + 16));
+}
+
+NEON_DOTPROD static void rows_q8_sdot(float *y, const hg_mat *W, const float *x, int r0, int r1)
+{
+    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    if (K > XBUF_MAX) {
+        rows_q8_neon_f32(y, W, x, r0, r1);
+        return;
+    }
+    int8_t xq[K];
+    float xd[nb + 1];
+    quantize_x(xq, xd, x, K);
+    for (int r = r0; r < r1; r++) {
+        float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            int32x4_t s0 = dot32_sdot(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK);
+            int32x4_t s1 = dot32_sdot(q8_qs(W, r, b + 1), xq + (b + 1) * HG_Q8_BLOCK);
+            acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), q8_d(W, r, b) * xd[b]);
+            acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), q8_d(W, r, b + 1) * xd[b + 1]);
+        }
+        if (b < nb) acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(dot32_sdot(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK)),
+                                       q8_d(W, r, b) * xd[b]);
+        y[r] = vaddvq_f32(vaddq_f32(acc0, acc1));
+    }
+}
+
+/* ------------------------------------------------------ vector helpers */
+
+static float dot_neon(const float *a, const float *b, int n)
+{
+    float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float s = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_neon(float *y, float a, const float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* exp on 4 lanes: 2^n * p(r), x = n ln2 + r, |r| <= ln2/2, the Cephes
+ * polynomial (about 1 ulp); inputs clamped to the float range so 2^n stays
+ * a normal number (n in [-126, 127]) built in the exponent field. */
+static inline float32x4_t exp_neon(float32x4_t x)
+{
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500E-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507E-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073E-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894E-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459E-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201E-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), vmulq_f32(p, r), r);
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+
+static void swiglu_neon(float *act, const float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t gv = vld1q_f32(g + i);
+        float32x4_t den = vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(gv)));
+        vst1q_f32(act + i, vmulq_f32(vdivq_f32(gv, den), vld1q_f32(u + i)));
+    }
+    for (; i < n; i++) act[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static void rmsnorm_neon(float *o, const float *x, const float *w, int n, float eps)
+{
+    float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t a = vld1q_f32(x + i), b = vld1q_f32(x + i + 4);
+        s0 = vfmaq_f32(s0, a, a);
+        s1 = vfmaq_f32(s1, b, b);
+    }
+    double ss = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (i = 0; i + 4 <= n; i += 4)
+        vst1q_f32(o + i, vmulq_f32(vmulq_n_f32(vld1q_f32(x + i), r), vld1q_f32(w + i)));
+    for (; i < n; i++) o[i] = (x[i] * r) * w[i];
+}
+
+/* ------------------------------------------------------------ variants */
+
+static int have_neon(void) { return (hg_arm_features() & HG_ARM_ASIMD) != 0; }
+static int have_dotprod(void) { return (hg_arm_features() & HG_ARM_DOTPROD) != 0; }
+static int have_bf16(void)
+{
+    unsigned f = hg_arm_features();
+    return (f & HG_ARM_DOTPROD) && (f & HG_ARM_BF16);
+}
+
+const hg_kernel_variant hg_variant_neon = {"neon", have_neon, {rows_f32_neon, rows_bf16_neon, rows_q8_neon},
+                                           dot_neon, axpy_neon, swiglu_neon, rmsnorm_neon};
+
+const hg_kernel_variant hg_variant_neon_dotprod = {"neon-dotprod", have_dotprod,
+                                                   {rows_f32_neon, rows_bf16_neon, rows_q8_sdot}, dot_neon, axpy_neon,
+                                                   swiglu_neon, rmsnorm_neon};
+
+const hg_kernel_variant hg_variant_neon_bf16 = {"neon-bf16", have_bf16, {rows_f32_neon, rows_bf16_mmla, rows_q8_sdot},
+                                                dot_neon, axpy_neon, swiglu_neon, rmsnorm_neon};
