@@ -3,17 +3,18 @@
  * HWCAP bits (platform.h), so one binary runs on every ARMv8 CPU:
  *
  *   neon          ARMv8.0 (Cortex-A53/A72, Raspberry Pi 3/4): f32 and bf16
- *                 rows with FMLA, q8_0 rows on SMULL/SADALP with x quantized
- *                 per block of 32, vector exp for SwiGLU, RMSNorm.
+ *                 rows with FMLA, q8_0 rows on SMULL/SADALP, batch kernels
+ *                 (2..16 inputs, each weight read once), 6x16 prefill
+ *                 panels, vector exp for SwiGLU, RMSNorm.
  *   neon-dotprod  + SDOT for q8_0 (asimddp: Cortex-A76/Pi 5, Neoverse N1,
  *                 Graviton 2, Apple M1).
  *   neon-bf16     + BFMMLA for bf16 rows (bf16: Neoverse V1/V2/N2,
  *                 Graviton 3/4, Apple M2+): two rows of W against x split in
  *                 bf16 high and low halves, 16 multiply-adds an instruction.
  *
- * q8_0 rows quantize x per block of 32 like the weights (scale max|x|/127,
- * as the x86 VNNI kernel does); each block's int32 sum is scaled by
- * w_scale * x_scale in f32.  The tolerance is in tests/test_kernels.c. */
+ * q8_0 rows take x quantized per block of 32 (hg_block_xq8, done once by
+ * hg_matmul), so their block sums are exact int32 like the generic
+ * kernel's.  The tolerances are in tests/test_kernels.c. */
 #include "kernels.h"
 #include "platform.h"
 
@@ -24,14 +25,15 @@
 #define NEON_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 #define NEON_BF16 __attribute__((target("arch=armv8.2-a+dotprod+bf16")))
 
-/* Largest K whose per-call copies of x (quantized, or split into bf16
- * halves) go on the stack; larger rows take the plain f32 paths. */
+/* Largest K whose per-call copy of x split into bf16 halves goes on the
+ * stack; longer rows take the plain f32 path. */
 #define XBUF_MAX 65536
 
 /* ------------------------------------------------------------ f32 rows */
 
-static void rows_f32_neon(float *y, const hg_mat *W, const float *x, int r0, int r1)
+static void rows_f32_neon(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     for (int r = r0; r < r1; r++) {
         const float *w = (const float *)W->data + (size_t)r * K;
@@ -56,8 +58,9 @@ static void rows_f32_neon(float *y, const hg_mat *W, const float *x, int r0, int
 static inline float32x4_t bf16_lo(uint16x8_t v) { return vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(v), 16)); }
 static inline float32x4_t bf16_hi(uint16x8_t v) { return vreinterpretq_f32_u32(vshll_high_n_u16(v, 16)); }
 
-static void rows_bf16_neon(float *y, const hg_mat *W, const float *x, int r0, int r1)
+static void rows_bf16_neon(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     for (int r = r0; r < r1; r++) {
         const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
@@ -87,8 +90,9 @@ static void rows_bf16_neon(float *y, const hg_mat *W, const float *x, int r0, in
  * holds 4 k of two rows of W; BFMMLA then adds
  *   [[w0·x_hi, w0·x_lo], [w1·x_hi, w1·x_lo]]
  * to a 2x2 accumulator: two rows at once, every product useful. */
-NEON_BF16 static void rows_bf16_mmla(float *y, const hg_mat *W, const float *x, int r0, int r1)
+NEON_BF16 static void rows_bf16_mmla(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     if (K % 8 != 0 || K > XBUF_MAX) {
         rows_bf16_neon(y, W, x, r0, r1);
@@ -131,124 +135,158 @@ NEON_BF16 static void rows_bf16_mmla(float *y, const hg_mat *W, const float *x, 
 
 /* ----------------------------------------------------------- q8_0 rows */
 
-/* x quantized per block of 32: q (K int8), d (K/32 scales).  Round to
- * nearest (ties to even; the weights' quantizer rounds ties away from zero,
- * a difference within the stated tolerance). */
-static void quantize_x(int8_t *q, float *d, const float *x, int K)
+/* x comes quantized per block (hg_block_xq8, by hg_matmul): the products
+ * are exact int32 sums per block, scaled by w_scale * x_scale in f32, as
+ * the generic kernel computes them. */
+static inline float f16_scale(uint16_t h)
 {
-    for (int b = 0; b < K / HG_Q8_BLOCK; b++) {
-        const float *xb = x + b * HG_Q8_BLOCK;
-        float32x4_t v[8], m = vdupq_n_f32(0);
-        for (int i = 0; i < 8; i++) {
-            v[i] = vld1q_f32(xb + 4 * i);
-            m = vmaxq_f32(m, vabsq_f32(v[i]));
-        }
-        float amax = vmaxvq_f32(m), s = amax / 127.0f, id = s > 0 ? 1.0f / s : 0.0f;
-        d[b] = s;
-        for (int i = 0; i < 8; i += 2) {
-            int32x4_t i0 = vcvtnq_s32_f32(vmulq_n_f32(v[i], id)), i1 = vcvtnq_s32_f32(vmulq_n_f32(v[i + 1], id));
-            int16x8_t h = vcombine_s16(vqmovn_s32(i0), vqmovn_s32(i1));
-            vst1_s8(q + b * HG_Q8_BLOCK + 4 * i, vqmovn_s16(h));
-        }
-    }
+    __fp16 f;
+    memcpy(&f, &h, 2);
+    return (float)f;
 }
 
-/* The weights of block b of row r: its 32 int8 and its scale.  Only these
- * two accessors know the q8_0 layout. */
-static inline const int8_t *q8_qs(const hg_mat *W, int r, int b)
+/* One block: its 32 int8 products as 4 int32 lanes (SMULL + SADALP; no
+ * overflow: two products of at most 127^2 summed into int32). */
+static inline int32x4_t dot32_neon(const int8_t *w, const int8_t *x)
 {
-    return (const int8_t *)W->data + (size_t)r * W->cols + (size_t)b * HG_Q8_BLOCK;
-}
-static inline float q8_d(const hg_mat *W, int r, int b) { return W->scales[(size_t)r * (W->cols / HG_Q8_BLOCK) + b]; }
-
-/* q8_0 rows with f32 x (no quantization of x): the path for rows too long
- * for the stack copy of x. */
-static void rows_q8_neon_f32(float *y, const hg_mat *W, const float *x, int r0, int r1)
-{
-    int nb = W->cols / HG_Q8_BLOCK;
-    for (int r = r0; r < r1; r++) {
-        float32x4_t acc = vdupq_n_f32(0);
-        for (int b = 0; b < nb; b++) {
-            const int8_t *q = q8_qs(W, r, b);
-            const float *xb = x + b * HG_Q8_BLOCK;
-            float32x4_t p = vdupq_n_f32(0);
-            for (int i = 0; i < 32; i += 8) {
-                int16x8_t h = vmovl_s8(vld1_s8(q + i));
-                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), vld1q_f32(xb + i));
-                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_high_s16(h)), vld1q_f32(xb + i + 4));
-            }
-            acc = vfmaq_n_f32(acc, p, q8_d(W, r, b));
-        }
-        y[r] = vaddvq_f32(acc);
-    }
-}
-
-/* One block: sum of 32 int8 products as 4 int32 lanes (SMULL + SADALP; no
- * overflow: a product is at most 127^2, a pair sum fits int16's widening). */
-static inline int32x4_t dot32_neon(const int8_t *w, const int8_t *xq)
-{
-    int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), x0 = vld1q_s8(xq), x1 = vld1q_s8(xq + 16);
+    int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
     int32x4_t s = vpaddlq_s16(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)));
     s = vpadalq_s16(s, vmull_high_s8(w0, x0));
     s = vpadalq_s16(s, vmull_s8(vget_low_s8(w1), vget_low_s8(x1)));
     return vpadalq_s16(s, vmull_high_s8(w1, x1));
 }
 
-static void rows_q8_neon(float *y, const hg_mat *W, const float *x, int r0, int r1)
+/* The same with SDOT: 16 products and their sums of 4 per instruction. */
+NEON_DOTPROD static inline int32x4_t dot32_sdot(const int8_t *w, const int8_t *x)
 {
-    int K = W->cols, nb = K / HG_Q8_BLOCK;
-    if (K > XBUF_MAX) {
-        rows_q8_neon_f32(y, W, x, r0, r1);
-        return;
+    int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w), vld1q_s8(x));
+    return vdotq_s32(s, vld1q_s8(w + 16), vld1q_s8(x + 16));
+}
+
+/* The row kernels of both, from one template: DOT32 is the block product. */
+#define Q8_ROWS(NAME, ATTR, DOT32)                                                                              \
+    ATTR static void NAME(float *y, const hg_mat *W, const void *xv, int r0, int r1)                            \
+    {                                                                                                           \
+        int nb = W->cols / HG_QK;                                                                               \
+        const hg_block_xq8 *x = xv;                                                                             \
+        for (int r = r0; r < r1; r++) {                                                                         \
+            const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;                         \
+            float32x4_t a0 = vdupq_n_f32(0), a1 = a0;                                                           \
+            int b = 0;                                                                                          \
+            for (; b + 2 <= nb; b += 2) {                                                                       \
+                int32x4_t s0 = DOT32(w[b].qs, x[b].qs), s1 = DOT32(w[b + 1].qs, x[b + 1].qs);                   \
+                a0 = vfmaq_n_f32(a0, vcvtq_f32_s32(s0), f16_scale(w[b].d) * x[b].d);                            \
+                a1 = vfmaq_n_f32(a1, vcvtq_f32_s32(s1), f16_scale(w[b + 1].d) * x[b + 1].d);                    \
+            }                                                                                                   \
+            if (b < nb) a0 = vfmaq_n_f32(a0, vcvtq_f32_s32(DOT32(w[b].qs, x[b].qs)), f16_scale(w[b].d) * x[b].d); \
+            y[r] = vaddvq_f32(vaddq_f32(a0, a1));                                                               \
+        }                                                                                                       \
     }
-    int8_t xq[K];
-    float xd[nb + 1];
-    quantize_x(xq, xd, x, K);
-    for (int r = r0; r < r1; r++) {
-        float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0;
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            int32x4_t s0 = dot32_neon(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK);
-            int32x4_t s1 = dot32_neon(q8_qs(W, r, b + 1), xq + (b + 1) * HG_Q8_BLOCK);
-            acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), q8_d(W, r, b) * xd[b]);
-            acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), q8_d(W, r, b + 1) * xd[b + 1]);
+
+/* Batch kernels: each block of a row of W loaded once for NT (1..4) inputs;
+ * T inputs go four at a time. */
+#define Q8_ROWS_N(NAME, ATTR, DOT32)                                                                            \
+    __attribute__((always_inline)) ATTR static inline void NAME##_nt(float *Y, int ldy, const hg_block_q8_0 *w, \
+                                                                     const hg_block_xq8 *X, int nb, int nt)    \
+    {                                                                                                           \
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};                  \
+        for (int b = 0; b < nb; b++) {                                                                          \
+            float dw = f16_scale(w[b].d);                                                                       \
+            for (int j = 0; j < nt; j++) {                                                                      \
+                const hg_block_xq8 *x = X + (size_t)j * nb + b;                                                 \
+                acc[j] = vfmaq_n_f32(acc[j], vcvtq_f32_s32(DOT32(w[b].qs, x->qs)), dw * x->d);                  \
+            }                                                                                                   \
+        }                                                                                                       \
+        for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = vaddvq_f32(acc[j]);                                   \
+    }                                                                                                           \
+    ATTR static void NAME(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)                     \
+    {                                                                                                           \
+        int nb = W->cols / HG_QK, n = W->rows;                                                                  \
+        const hg_block_xq8 *X = Xv;                                                                             \
+        for (int r = r0; r < r1; r++) {                                                                         \
+            const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;                         \
+            int t = 0;                                                                                          \
+            for (; t + 4 <= T; t += 4) NAME##_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, 4);       \
+            switch (T - t) {                                                                                    \
+            case 3: NAME##_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, 3); break;                   \
+            case 2: NAME##_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, 2); break;                   \
+            case 1: NAME##_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, 1); break;                   \
+            }                                                                                                   \
+        }                                                                                                       \
+    }
+
+#define NO_ATTR
+Q8_ROWS(rows_q8_0_neon, NO_ATTR, dot32_neon)
+Q8_ROWS(rows_q8_0_sdot, NEON_DOTPROD, dot32_sdot)
+Q8_ROWS_N(rows_n_q8_0_neon, NO_ATTR, dot32_neon)
+Q8_ROWS_N(rows_n_q8_0_sdot, NEON_DOTPROD, dot32_sdot)
+
+/* bf16 rows for nt (1..4) f32 inputs at once: 8 weights widened once, used
+ * for every input. */
+__attribute__((always_inline)) static inline void bf16_rows_nt(float *Y, int ldy, const uint16_t *w, const float *X,
+                                                               int K, int nt)
+{
+    float32x4_t lo[4], hi[4];
+    for (int j = 0; j < 4; j++) lo[j] = hi[j] = vdupq_n_f32(0);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        uint16x8_t v = vld1q_u16(w + k);
+        float32x4_t wl = bf16_lo(v), wh = bf16_hi(v);
+        for (int j = 0; j < nt; j++) {
+            lo[j] = vfmaq_f32(lo[j], wl, vld1q_f32(X + (size_t)j * K + k));
+            hi[j] = vfmaq_f32(hi[j], wh, vld1q_f32(X + (size_t)j * K + k + 4));
         }
-        if (b < nb) acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(dot32_neon(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK)),
-                                       q8_d(W, r, b) * xd[b]);
-        y[r] = vaddvq_f32(vaddq_f32(acc0, acc1));
+    }
+    for (int j = 0; j < nt; j++) {
+        float s = vaddvq_f32(vaddq_f32(lo[j], hi[j]));
+        for (int i = k; i < K; i++) s += hg_bf16_to_f32(w[i]) * X[(size_t)j * K + i];
+        Y[(size_t)j * ldy] = s;
     }
 }
 
-/* The same with SDOT: 16 products per instruction. */
-NEON_DOTPROD static inline int32x4_t dot32_sdot(const int8_t *w, const int8_t *xq)
+static void rows_n_bf16_neon(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
 {
-    int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8(w), vld1q_s8(xq));
-    return vdotq_s32(s, vld1q_s8(w + 16), vld1q_s8(xq + 16));
+    int K = W->cols, n = W->rows;
+    const float *X = Xv;
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) bf16_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 4);
+        switch (T - t) {
+        case 3: bf16_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
+        case 2: bf16_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
+        case 1: bf16_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
+        }
+    }
 }
 
-NEON_DOTPROD static void rows_q8_sdot(float *y, const hg_mat *W, const float *x, int r0, int r1)
+/* ------------------------------------------------------- prefill panels */
+
+/* C(m, 16) += A(m, k) B(k, 16): 6 x 4 accumulators of 4 lanes, four loads
+ * of B and a broadcast of A per row and k. */
+static void gemm6x16_neon(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
 {
-    int K = W->cols, nb = K / HG_Q8_BLOCK;
-    if (K > XBUF_MAX) {
-        rows_q8_neon_f32(y, W, x, r0, r1);
-        return;
-    }
-    int8_t xq[K];
-    float xd[nb + 1];
-    quantize_x(xq, xd, x, K);
-    for (int r = r0; r < r1; r++) {
-        float32x4_t acc0 = vdupq_n_f32(0), acc1 = acc0;
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            int32x4_t s0 = dot32_sdot(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK);
-            int32x4_t s1 = dot32_sdot(q8_qs(W, r, b + 1), xq + (b + 1) * HG_Q8_BLOCK);
-            acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(s0), q8_d(W, r, b) * xd[b]);
-            acc1 = vfmaq_n_f32(acc1, vcvtq_f32_s32(s1), q8_d(W, r, b + 1) * xd[b + 1]);
+    const float *a[6];
+    for (int j = 0; j < 6; j++) a[j] = A + (size_t)(j < m ? j : 0) * lda;
+    float32x4_t c[6][4];
+    for (int j = 0; j < 6; j++)
+        for (int i = 0; i < 4; i++) c[j][i] = vdupq_n_f32(0);
+    for (int p = 0; p < k; p++) {
+        const float *b = B + (size_t)p * 16;
+        float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
+        for (int j = 0; j < 6; j++) {
+            float av = a[j][p];
+            c[j][0] = vfmaq_n_f32(c[j][0], b0, av);
+            c[j][1] = vfmaq_n_f32(c[j][1], b1, av);
+            c[j][2] = vfmaq_n_f32(c[j][2], b2, av);
+            c[j][3] = vfmaq_n_f32(c[j][3], b3, av);
         }
-        if (b < nb) acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(dot32_sdot(q8_qs(W, r, b), xq + b * HG_Q8_BLOCK)),
-                                       q8_d(W, r, b) * xd[b]);
-        y[r] = vaddvq_f32(vaddq_f32(acc0, acc1));
     }
+    for (int j = 0; j < m; j++)
+        for (int i = 0; i < 4; i++) {
+            float *cj = C + (size_t)j * ldc + 4 * i;
+            vst1q_f32(cj, vaddq_f32(vld1q_f32(cj), c[j][i]));
+        }
 }
 
 /* ------------------------------------------------------ vector helpers */
@@ -332,12 +370,32 @@ static int have_bf16(void)
     return (f & HG_ARM_DOTPROD) && (f & HG_ARM_BF16);
 }
 
-const hg_kernel_variant hg_variant_neon = {"neon", have_neon, {rows_f32_neon, rows_bf16_neon, rows_q8_neon},
-                                           dot_neon, axpy_neon, swiglu_neon, rmsnorm_neon};
+const hg_kernel_variant hg_variant_neon = {"neon",
+                                           have_neon,
+                                           {rows_f32_neon, rows_bf16_neon, rows_q8_0_neon},
+                                           {NULL, rows_n_bf16_neon, rows_n_q8_0_neon},
+                                           gemm6x16_neon,
+                                           dot_neon,
+                                           axpy_neon,
+                                           swiglu_neon,
+                                           rmsnorm_neon};
 
-const hg_kernel_variant hg_variant_neon_dotprod = {"neon-dotprod", have_dotprod,
-                                                   {rows_f32_neon, rows_bf16_neon, rows_q8_sdot}, dot_neon, axpy_neon,
-                                                   swiglu_neon, rmsnorm_neon};
+const hg_kernel_variant hg_variant_neon_dotprod = {"neon-dotprod",
+                                                   have_dotprod,
+                                                   {rows_f32_neon, rows_bf16_neon, rows_q8_0_sdot},
+                                                   {NULL, rows_n_bf16_neon, rows_n_q8_0_sdot},
+                                                   gemm6x16_neon,
+                                                   dot_neon,
+                                                   axpy_neon,
+                                                   swiglu_neon,
+                                                   rmsnorm_neon};
 
-const hg_kernel_variant hg_variant_neon_bf16 = {"neon-bf16", have_bf16, {rows_f32_neon, rows_bf16_mmla, rows_q8_sdot},
-                                                dot_neon, axpy_neon, swiglu_neon, rmsnorm_neon};
+const hg_kernel_variant hg_variant_neon_bf16 = {"neon-bf16",
+                                                have_bf16,
+                                                {rows_f32_neon, rows_bf16_mmla, rows_q8_0_sdot},
+                                                {NULL, rows_n_bf16_neon, rows_n_q8_0_sdot},
+                                                gemm6x16_neon,
+                                                dot_neon,
+                                                axpy_neon,
+                                                swiglu_neon,
+                                                rmsnorm_neon};

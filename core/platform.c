@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/random.h>
@@ -148,6 +151,46 @@ int hg_amx_request_permission(void)
 #else
     return -1;
 #endif
+}
+
+unsigned hg_x86_features(void)
+{
+    unsigned f = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    static _Atomic unsigned cached; /* features | 1u << 31 once known */
+    unsigned c = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (c) return c & ~(1u << 31);
+    unsigned a, b, cx, d, max = __get_cpuid_max(0, NULL);
+    if (max >= 1 && __get_cpuid(1, &a, &b, &cx, &d) && (cx & (1u << 27))) { /* OSXSAVE */
+        unsigned lo, hi;
+        __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        int avx_os = (lo & 0x6) == 0x6, avx512_os = avx_os && (lo & 0xe0) == 0xe0;
+        if (avx_os && (cx & (1u << 28))) { /* AVX */
+            if (cx & (1u << 12)) f |= HG_X86_FMA;
+            if (cx & (1u << 29)) f |= HG_X86_F16C;
+            if (max >= 7) {
+                __cpuid_count(7, 0, a, b, cx, d);
+                if (b & (1u << 5)) f |= HG_X86_AVX2;
+                if (avx512_os) {
+                    if (b & (1u << 16)) f |= HG_X86_AVX512F;
+                    if (b & (1u << 30)) f |= HG_X86_AVX512BW;
+                    if (b & (1u << 31)) f |= HG_X86_AVX512VL;
+                    if (cx & (1u << 11)) f |= HG_X86_AVX512VNNI;
+                }
+                if (d & (1u << 24)) f |= HG_X86_AMX_TILE;
+                if (d & (1u << 22)) f |= HG_X86_AMX_BF16;
+                unsigned sub = a;
+                if (sub >= 1) {
+                    __cpuid_count(7, 1, a, b, cx, d);
+                    if (a & (1u << 4)) f |= HG_X86_AVXVNNI;
+                    if (avx512_os && (a & (1u << 5))) f |= HG_X86_AVX512BF16;
+                }
+            }
+        }
+    }
+    atomic_store_explicit(&cached, f | 1u << 31, memory_order_relaxed);
+#endif
+    return f;
 }
 
 unsigned hg_arm_features(void)

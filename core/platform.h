@@ -45,6 +45,24 @@ int hg_random_bytes(void *buf, size_t n);
  * 0 when granted, -1 otherwise (and on every non-x86 target). */
 int hg_amx_request_permission(void);
 
+/* x86 CPU features (CPUID, with the OS's XSAVE state checked for AVX and
+ * AVX-512; 0 on other targets).  The same on gcc and clang, whose
+ * __builtin_cpu_supports() know different feature names. */
+enum {
+    HG_X86_AVX2 = 1 << 0,
+    HG_X86_FMA = 1 << 1,
+    HG_X86_F16C = 1 << 2,
+    HG_X86_AVX512F = 1 << 3,
+    HG_X86_AVX512BW = 1 << 4,
+    HG_X86_AVX512VL = 1 << 5,
+    HG_X86_AVX512VNNI = 1 << 6,
+    HG_X86_AVX512BF16 = 1 << 7,
+    HG_X86_AVXVNNI = 1 << 8,     /* VEX-encoded VNNI (Alder Lake, Zen 5)       */
+    HG_X86_AMX_TILE = 1 << 9,    /* the OS must still grant the tile state     */
+    HG_X86_AMX_BF16 = 1 << 10,
+};
+unsigned hg_x86_features(void);
+
 /* ARM64 CPU features (HWCAP on Linux; 0 elsewhere and on other targets). */
 enum {
     HG_ARM_ASIMD = 1 << 0,   /* NEON (always on AArch64)                */
