@@ -259,9 +259,9 @@ extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_av
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
                                                     &hg_variant_avx512bf16};
 #elif defined(__aarch64__)
-extern const hg_kernel_variant hg_variant_neon, hg_variant_neon_dotprod, hg_variant_neon_bf16;
+extern const hg_kernel_variant hg_variant_neon, hg_variant_neon_dotprod, hg_variant_neon_bf16, hg_variant_neon_i8mm;
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_neon, &hg_variant_neon_dotprod,
-                                                    &hg_variant_neon_bf16};
+                                                    &hg_variant_neon_bf16, &hg_variant_neon_i8mm};
 #else
 static const hg_kernel_variant *const variants[] = {&variant_generic};
 #endif

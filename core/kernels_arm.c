@@ -11,6 +11,8 @@
  *   neon-bf16     + BFMMLA for bf16 rows (bf16: Neoverse V1/V2/N2,
  *                 Graviton 3/4, Apple M2+): two rows of W against x split in
  *                 bf16 high and low halves, 16 multiply-adds an instruction.
+ *   neon-i8mm     + SMMLA for q8_0 batch products (i8mm: the same CPUs):
+ *                 two rows of W against two inputs per instruction.
  *
  * q8_0 rows take x quantized per block of 32 (hg_block_xq8, done once by
  * hg_matmul), so their block sums are exact int32 like the generic
@@ -221,6 +223,73 @@ Q8_ROWS(rows_q8_0_sdot, NEON_DOTPROD, dot32_sdot)
 Q8_ROWS_N(rows_n_q8_0_neon, NO_ATTR, dot32_neon)
 Q8_ROWS_N(rows_n_q8_0_sdot, NEON_DOTPROD, dot32_sdot)
 
+/* q8_0 batch kernel on SMMLA (i8mm): an 8-byte slice of two rows of W
+ * against the same slice of two inputs gives the 2x2 block
+ * [w0·x0, w0·x1, w1·x0, w1·x1] in one instruction (32 multiply-adds), so
+ * pairs of rows meet pairs of inputs; an odd last row or input takes the
+ * SDOT batch kernel. */
+#define NEON_I8MM __attribute__((target("arch=armv8.2-a+dotprod+bf16+i8mm")))
+
+NEON_I8MM static inline int8x16_t zip_lo64(int8x16_t a, int8x16_t b)
+{
+    return vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
+}
+NEON_I8MM static inline int8x16_t zip_hi64(int8x16_t a, int8x16_t b)
+{
+    return vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
+}
+
+/* Rows w0, w1 against np (1 or 2) pairs of inputs X (rows nb blocks apart). */
+__attribute__((always_inline)) NEON_I8MM static inline void q8_mmla_rows2(float *Y, int n, const hg_block_q8_0 *w0,
+                                                                          const hg_block_q8_0 *w1,
+                                                                          const hg_block_xq8 *X, int nb, int np)
+{
+    float32x4_t acc[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
+    for (int b = 0; b < nb; b++) {
+        int8x16_t p0 = vld1q_s8(w0[b].qs), p1 = vld1q_s8(w0[b].qs + 16);
+        int8x16_t q0 = vld1q_s8(w1[b].qs), q1 = vld1q_s8(w1[b].qs + 16);
+        int8x16_t a0 = zip_lo64(p0, q0), a1 = zip_hi64(p0, q0), a2 = zip_lo64(p1, q1), a3 = zip_hi64(p1, q1);
+        float dw0 = f16_scale(w0[b].d), dw1 = f16_scale(w1[b].d);
+        float32x4_t dw = vcombine_f32(vdup_n_f32(dw0), vdup_n_f32(dw1));
+        for (int p = 0; p < np; p++) {
+            const hg_block_xq8 *x0 = X + (size_t)(2 * p) * nb + b, *x1 = x0 + nb;
+            int8x16_t e0 = vld1q_s8(x0->qs), e1 = vld1q_s8(x0->qs + 16);
+            int8x16_t f0 = vld1q_s8(x1->qs), f1 = vld1q_s8(x1->qs + 16);
+            int32x4_t s = vmmlaq_s32(vdupq_n_s32(0), a0, zip_lo64(e0, f0));
+            s = vmmlaq_s32(s, a1, zip_hi64(e0, f0));
+            s = vmmlaq_s32(s, a2, zip_lo64(e1, f1));
+            s = vmmlaq_s32(s, a3, zip_hi64(e1, f1));
+            float32x2_t dx = {x0->d, x1->d};
+            acc[p] = vfmaq_f32(acc[p], vcvtq_f32_s32(s), vmulq_f32(dw, vcombine_f32(dx, dx)));
+        }
+    }
+    for (int p = 0; p < np; p++) { /* acc = [y(t0, r0), y(t1, r0), y(t0, r1), y(t1, r1)] */
+        float *y = Y + (size_t)(2 * p) * n;
+        y[0] = vgetq_lane_f32(acc[p], 0);
+        y[n] = vgetq_lane_f32(acc[p], 1);
+        y[1] = vgetq_lane_f32(acc[p], 2);
+        y[n + 1] = vgetq_lane_f32(acc[p], 3);
+    }
+}
+
+NEON_I8MM static void rows_n_q8_0_mmla(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int nb = W->cols / HG_QK, n = W->rows;
+    const hg_block_xq8 *X = Xv;
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const hg_block_q8_0 *w0 = (const hg_block_q8_0 *)W->data + (size_t)r * nb, *w1 = w0 + nb;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) q8_mmla_rows2(Y + (size_t)t * n + r, n, w0, w1, X + (size_t)t * nb, nb, 2);
+        if (t + 2 <= T) {
+            q8_mmla_rows2(Y + (size_t)t * n + r, n, w0, w1, X + (size_t)t * nb, nb, 1);
+            t += 2;
+        }
+        if (t < T) rows_n_q8_0_sdot(Y + (size_t)t * n, W, X + (size_t)t * nb, 1, r, r + 2);
+    }
+    if (r < r1) rows_n_q8_0_sdot(Y, W, X, T, r, r1);
+}
+
 /* bf16 rows for nt (1..4) f32 inputs at once: 8 weights widened once, used
  * for every input. */
 __attribute__((always_inline)) static inline void bf16_rows_nt(float *Y, int ldy, const uint16_t *w, const float *X,
@@ -369,6 +438,7 @@ static int have_bf16(void)
     unsigned f = hg_arm_features();
     return (f & HG_ARM_DOTPROD) && (f & HG_ARM_BF16);
 }
+static int have_i8mm(void) { return have_bf16() && (hg_arm_features() & HG_ARM_I8MM); }
 
 const hg_kernel_variant hg_variant_neon = {"neon",
                                            have_neon,
@@ -394,6 +464,16 @@ const hg_kernel_variant hg_variant_neon_bf16 = {"neon-bf16",
                                                 have_bf16,
                                                 {rows_f32_neon, rows_bf16_mmla, rows_q8_0_sdot},
                                                 {NULL, rows_n_bf16_neon, rows_n_q8_0_sdot},
+                                                gemm6x16_neon,
+                                                dot_neon,
+                                                axpy_neon,
+                                                swiglu_neon,
+                                                rmsnorm_neon};
+
+const hg_kernel_variant hg_variant_neon_i8mm = {"neon-i8mm",
+                                                have_i8mm,
+                                                {rows_f32_neon, rows_bf16_mmla, rows_q8_0_sdot},
+                                                {NULL, rows_n_bf16_neon, rows_n_q8_0_mmla},
                                                 gemm6x16_neon,
                                                 dot_neon,
                                                 axpy_neon,
