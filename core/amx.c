@@ -6,18 +6,15 @@
  * B (pairs of k interleaved per column), then every block of 32 rows of X
  * multiplies it with 2 x 2 accumulator tiles.  Panels are spread over the
  * thread pool; each thread loads the tile configuration itself.  Linux must
- * grant the process the AMX state first (arch_prctl ARCH_REQ_XCOMP_PERM). */
+ * grant the process the AMX state first (hg_amx_request_permission).
+ * Compiled on x86-64 only; amx_none.c stands in elsewhere. */
 #include "amx.h"
+#include "platform.h"
 
 #include <immintrin.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
 
 static _Atomic int amx_state; /* 0 unknown, 1 usable, -1 not */
 
@@ -26,10 +23,9 @@ int hg_amx_available(void)
     int s = atomic_load(&amx_state);
     if (s) return s > 0;
     int ok = 0;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
-        __builtin_cpu_supports("avx512bf16") && !getenv("HUGINN_NO_AMX"))
-        ok = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    unsigned need = HG_X86_AMX_TILE | HG_X86_AMX_BF16 | HG_X86_AVX512BF16 | HG_X86_AVX512F | HG_X86_AVX512BW;
+    if ((hg_x86_features() & need) == need && !getenv("HUGINN_NO_AMX"))
+        ok = hg_amx_request_permission() == 0;
     atomic_store(&amx_state, ok ? 1 : -1);
     return ok;
 }
