@@ -475,3 +475,48 @@ out:
     free(LOG.v);
     return s;
 }
+
+/* ------------------------------------------------------------ timing */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+hg_status hg_time_wave_pass(hg_ctx *c, int width, int reps, double *seconds, hg_err *err)
+{
+    const hg_config *cf = &c->m->cfg;
+    int pos0 = c->n_past;
+    if (width < 1 || reps < 1) return hg_fail(err, HG_E_ARG, "wave width %d, repetitions %d: must be >= 1", width, reps);
+    if (pos0 + width > c->n_ctx)
+        return hg_fail(err, HG_E_RANGE, "a wave of %d positions after %d cached ones does not fit the context of %d",
+                       width, pos0, c->n_ctx);
+    if (c->n_slots < cf->n_coda + cf->n_prelude + cf->n_core) {
+        hg_status s = hg_ensure_slots(c, 1, err);
+        if (s) return s;
+    }
+    int32_t *saved = malloc(sizeof(int32_t) * (size_t)width);
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    if (!saved || !t) {
+        free(saved);
+        free(t);
+        return hg_fail(err, HG_E_NOMEM, "out of memory");
+    }
+    memcpy(saved, c->tokens + pos0, sizeof(int32_t) * (size_t)width);
+    for (int i = 0; i < width; i++) c->tokens[pos0 + i] = (int32_t)(i % cf->vocab_size);
+    hg_embed_and_prelude(c, width, pos0);
+    memset(c->x, 0, sizeof(float) * (size_t)width * (size_t)cf->n_embd);
+    for (int r = 0; r < reps; r++) {
+        double t0 = hg_now();
+        hg_recurrence_step(c, width, pos0, 0);
+        t[r] = hg_now() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    *seconds = t[reps / 2];
+    memcpy(c->tokens + pos0, saved, sizeof(int32_t) * (size_t)width);
+    c->n_past = pos0; /* the wave's positions never join the cache */
+    free(saved);
+    free(t);
+    return HG_OK;
+}

@@ -449,6 +449,12 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids,
                       const hg_gen_params *p, hg_event_cb cb, void *user,
                       hg_gen_result *res, hg_err *err);
 
+/* Time one core-block pass (adapter and every core layer: one recurrence
+ * step) over `width` positions after the cached ones, as a diffusion wave
+ * or a verify pass runs it: the median of reps passes, in seconds.  The
+ * context's cache and tokens are left as they were. */
+hg_status hg_time_wave_pass(hg_ctx *c, int width, int reps, double *seconds, hg_err *err);
+
 /* One plain forward pass over ids on an empty context (the context is reset
  * first and left holding the ids): logits for every position into
  * logits[n_ids * vocab_size] (NULL: only the last row into last_logits). */
