@@ -82,7 +82,8 @@ static const char run_usage[] =
     "  --ctx N                context positions (default: the config's block_size)\n"
     "  --threads N            threads (default: all cores)\n"
     "  --json                 print {\"output_ids\": [...], \"steps\": [...], \"stop_reason\": ...,\n"
-    "                         \"stats\": {...}} (and \"text\" for text prompts); steps[t] = steps that\n"
+    "                         \"prefill_s\": s, \"decode_s\": s, \"stats\": {...}} (and \"text\" for text\n"
+    "                         prompts); steps[t] = steps that\n"
     "                         produced output_ids[t], steps[0] is the prefill; stats: the generator\n"
     "                         and, speculative: rounds, drafted, accepted; diffusion:\n"
     "                         num_core_forward_passes, num_tokens_forward, diffusion_steps,\n"
@@ -517,7 +518,8 @@ int cmd_run(int argc, char **argv)
         print_ids(stdout, r.output_ids, r.n_out);
         printf(", \"steps\": ");
         print_ids(stdout, r.steps, r.n_out);
-        printf(", \"stop_reason\": \"%s\"", hg_stop_reason_str(r.stop_reason));
+        printf(", \"stop_reason\": \"%s\", \"prefill_s\": %.6f, \"decode_s\": %.6f", hg_stop_reason_str(r.stop_reason),
+               r.prefill_s, r.decode_s);
         if (text_mode && text) {
             printf(", \"text\": ");
             json_string(stdout, text);
