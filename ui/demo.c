@@ -35,6 +35,7 @@ const char ud_default_script[] =
     "note argmax-stability: exit once the top token is stable.\n"
     "say Tell me about the sea.\n"
     "pause 4\n"
+    "/greedy\n"
     "key Alt-g\n"
     "note Speculative: drafts at 4 steps appear dim, one 32-step pass checks 4 at a time.\n"
     "say What is a raven?\n"
