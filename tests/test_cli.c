@@ -240,7 +240,8 @@ static void test_run_generators(void **state)
         ids_arg(cJSON_GetObjectItem(cs, "prompt_ids"), ids, sizeof ids);
         int max_new = cJSON_GetObjectItem(cs, "max_new_tokens")->valueint;
         snprintf(args, sizeof args,
-                 "run --model '%s' --prompt-ids %s --steps %d --max-new-tokens %d --init-scale 0 --greedy --json",
+                 "run --model '%s' --prompt-ids %s --steps %d --max-new-tokens %d --init-scale 0 --greedy --json "
+                 "--threads 1",
                  g_model, ids, cJSON_GetObjectItem(a, "num_steps")->valueint, max_new);
 #define ADD(...) snprintf(args + strlen(args), sizeof args - strlen(args), __VA_ARGS__)
         const cJSON *v;
