@@ -242,6 +242,7 @@ hg_status hg_gen_diffusion(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res, h
             break;
         }
 
+        int Lf_prev = Lf;
         /* Embeddings of the wave, averaged with the previous step's. */
         memcpy(c->tokens + ci, cur + ci, sizeof(int32_t) * (size_t)W);
         c->n_past = ci;
@@ -434,6 +435,21 @@ hg_status hg_gen_diffusion(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res, h
             st->diffusion_steps = step + 1;
             Lf = n_emitted;
             break;
+        }
+        /* A stop token frozen.  The reference ends here once step > num_steps,
+         * before counting the step, when one is among the newly frozen tokens
+         * (latent criteria) or the last headway ones (the others); huginn's
+         * output ends at the first stop token in any case (the next pass of
+         * the output loop above ends the run). */
+        int ref_stop = 0, our_stop = 0;
+        if (step > p->num_steps)
+            for (int pos = latent ? Lf_prev : (Lf - h > 0 ? Lf - h : 0); pos < Lf; pos++)
+                ref_stop |= hg_gen_is_stop(r, c, cur[pos]);
+        for (int pos = Lf_prev; pos < Lf && pos < base + max; pos++) our_stop |= hg_gen_is_stop(r, c, cur[pos]);
+        if (ref_stop || our_stop) {
+            st->diffusion_steps = ref_stop ? step : step + 1;
+            if (!ref_stop) step++;
+            continue;
         }
         if (step > dp->max_diffusion_steps) { /* the reference's test, before counting the step */
             st->diffusion_steps = step;
