@@ -477,6 +477,9 @@ finish:
     goto out;
 nomem:
     s = hg_fail(err, HG_E_NOMEM, "out of memory for the diffusion wave");
+    /* the context keeps the prompt, its last token pending */
+    c->n_tokens = base;
+    if (c->n_past > base - 1) c->n_past = base - 1;
 out:
     free(cur);
     free(rec);
