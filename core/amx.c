@@ -87,11 +87,14 @@ AMX static void pack_panel(const amx_task *t, int n0, uint32_t *pack, uint16_t *
         stride = (size_t)kw;
     } else { /* quantized: expand the 32 rows to bf16 first */
         size_t rb = hg_row_bytes(t->W->type, K);
+        const hg_kernel_variant *kv = hg_kernels_active();
+        void (*to_f32)(const void *, float *, int) =
+            kv->to_f32[t->W->type] ? kv->to_f32[t->W->type] : hg_types[t->W->type].to_f32;
         for (int n = 0; n < 32; n++) {
             const char *row = (const char *)t->W->data + (size_t)(n0 + n) * rb;
             uint16_t *dst = rows_bf16 + (size_t)n * K;
             float *f = (float *)(rows_bf16 + (size_t)32 * K);
-            hg_types[t->W->type].to_f32(row, f, K);
+            to_f32(row, f, K);
             for (int k = 0; k < K; k += 16)
                 _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(f + k)));
         }
