@@ -330,6 +330,15 @@ hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps,
                      float init_scale, uint64_t seed, float *logits,
                      float *last_logits, hg_err *err);
 
+/* Score a text: one forward pass over ids (n_ids >= 2) on an empty context
+ * (reset first and left holding the ids) at num_steps steps with init_scale 0;
+ * nll[t] = -log p(ids[t+1] | ids[0..t]) for t < n_ids - 1, from a log-softmax
+ * in double.  The head runs a few rows at a time, so no (n_ids, vocab) logits
+ * are held.  cb gets the HG_EV_STEP events; returning non-zero cancels
+ * (HG_E_CANCELLED, the context is reset). */
+hg_status hg_score(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, hg_event_cb cb, void *user,
+                   double *nll, hg_err *err);
+
 /* ----------------------------------------------------------- tokenizer */
 
 typedef struct hg_tokenizer hg_tokenizer;
