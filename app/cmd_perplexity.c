@@ -32,7 +32,7 @@ static const char usage[] =
     "  --file FILE       the text (a regular file of valid UTF-8, not empty)\n"
     "  --steps LIST      recurrence steps, comma separated, each measured in turn (default: the\n"
     "                    config's mean_recurrence)\n"
-    "  --weights F       auto (default), f32 (exact), bf16, q8_0 (see 'huginn run --help')\n"
+    "  --weights F       auto (default), f32 (exact), bf16, q8_0, q4 (see 'huginn run --help')\n"
     "  --ctx N           positions per window, 2..block_size (default: the config's block_size)\n"
     "  --threads N       threads (default: all cores)\n"
     "  --json            print {\"results\": [{\"steps\": S, \"ppl\": X, \"tokens\": N, \"seconds\": T}, ...]}\n"
@@ -425,7 +425,7 @@ int cmd_perplexity(int argc, char **argv)
             const char *w = cli_str(&c);
             if (!w) return 2;
             if (hg_weights_parse(w, &weights) != HG_OK)
-                return cli_error(cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", w);
+                return cli_error(cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0, q4)", w);
         } else {
             return cli_unknown(&c);
         }

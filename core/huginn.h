@@ -93,6 +93,8 @@ typedef enum hg_weights {
     HG_WEIGHTS_F32,         /* exact: the golden mode                      */
     HG_WEIGHTS_BF16,        /* bfloat16, f32 accumulation                  */
     HG_WEIGHTS_Q8_0,        /* blocks of 32 int8 with one f16 scale        */
+    HG_WEIGHTS_Q4,          /* blocks of 32 4-bit values with a scale and a
+                               zero point in 16 bits: 4.5 bits per weight  */
     /* values past AUTO follow core/kernels.h hg_mat_type (one table)   */
 } hg_weights;
 

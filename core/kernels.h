@@ -21,6 +21,7 @@ typedef enum hg_mat_type {
     HG_MAT_F32 = 0,
     HG_MAT_BF16,
     HG_MAT_Q8_0,
+    HG_MAT_Q4,
     HG_MAT_NTYPES
 } hg_mat_type;
 
@@ -31,6 +32,17 @@ typedef struct hg_block_q8_0 {
     uint16_t d;
     int8_t qs[HG_QK];
 } hg_block_q8_0;             /* 34 bytes */
+
+/* q4: per block of 32 values, 4-bit q with an integer zero point z:
+ * v = d (q - z).  dz holds z in bits 12..15 and d in bits 0..11 as an
+ * unsigned 12-bit float: bits 3..14 of an IEEE f16 (5 exponent, 7 mantissa
+ * bits), times 2^-8, so that normal scales run from 2^-22 to 256 (hg_q4_d).
+ * qs[j] holds value j in its low nibble and value j + 16 in its high
+ * nibble.  4.5 bits per weight. */
+typedef struct hg_block_q4 {
+    uint16_t dz;
+    uint8_t qs[HG_QK / 2];
+} hg_block_q4;               /* 18 bytes */
 
 /* Activations quantized for the integer products (x of q8_0 rows): an f32
  * scale d = max|x| / 127, the 32 int8 values and s = d * sum(q). */
@@ -131,6 +143,9 @@ uint16_t hg_f32_to_bf16(float f);
 float hg_bf16_to_f32(uint16_t h);
 uint16_t hg_f32_to_f16(float f);     /* IEEE half, round to nearest even */
 float hg_f16_to_f32(uint16_t h);
+/* The scale d and zero point z of a q4 block. */
+static inline float hg_q4_d(uint16_t dz) { return hg_f16_to_f32((uint16_t)((dz & 0xfffu) << 3)) * 0x1p-8f; }
+static inline int hg_q4_z(uint16_t dz) { return dz >> 12; }
 
 /* The plain C row kernels, shared by variants without their own. */
 void hg_swiglu_generic(float *act, const float *g, const float *u, int n);

@@ -170,6 +170,89 @@ static void test_q8_variants(void **state)
     check_variants(HG_MAT_Q8_0, 19, 5280);    /* the real width: 165 blocks */
 }
 
+static void test_q4_variants(void **state)
+{
+    (void)state;
+    check_variants(HG_MAT_Q4, 37, 64);
+    check_variants(HG_MAT_Q4, 23, 32 * 11); /* an odd number of blocks (the AVX-512 tail) */
+    check_variants(HG_MAT_Q4, 21, 64 * 9);
+    check_variants(HG_MAT_Q4, 19, 5280);    /* the real width: 165 blocks */
+    check_variants(HG_MAT_Q4, 3, 32);       /* one block */
+}
+
+/* Squared error of a block quantized plainly: scale (max - min) / 15 over
+ * [min(x, 0), max(x, 0)], the zero point rounded. */
+static double q4_plain_sse(const float *x)
+{
+    float mn = 0, mx = 0;
+    for (int i = 0; i < 32; i++) mn = fminf(mn, x[i]), mx = fmaxf(mx, x[i]);
+    double d = (mx - mn) / 15.0, e = 0;
+    if (d == 0) return 0;
+    double z = round(-mn / d);
+    for (int i = 0; i < 32; i++) {
+        double q = fmin(15, fmax(0, round(x[i] / d) + z));
+        e += (x[i] - d * (q - z)) * (x[i] - d * (q - z));
+    }
+    return e;
+}
+
+/* q4: the block layout, the 12-bit scale, exact grids, all-zero and
+ * one-signed blocks, and an error no worse than plain min/max rounding. */
+static void test_q4_format(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(hg_block_q4), 18);
+    assert_int_equal(hg_row_bytes(HG_MAT_Q4, 5280), 5280 / 32 * 18);
+    assert_true(hg_types[HG_MAT_Q4].block_bytes * 8.0 / hg_types[HG_MAT_Q4].block <= 4.5);
+    /* d: bits 3..14 of an f16 times 2^-8, z in the top 4 bits */
+    assert_true(hg_q4_d(0x3c00 >> 3) == 1.0f / 256);
+    assert_true(hg_q4_d((uint16_t)(0xf000 | (0x5800 >> 3))) == 0.5f); /* f16 0x5800 = 128 */
+    assert_true(hg_q4_d(0x0400 >> 3) == ldexpf(1.0f, -22));             /* the smallest normal */
+    assert_int_equal(hg_q4_z(0xf000), 15);
+    float x[32], back[32];
+    hg_block_q4 q[8];
+    /* a block on an exact grid: d 0.5, z 3 reconstructs exactly; nibble order */
+    for (int i = 0; i < 32; i++) x[i] = 0.5f * (float)((i * 7) % 16 - 3);
+    hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+    hg_types[HG_MAT_Q4].to_f32(q, back, 32);
+    for (int i = 0; i < 32; i++) assert_true(back[i] == x[i]);
+    assert_int_equal(hg_q4_z(q[0].dz), 3);
+    assert_true(hg_q4_d(q[0].dz) == 0.5f);
+    assert_int_equal(q[0].qs[1] & 15, 7);              /* value 1: 7 - 3 + 3 */
+    assert_int_equal(q[0].qs[1] >> 4, (17 * 7) % 16);  /* value 17 in the high nibble */
+    /* all zero; all positive (z 0); all negative (z 15) */
+    memset(x, 0, sizeof x);
+    hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+    hg_types[HG_MAT_Q4].to_f32(q, back, 32);
+    for (int i = 0; i < 32; i++) assert_true(back[i] == 0);
+    unsigned s = 77;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (int i = 0; i < 32; i++) x[i] = sign * (0.1f + fabsf(frand(&s)));
+        hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+        assert_int_equal(hg_q4_z(q[0].dz), sign > 0 ? 0 : 15);
+    }
+    /* random blocks at several magnitudes: about as good as plain rounding
+     * or better (the search includes it, with the scale rounded to 12 bits,
+     * which may move a value to the other side of a step), and better over
+     * all blocks */
+    double total = 0, total_plain = 0;
+    for (int b = 0; b < 200; b++) {
+        float mag = powf(10.0f, (float)(b % 7) - 4.0f), off = (b % 3 - 1) * 0.3f * mag;
+        for (int i = 0; i < 32; i++) x[i] = frand(&s) * mag + off;
+        if (b % 5 == 0) x[b % 32] = 6 * mag; /* an outlier */
+        hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+        hg_types[HG_MAT_Q4].to_f32(q, back, 32);
+        double e = 0;
+        for (int i = 0; i < 32; i++) e += (double)(back[i] - x[i]) * (back[i] - x[i]);
+        double plain = q4_plain_sse(x);
+        if (!(e <= plain * 1.05 + 1e-30)) fail_msg("block %d: error %g, plain rounding %g", b, e, plain);
+        total += e / (mag * mag);
+        total_plain += plain / (mag * mag);
+    }
+    print_message("q4 blocks: squared error %.4g of plain min/max rounding\n", total / total_plain);
+    assert_true(total < total_plain * 0.98);
+}
+
 /* dot and axpy of every variant against the reference, every length 0..100 */
 static void test_dot_axpy(void **state)
 {
@@ -414,8 +497,8 @@ static void test_amx(void **state)
         skip();
     }
     hg_pool *p = hg_pool_new(2);
-    hg_mat_type types[] = {HG_MAT_BF16, HG_MAT_Q8_0};
-    for (int ti = 0; ti < 2; ti++) {
+    hg_mat_type types[] = {HG_MAT_BF16, HG_MAT_Q8_0, HG_MAT_Q4};
+    for (int ti = 0; ti < 3; ti++) {
         int rows = 96, cols = 160, T = 45;
         hg_mat m;
         void *data;
@@ -455,7 +538,8 @@ int main(void)
     print_message("active kernels: %s\n", hg_kernels_name());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
-        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),
+        cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
         cmocka_unit_test(test_gemm_kernels), cmocka_unit_test(test_amx),
