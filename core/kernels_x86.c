@@ -9,6 +9,16 @@
 /* ---------------------------------------------------------------- AVX2 */
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+/* software prefetch distance of the streamed weights (bytes) */
+#ifndef Q8_PF
+#define Q8_PF 1024
+#endif
+#if Q8_PF > 0
+#define Q8_PREFETCH(p)                                                                                                 \
+    (_mm_prefetch((const char *)(p) + Q8_PF, _MM_HINT_T0), _mm_prefetch((const char *)(p) + Q8_PF + 64, _MM_HINT_T0))
+#else
+#define Q8_PREFETCH(p) ((void)0)
+#endif
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -47,23 +57,47 @@ AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0,
-                                                               int r1)
+/* Two rows at a time: two weight streams in flight, x loaded once for both. */
+AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
     const float *x = xv;
-    int K = W->cols;
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int K = W->cols, r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const uint16_t *w0 = (const uint16_t *)W->data + (size_t)r * K, *w1 = w0 + K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
         int k = 0;
-        for (; k + 32 <= K; k += 32) {
+        for (; k + 16 <= K; k += 16) {
+            _mm_prefetch((const char *)(w0 + k) + Q8_PF, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k) + Q8_PF, _MM_HINT_T0);
+            __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
+            a1 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k + 8), x1, a1);
+            b1 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k + 8), x1, b1);
+        }
+        for (; k + 8 <= K; k += 8) {
+            __m256 x0 = _mm256_loadu_ps(x + k);
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
+        }
+        float s0 = hsum256(_mm256_add_ps(a0, a1)), s1 = hsum256(_mm256_add_ps(b0, b1));
+        for (; k < K; k++) {
+            s0 += hg_bf16_to_f32(w0[k]) * x[k];
+            s1 += hg_bf16_to_f32(w1[k]) * x[k];
+        }
+        y[r] = s0;
+        y[r + 1] = s1;
+    }
+    for (; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
             a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
             a1 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
-            a2 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 16), _mm256_loadu_ps(x + k + 16), a2);
-            a3 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 24), _mm256_loadu_ps(x + k + 24), a3);
         }
         for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
-        float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float s = hsum256(_mm256_add_ps(a0, a1));
         for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
         y[r] = s;
     }
@@ -89,7 +123,7 @@ AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
+            Q8_PREFETCH(w + b);
             a0 = q8_block_avx2(w + b, x + b, a0);
             a1 = q8_block_avx2(w + b + 1, x + b + 1, a1);
         }
@@ -104,15 +138,15 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
 {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b < nb; b++) {
-        _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
-        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        float dw = _cvtsh_ss(w[b].d);
+        Q8_PREFETCH(w + b);
+        /* |w| once for all inputs; w's sign goes onto each x */
+        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs), aw = _mm256_sign_epi8(wv, wv);
+        __m256 dw = _mm256_set1_ps(_cvtsh_ss(w[b].d));
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-            __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+            __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv));
             __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-            acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * x->d), acc[j]);
+            acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_broadcast_ss(&x->d)), acc[j]);
         }
     }
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
@@ -248,6 +282,47 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
     }
 }
 
+/* Rows expanded to f32 for the prefill panels. */
+AVX2 static void bf16_to_f32_avx2(const void *src, float *dst, int n)
+{
+    const uint16_t *w = src;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, bf16x8_avx2(w + i));
+    for (; i < n; i++) dst[i] = hg_bf16_to_f32(w[i]);
+}
+
+AVX2 static void q4_to_f32_avx2(const void *src, float *dst, int n)
+{
+    const hg_block_q4 *b = src;
+    for (int i = 0; i < n / HG_QK; i++) {
+        __m256 d = _mm256_set1_ps(q4_d_avx2(b[i].dz));
+        __m256i z = _mm256_set1_epi32(b[i].dz >> 12);
+        __m128i v = _mm_loadu_si128((const __m128i *)b[i].qs), m = _mm_set1_epi8(15);
+        __m128i part[4];
+        part[0] = _mm_and_si128(v, m);                        /* values 0..15 */
+        part[2] = _mm_and_si128(_mm_srli_epi16(v, 4), m);     /* values 16..31 */
+        part[1] = _mm_srli_si128(part[0], 8);
+        part[3] = _mm_srli_si128(part[2], 8);
+        for (int g = 0; g < 4; g++) {
+            __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(part[g]), z);
+            _mm256_storeu_ps(dst + (size_t)i * HG_QK + 8 * g, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        }
+    }
+}
+
+AVX2 static void q8_0_to_f32_avx2(const void *src, float *dst, int n)
+{
+    const hg_block_q8_0 *b = src;
+    for (int i = 0; i < n / HG_QK; i++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
+        for (int j = 0; j < HG_QK; j += 8) {
+            __m128i q;
+            memcpy(&q, b[i].qs + j, 8);
+            _mm256_storeu_ps(dst + i * HG_QK + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+        }
+    }
+}
+
 /* C(m, 16) += A(m, k) B(k, 16): 6 x 2 accumulators, a broadcast of A and two
  * loads of B per k. */
 AVX2 static void gemm6x16_avx2(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
@@ -317,6 +392,7 @@ const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2, rows_q4_avx2},
                                            {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                            gemm6x16_avx2,
+                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                            dot_avx2,
                                            axpy_avx2,
                                            hg_swiglu_generic,
@@ -529,6 +605,7 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              {rows_f32_avx512, rows_bf16_avx512, rows_q8_0_avx2, rows_q4_avx512},
                                              {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                              gemm6x16_avx2,
+                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                              dot_avx512,
                                              axpy_avx512,
                                              swiglu_avx512,
@@ -664,6 +741,7 @@ const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni, rows_q4_vnni},
                                                  {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                                  gemm6x16_avx2,
+                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
                                                  axpy_avx512,
                                                  swiglu_avx512,

@@ -253,6 +253,41 @@ static void test_q4_format(void **state)
     assert_true(total < total_plain * 0.98);
 }
 
+/* Every variant's vector expansion of rows to f32 equals the type's own
+ * to_f32 exactly (both compute d (q - z) or d q in f32), on whole rows and
+ * on a sub-range starting at a later block. */
+static void test_to_f32_variants(void **state)
+{
+    (void)state;
+    int tested = 0;
+    for (int ty = 0; ty < HG_MAT_NTYPES; ty++) {
+        hg_mat m;
+        void *data;
+        int cols = 32 * 7 + (hg_types[ty].block == 1 ? 5 : 0);
+        float *src = make_mat(&m, (hg_mat_type)ty, 3, cols, 21, &data);
+        float want[32 * 7 + 5], got[32 * 7 + 5];
+        for (int v = 0; v < hg_kernel_variant_count(); v++) {
+            const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+            if (!kv->available() || !kv->to_f32[ty]) continue;
+            tested++;
+            for (int r = 0; r < 3; r++) {
+                const char *row = (const char *)data + (size_t)r * hg_row_bytes((hg_mat_type)ty, cols);
+                hg_types[ty].to_f32(row, want, cols);
+                kv->to_f32[ty](row, got, cols);
+                for (int i = 0; i < cols; i++)
+                    if (got[i] != want[i]) fail_msg("%s to_f32 %s row %d [%d]: %g vs %g", kv->name, hg_types[ty].name, r, i, got[i], want[i]);
+                int skip = 2 * hg_types[ty].block, n = 3 * hg_types[ty].block;
+                size_t off = (size_t)(skip / hg_types[ty].block) * hg_types[ty].block_bytes;
+                kv->to_f32[ty](row + off, got, n);
+                for (int i = 0; i < n; i++) assert_true(got[i] == want[skip + i]);
+            }
+        }
+        free(src);
+        free(data);
+    }
+    print_message("%d vector row expansion(s) checked\n", tested);
+}
+
 /* dot and axpy of every variant against the reference, every length 0..100 */
 static void test_dot_axpy(void **state)
 {
@@ -539,7 +574,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),
-        cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants),
+        cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
         cmocka_unit_test(test_gemm_kernels), cmocka_unit_test(test_amx),
