@@ -115,6 +115,14 @@ typedef struct hg_kernel_variant {
     void (*rmsnorm)(float *o, const float *x, const float *w, int n, float eps);
 } hg_kernel_variant;
 
+#if defined(__aarch64__)
+/* NEON kernels of q4 (core/kernels_arm_q4.c) for the NEON variants' tables:
+ * rows on SMULL/SADALP (ARMv8.0) and on SDOT (asimddp), rows to f32. */
+void hg_rows_q4_neon(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_rows_q4_sdot(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_q4_to_f32_neon(const void *src, float *dst, int n);
+#endif
+
 /* The variants compiled in: index 0 is the generic reference. */
 int hg_kernel_variant_count(void);
 const hg_kernel_variant *hg_kernel_variant_at(int i);

@@ -288,6 +288,57 @@ static void test_to_f32_variants(void **state)
     print_message("%d vector row expansion(s) checked\n", tested);
 }
 
+/* The NEON q4 kernels (core/kernels_arm_q4.c) against the generic ones,
+ * whether or not a variant's table holds them yet (aarch64 only). */
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+#endif
+static void test_q4_neon(void **state)
+{
+    (void)state;
+#if defined(__aarch64__)
+    int widths[] = {32, 64, 352, 5280};
+    int dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+    for (int wi = 0; wi < 4; wi++) {
+        int rows = 13, cols = widths[wi];
+        hg_mat m;
+        void *data;
+        float *src = make_mat(&m, HG_MAT_Q4, rows, cols, 5u + (unsigned)cols, &data);
+        float *x = malloc(sizeof(float) * cols), *wrow = malloc(sizeof(float) * cols), *got = malloc(sizeof(float) * cols);
+        float yref[13], y[13];
+        unsigned s = 3;
+        for (int k = 0; k < cols; k++) x[k] = frand(&s);
+        void *xq = prep_x(HG_MAT_Q4, x, 1, cols);
+        hg_kernel_variant_at(0)->rows[HG_MAT_Q4](yref, &m, xq, 0, rows);
+        for (int kind = 0; kind < 1 + dotprod; kind++) {
+            (kind ? hg_rows_q4_sdot : hg_rows_q4_neon)(y, &m, xq, 0, rows);
+            for (int r = 0; r < rows; r++) {
+                hg_mat_row(&m, r, wrow);
+                double mag = 0;
+                for (int k = 0; k < cols; k++) mag += fabs((double)wrow[k] * x[k]);
+                if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-6))
+                    fail_msg("%s q4 %dx%d row %d: %.9g vs %.9g", kind ? "sdot" : "neon", rows, cols, r, y[r], yref[r]);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            hg_mat_row(&m, r, wrow);
+            hg_q4_to_f32_neon((const char *)data + (size_t)r * hg_row_bytes(HG_MAT_Q4, cols), got, cols);
+            for (int k = 0; k < cols; k++) assert_true(got[k] == wrow[k]);
+        }
+        free(src);
+        free(data);
+        free(x);
+        free(wrow);
+        free(got);
+        free(xq);
+    }
+    print_message("q4 NEON rows%s and expansion checked\n", dotprod ? ", SDOT rows" : "");
+#else
+    skip();
+#endif
+}
+
 /* dot and axpy of every variant against the reference, every length 0..100 */
 static void test_dot_axpy(void **state)
 {
@@ -575,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),
         cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants),
+        cmocka_unit_test(test_q4_neon),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
