@@ -80,60 +80,35 @@ static inline float q4_round(float v)
     return (v + 12582912.0f) - 12582912.0f;
 }
 
-/* Experiment switch (HUGINN_Q4_EXPERIMENT): q4_0, q4_0s, zp, zps (default). */
-static int q4_mode(void)
-{
-    static int mode = -1;
-    if (mode < 0) {
-        const char *e = getenv("HUGINN_Q4_EXPERIMENT");
-        mode = !e ? 3 : !strcmp(e, "q4_0") ? 0 : !strcmp(e, "q4_0s") ? 1 : !strcmp(e, "zp") ? 2 : 3;
-    }
-    return mode;
-}
-
 /* The block's range [min(x, 0), max(x, 0)] over 15 steps, then a few
  * smaller scales (clipping the extremes for a finer grid), each with the
  * zero point rounded and its two neighbours: the pair of least squared
- * error, the scale rounded to its 12 bits before it is tried. */
+ * error, the scale rounded to its 12 bits before it is tried.  (Chosen by
+ * perplexity over a symmetric layout, z fixed at 8 or 7 as in llama.cpp's
+ * q4_0, and over no search: README, "Weight formats".) */
 static void q4_from_f32(void *dst, const float *src, int n)
 {
     hg_block_q4 *b = dst;
-    int mode = q4_mode();
     static const float shrink[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f};
-    int nshrink = mode == 1 || mode == 3 ? 5 : 1;
     for (int i = 0; i < n / HG_QK; i++) {
         const float *x = src + (size_t)i * HG_QK;
-        float mn = 0, mx = 0, amax = 0, vmax = 0;
+        float mn = 0, mx = 0;
         for (int j = 0; j < HG_QK; j++) {
             mn = x[j] < mn ? x[j] : mn;
             mx = x[j] > mx ? x[j] : mx;
-            if (fabsf(x[j]) > amax) amax = fabsf(x[j]), vmax = x[j];
         }
         uint16_t best_bits = 0;
         int best_z = 0;
         float best = INFINITY;
-        for (int f = 0; f < nshrink; f++) {
-            float d0;
-            int zlo, zhi;
-            if (mode <= 1) { /* symmetric: the largest magnitude at -8 (z 8) or +8 (z 7) */
-                d0 = amax / 8 * shrink[f];
-                zlo = zhi = vmax < 0 ? 8 : 7;
-            } else {
-                d0 = (mx - mn) / 15 * shrink[f];
-                zlo = zhi = 0;
-            }
-            uint16_t bits = q4_d_bits(d0);
+        for (int f = 0; f < (int)(sizeof shrink / sizeof shrink[0]); f++) {
+            uint16_t bits = q4_d_bits((mx - mn) / 15 * shrink[f]);
             float d = hg_q4_d(bits);
             if (!(d > 0)) continue;
             float id = 1.0f / d, r[HG_QK];
             for (int j = 0; j < HG_QK; j++) r[j] = q4_round(x[j] * id);
-            if (mode >= 2) {
-                int z0 = (int)q4_round(-mn * id);
-                z0 = z0 > 15 ? 15 : z0;
-                zlo = mode == 2 ? z0 : z0 - 1 < 0 ? 0 : z0 - 1;
-                zhi = mode == 2 ? z0 : z0 + 1 > 15 ? 15 : z0 + 1;
-            }
-            for (int z = zlo; z <= zhi; z++) {
+            int z0 = (int)q4_round(-mn * id);
+            z0 = z0 > 15 ? 15 : z0;
+            for (int z = z0 > 0 ? z0 - 1 : 0; z <= z0 + 1 && z <= 15; z++) {
                 float e = 0, lo = (float)-z, hi = (float)(15 - z);
                 for (int j = 0; j < HG_QK; j++) {
                     float q = r[j] < lo ? lo : r[j] > hi ? hi : r[j];
