@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static const char usage[] =
     "                    picture (written whole or not at all; FILE must be a regular file or new)\n"
     "\n"
     "Without --json: a table, and for several steps values a plot of perplexity against steps\n"
-    "(log scale).  A progress bar runs on stderr when it is a terminal.\n"
+    "(log scale).  A progress bar runs on stderr when it is a terminal; Ctrl-C stops cleanly.\n"
     "\n"
     "Exit status: 0 ok, 2 bad input (options, a missing, empty, non-regular or non-UTF-8 file), 1 failure.\n";
 
@@ -376,6 +377,17 @@ static void plot(FILE *f, const ppl_result *res, int n)
 
 /* ------------------------------------------------------------- progress */
 
+/* Ctrl-C (or SIGTERM) only sets a flag; the callbacks then stop the load or
+ * the scoring, and the command cleans up (no half-written SVG) and exits. */
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { g_stop = sig; }
+
+static int on_load(double frac, const char *what, void *user)
+{
+    cli_progress(frac, what, user);
+    return g_stop != 0;
+}
+
 typedef struct progress {
     double done, total, window_work;
     char what[64];
@@ -387,7 +399,7 @@ static int on_step(const hg_event *ev, void *user)
     progress *p = user;
     if (p->on && ev->type == HG_EV_STEP)
         cli_progress((p->done + p->window_work * ev->step / ev->num_steps) / p->total, p->what, "perplexity");
-    return 0;
+    return g_stop != 0;
 }
 
 /* ------------------------------------------------------------- command */
@@ -443,6 +455,11 @@ int cmd_perplexity(int argc, char **argv)
         return rc;
     }
 
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     hg_model *m = NULL;
     hg_ctx *ctx = NULL;
     hg_tokenizer *tok = NULL;
@@ -455,7 +472,7 @@ int cmd_perplexity(int argc, char **argv)
     hg_load_params_default(&lp);
     lp.n_threads = threads;
     lp.weights = weights;
-    lp.progress = cli_progress;
+    lp.progress = on_load;
     lp.progress_user = "converting weights";
     if ((s = hg_model_load(model, &lp, &m, &e))) goto fail;
     const hg_config *cfg = hg_model_config(m);
@@ -560,8 +577,14 @@ int cmd_perplexity(int argc, char **argv)
     }
     goto out;
 fail:
-    fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
-    rc = cli_status_exit(s);
+    if (g_stop) {
+        if (isatty(2)) fputc('\n', stderr);
+        fprintf(stderr, "huginn %s: interrupted\n", cmd);
+        rc = 128 + (int)g_stop;
+    } else {
+        fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
+        rc = cli_status_exit(s);
+    }
 out:
     if (so.tmp) svg_abort(&so);
     free(nll);
@@ -571,5 +594,7 @@ out:
     hg_tokenizer_free(tok);
     hg_ctx_free(ctx);
     hg_model_free(m);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }

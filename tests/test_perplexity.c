@@ -275,6 +275,28 @@ static void test_svg(void **state)
     unlink(svg);
 }
 
+/* Ctrl-C during scoring: exit 130, one line, and no SVG nor temporary left. */
+static void test_interrupt(void **state)
+{
+    (void)state;
+    char args[16384];
+    snprintf(args, sizeof args, "--model '%s' --file '%s' --steps 64,128 --svg '%s/never.svg'", g_model, g_text, g_tmp);
+    static char cmd[65536];
+    snprintf(cmd, sizeof cmd, "cd '%s' && timeout --preserve-status -s INT 2 '%s' perplexity %s >/dev/null 2>'%s/err' </dev/null",
+             g_tmp, g_bin, args, g_tmp);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    char errp[PATH_MAX + 8];
+    snprintf(errp, sizeof errp, "%s/err", g_tmp);
+    char *err = tu_read_file(errp, NULL);
+    assert_non_null(strstr(err, "interrupted"));
+    assert_int_equal(count(err, "\n"), 1);
+    free(err);
+    unlink(errp);
+    assert_int_equal(dir_entries(g_tmp), 0);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -349,7 +371,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_ctx), cmocka_unit_test(test_windows), cmocka_unit_test(test_table_and_plot),
-        cmocka_unit_test(test_svg),         cmocka_unit_test(test_bad_input), cmocka_unit_test(test_help),
+        cmocka_unit_test(test_svg),         cmocka_unit_test(test_interrupt), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
