@@ -344,9 +344,6 @@ void hg_rmsnorm_generic(float *o, const float *x, const float *w, int n, float e
 
 static int always(void) { return 1; }
 
-/* SIMD variants live in kernels_x86.c. */
-extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
-
 static const hg_kernel_variant variant_generic = {
     "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic, rows_q4_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
     hg_swiglu_generic, hg_rmsnorm_generic};
@@ -356,8 +353,20 @@ hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
     return v->rows[t] ? v->rows[t] : variant_generic.rows[t];
 }
 
+/* SIMD variants: kernels_x86.c on x86-64, kernels_arm.c on aarch64 (the
+ * Makefile builds the file of the target only).  In order of preference:
+ * the last one the CPU can run is chosen. */
+#if defined(__x86_64__)
+extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
                                                     &hg_variant_avx512bf16};
+#elif defined(__aarch64__)
+extern const hg_kernel_variant hg_variant_neon, hg_variant_neon_dotprod, hg_variant_neon_bf16, hg_variant_neon_i8mm;
+static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_neon, &hg_variant_neon_dotprod,
+                                                    &hg_variant_neon_bf16, &hg_variant_neon_i8mm};
+#else
+static const hg_kernel_variant *const variants[] = {&variant_generic};
+#endif
 static const hg_kernel_variant *active;
 
 int hg_kernel_variant_count(void) { return (int)(sizeof variants / sizeof variants[0]); }

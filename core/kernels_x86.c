@@ -1,6 +1,7 @@
 /* kernels_x86.c — AVX2+FMA and AVX-512 variants of the product kernels,
  * compiled with target attributes and chosen at run time. */
 #include "kernels.h"
+#include "platform.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -381,10 +382,12 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, int n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-AVX2 static int have_avx2(void)
+/* CPU detection through platform.h (CPUID): clang's __builtin_cpu_supports
+ * does not know every name gcc's does (f16c, amx-tile). */
+static int have_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    unsigned need = HG_X86_AVX2 | HG_X86_FMA | HG_X86_F16C;
+    return (hg_x86_features() & need) == need;
 }
 
 const hg_kernel_variant hg_variant_avx2 = {"avx2",
@@ -595,9 +598,8 @@ AVX512 static void rmsnorm_avx512(float *o, const float *x, const float *w, int 
 
 static int have_avx512(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    unsigned need = HG_X86_AVX512F | HG_X86_AVX512BW | HG_X86_AVX512VL | HG_X86_FMA;
+    return (hg_x86_features() & need) == need;
 }
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
@@ -726,14 +728,12 @@ AVX512VNNI static void rows_q4_vnni(float *y, const hg_mat *W, const void *xv, i
 
 static int have_avx512vnni(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
+    return (hg_x86_features() & HG_X86_AVX512VNNI) != 0;
 }
 
 static int have_avx512bf16(void)
 {
-    __builtin_cpu_init();
-    return have_avx512() && __builtin_cpu_supports("avx512bf16") && have_avx512vnni();
+    return have_avx512() && (hg_x86_features() & HG_X86_AVX512BF16) && have_avx512vnni();
 }
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
