@@ -283,6 +283,39 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
     }
 }
 
+/* f32 rows for nt (1..4) inputs at once. */
+__attribute__((always_inline)) AVX2 static inline void f32_rows_nt_avx2(float *Y, int ldy, const float *w, const float *X,
+                                                                        int K, int nt)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 wv = _mm256_loadu_ps(w + k);
+        for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
+    }
+    for (int j = 0; j < nt; j++) {
+        float s = hsum256(acc[j]);
+        for (int i = k; i < K; i++) s += w[i] * X[(size_t)j * K + i];
+        Y[(size_t)j * ldy] = s;
+    }
+}
+
+AVX2 static void rows_n_f32_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int K = W->cols, n = W->rows;
+    const float *X = Xv;
+    for (int r = r0; r < r1; r++) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 4);
+        switch (T - t) {
+        case 3: f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
+        case 2: f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
+        case 1: f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
+        }
+    }
+}
+
 /* Rows expanded to f32 for the prefill panels. */
 AVX2 static void bf16_to_f32_avx2(const void *src, float *dst, int n)
 {
@@ -393,7 +426,7 @@ static int have_avx2(void)
 const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            have_avx2,
                                            {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2, rows_q4_avx2},
-                                           {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                           {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                            gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                            dot_avx2,
@@ -605,7 +638,7 @@ static int have_avx512(void)
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              have_avx512,
                                              {rows_f32_avx512, rows_bf16_avx512, rows_q8_0_avx2, rows_q4_avx512},
-                                             {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                             {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                              gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                              dot_avx512,
@@ -739,7 +772,7 @@ static int have_avx512bf16(void)
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
                                                  {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni, rows_q4_vnni},
-                                                 {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                                 {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                                  gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,

@@ -19,6 +19,8 @@ const uk_entry uk_table[] = {
     {"Compute", K(UK_ALT('k')), A_CACHE_CYCLE, UK_ANY,
      "cycle the KV-cache strategy (applied at the next turn: the conversation is re-processed)"},
     {"Compute", K(UK_ALT('s')), A_SAMPLING, UK_ANY, "greedy / sampled decoding"},
+    {"Compute", K(UK_ALT('g')), A_GEN_CYCLE, UK_ANY,
+     "cycle the generator: plain, speculative (drafts and checks), diffusion (a wave)"},
     {"View", K(UK_ALT('h'), UK_F(2)), A_HEATMAP, UK_ANY, "heatmap: tint every token by the steps it took"},
     {"View", K(UK_ALT('b'), UK_F(3)), A_BROWSE, UK_ANY,
      "browse tokens (heatmap on): the selected token's steps and convergence trace"},
