@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static const char bench_usage[] =
-    "usage: huginn bench [--model PATH | --shape huginn-0125|tiny|demo] [--weights f32|bf16|q8_0]\n"
+    "usage: huginn bench [--model PATH | --shape huginn-0125|tiny|demo] [--weights f32|bf16|q8_0|q4]\n"
     "                    [--steps N] [--prompt-tokens N] [--decode-tokens N] [--threads N] [--cache S]\n"
     "                    [--kv-dtype f32|bf16|f16] [--wave-widths 1,4,16] [--json]\n"
     "       huginn bench tokenizer --tokenizer FILE --text FILE [--json]\n"
@@ -78,7 +78,7 @@ int cmd_bench(int argc, char **argv)
             const char *w = cli_str(&c);
             if (!w) return 2;
             if (hg_weights_parse(w, &weights) != HG_OK)
-                return cli_error("bench", "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", w);
+                return cli_error("bench", "--weights: unknown format '%s' (auto, f32, bf16, q8_0, q4)", w);
         } else if (cli_is(&c, "--kv-dtype")) {
             const char *v = cli_str(&c);
             if (!v) return 2;

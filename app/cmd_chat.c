@@ -42,7 +42,7 @@ static const char chat_usage[] =
     "  --seed S               sampling seed (default: random)\n"
     "  --max-new-tokens N     reply budget (default 256)\n"
     "  --ctx N                context positions (default: the model's block_size)\n"
-    "  --weights F            auto, f32, bf16 or q8_0 (see huginn run --help)\n"
+    "  --weights F            auto, f32, bf16, q8_0 or q4 (see huginn run --help)\n"
     "  --kv-dtype T           KV cache elements: f32 (default), bf16, f16\n"
     "  --keys-man             print the man page's KEYS section (troff) and exit\n"
     "\n"
@@ -119,7 +119,7 @@ static int run_chat(int argc, char **argv, int is_demo)
         else if (cli_is(&c, "--weights")) {
             const char *v = cli_str(&c);
             if (!v) return EXIT_BAD_INPUT;
-            if (hg_weights_parse(v, &weights) != HG_OK) return cli_error(cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", v);
+            if (hg_weights_parse(v, &weights) != HG_OK) return cli_error(cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0, q4)", v);
         } else if (cli_is(&c, "--kv-dtype")) {
             const char *v = cli_str(&c);
             if (!v) return EXIT_BAD_INPUT;

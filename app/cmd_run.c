@@ -76,8 +76,9 @@ static const char run_usage[] =
     "  --max-new-tokens N     (default 256); stops earlier at a stop token, which is included\n"
     "other:\n"
     "  --weights F            auto (default: the checkpoint's precision; bf16 for F32 checkpoints of\n"
-    "                         over 1e9 parameters), f32 (exact), bf16, q8_0.  Converted weights are\n"
-    "                         cached in $XDG_CACHE_HOME/huginn and mapped on later starts\n"
+    "                         over 1e9 parameters), f32 (exact), bf16, q8_0 or q4 (4.5 bits per weight).\n"
+    "                         Converted weights are cached in $XDG_CACHE_HOME/huginn and mapped on\n"
+    "                         later starts\n"
     "  --kv-dtype T           KV cache elements: f32 (default, exact), bf16 or f16 (half the memory)\n"
     "  --ctx N                context positions (default: the config's block_size)\n"
     "  --threads N            threads (default: all cores)\n"
@@ -93,7 +94,7 @@ static const char run_usage[] =
 
 static const char fwd_usage[] =
     "usage: huginn forward [--model PATH] --prompt-ids 1,2,3 [--steps N] [--init-scale X] [--seed S]\n"
-    "                      [--weights auto|f32|bf16|q8_0] [--kv-dtype f32|bf16|f16] [--threads N] [--json]\n"
+    "                      [--weights auto|f32|bf16|q8_0|q4] [--kv-dtype f32|bf16|f16] [--threads N] [--json]\n"
     "\n"
     "One forward pass over the prompt with a fixed number of recurrence steps.\n"
     "With --json: {\"argmax\": [per position], \"last_logits\": [the whole vocabulary at the last position]}.\n"
@@ -183,7 +184,7 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
             const char *w = cli_str(&c);
             if (!w) return 2;
             if (hg_weights_parse(w, &o->weights) != HG_OK)
-                return cli_error(c.cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", w);
+                return cli_error(c.cmd, "--weights: unknown format '%s' (auto, f32, bf16, q8_0, q4)", w);
         } else if (cli_is(&c, "--kv-dtype")) {
             const char *v = cli_str(&c);
             if (!v) return 2;

@@ -19,6 +19,7 @@ static const char usage[] =
     "  forward      one forward pass: argmax per position and the last logits\n"
     "  tokenize     text to ids (JSON array of strings on stdin with --json)\n"
     "  detokenize   ids to text (JSON array of id arrays on stdin with --json)\n"
+    "  perplexity   perplexity of the model on a text file, against recurrence steps\n"
     "  bench        benchmarks (bench tokenizer …)\n"
     "  demo         a scripted chat session for presentations\n"
     "  mkmodel      write a random checkpoint of a named shape (for load/convert timing)\n"
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
         {"run", cmd_run},           {"forward", cmd_forward},       {"tokenize", cmd_tokenize},
         {"detokenize", cmd_detokenize}, {"bench", cmd_bench},       {"chat", cmd_chat},
         {"demo", cmd_demo},         {"mkmodel", cmd_mkmodel},
+        {"perplexity", cmd_perplexity},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -562,9 +562,29 @@ void hg_recurrence_step(hg_ctx *c, int T, int pos0, int k)
     }
 }
 
+/* Negative log-likelihoods of the next tokens for R rows of logits
+ * starting at batch row t0, in double: nll[t] = logsumexp(l) - l[target]. */
+static void rows_nll(const hg_ctx *c, const float *logits, int R, int t0, int T, int pos0, double *nll)
+{
+    int V = c->m->cfg.vocab_size;
+    for (int j = 0; j < R; j++) {
+        int t = t0 + j;
+        if (t + 1 >= T) break;
+        const float *l = logits + (size_t)j * V;
+        double mx = l[0];
+        for (int i = 1; i < V; i++)
+            if (l[i] > mx) mx = l[i];
+        double sum = 0;
+        for (int i = 0; i < V; i++) sum += exp((double)l[i] - mx);
+        nll[t] = log(sum) + mx - (double)l[c->tokens[pos0 + t + 1]];
+    }
+}
+
 /* Coda and head on the batch's current state: writes the coda slots, and
- * the logits of the last row (or of every row into logits_all). */
-void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
+ * the logits of the last row (or of every row into logits_all); with
+ * o->nll, the head runs on o->head_rows rows at a time and only the next
+ * tokens' negative log-likelihoods are kept. */
+static void coda_head(hg_ctx *c, int T, int pos0, float *logits_all, const hg_batch_opts *o)
 {
     const hg_model *m = c->m;
     const hg_config *cf = &m->cfg;
@@ -573,7 +593,16 @@ void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
         int U = T - r0 < c->ubatch ? T - r0 : c->ubatch;
         hg_rmsnorm(c->m->pool, c->y, c->x + (size_t)r0 * E, m->ln_f, U, E, cf->norm_eps);
         for (int l = 0; l < cf->n_coda; l++) block_forward(c, &m->coda[l], -(l + 1), c->y, U, pos0 + r0, pos0);
-        if (logits_all) {
+        if (o && o->nll) {
+            hg_rmsnorm(c->m->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
+            for (int i = 0; i < U; i += o->head_rows) {
+                int R = U - i < o->head_rows ? U - i : o->head_rows;
+                MATMUL(o->head_buf, c->y + (size_t)i * E, &m->lm_head, R, HG_PROF_HEAD);
+                rows_nll(c, o->head_buf, R, r0 + i, T, pos0, o->nll);
+                if (r0 + i + R == T)
+                    memcpy(c->logits, o->head_buf + (size_t)(R - 1) * V, sizeof(float) * (size_t)V);
+            }
+        } else if (logits_all) {
             hg_rmsnorm(c->m->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
             MATMUL(logits_all + (size_t)r0 * V, c->y, &m->lm_head, U, HG_PROF_HEAD);
         } else if (r0 + U == T) {
@@ -582,8 +611,10 @@ void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
             MATMUL(c->logits, last, &m->lm_head, 1, HG_PROF_HEAD);
         }
     }
-    if (logits_all) memcpy(c->logits, logits_all + (size_t)(T - 1) * V, sizeof(float) * (size_t)V);
+    if (logits_all && !(o && o->nll)) memcpy(c->logits, logits_all + (size_t)(T - 1) * V, sizeof(float) * (size_t)V);
 }
+
+void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all) { coda_head(c, T, pos0, logits_all, NULL); }
 
 void hg_commit(hg_ctx *c, int pos0, int T, int steps)
 {
@@ -629,7 +660,7 @@ hg_status hg_process_batch(hg_ctx *c, int T, const hg_batch_opts *o, int *steps_
         int check = adaptive && k >= o->min_steps && (k - o->min_steps) % o->check_every == 0;
         if (check) {
             if (needs_logits) {
-                hg_coda_and_head(c, T, pos0, o->logits_all);
+                coda_head(c, T, pos0, o->logits_all, o);
                 logits_step = k;
             }
             value = hg_exit_value(&c->ex, c->logits, c->x, T, E);
@@ -645,7 +676,7 @@ hg_status hg_process_batch(hg_ctx *c, int T, const hg_batch_opts *o, int *steps_
             break;
         }
     }
-    if (logits_step != steps - 1) hg_coda_and_head(c, T, pos0, o->logits_all);
+    if (logits_step != steps - 1) coda_head(c, T, pos0, o->logits_all, o);
     const float *last = c->x + (size_t)(T - 1) * E;
     if (adaptive) memcpy(c->warm, last, sizeof(float) * (size_t)E);
     else hg_rmsnorm(c->m->pool, c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
@@ -692,5 +723,34 @@ hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, fl
     s = hg_process_batch(c, n_ids, &o, &steps);
     if (s) return hg_fail(err, s, "forward pass failed: %s", hg_status_str(s));
     if (last_logits) memcpy(last_logits, c->logits, sizeof(float) * (size_t)c->m->cfg.vocab_size);
+    return HG_OK;
+}
+
+hg_status hg_score(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, hg_event_cb cb, void *user, double *nll,
+                   hg_err *err)
+{
+    if (num_steps < 1 || num_steps > HG_MAX_STEPS)
+        return hg_fail(err, HG_E_ARG, "num_steps %d: must be 1..%d", num_steps, HG_MAX_STEPS);
+    if (n_ids < 2 || !ids || !nll) return hg_fail(err, HG_E_ARG, "scoring needs at least 2 tokens");
+    hg_ctx_reset(c);
+    hg_status s = hg_append_ids(c, ids, n_ids, err);
+    if (s) return s;
+    if ((s = hg_ensure_slots(c, num_steps, err))) return s;
+    int V = c->m->cfg.vocab_size;
+    int rows = 64 < c->ubatch ? 64 : c->ubatch;
+    float *buf = malloc(sizeof(float) * (size_t)rows * (size_t)V);
+    if (!buf) return hg_fail(err, HG_E_NOMEM, "out of memory for %d rows of logits", rows);
+    hg_rng rng;
+    hg_rng_seed(&rng, 0);
+    hg_batch_opts o = {.num_steps = num_steps, .init_scale = 0, .rng = &rng, .crit = HG_CRIT_OFF, .threshold = NAN,
+                       .check_every = 1, .nll = nll, .head_buf = buf, .head_rows = rows, .cb = cb, .user = user};
+    int steps;
+    s = hg_process_batch(c, n_ids, &o, &steps);
+    free(buf);
+    if (s) {
+        hg_ctx_reset(c);
+        if (s == HG_E_CANCELLED) return hg_fail(err, s, "scoring cancelled");
+        return hg_fail(err, s, "forward pass failed: %s", hg_status_str(s));
+    }
     return HG_OK;
 }

@@ -69,6 +69,9 @@ typedef struct hg_batch_opts {
     int min_steps, check_every;
     const float *warm_in;    /* starting state of a 1-row batch, or NULL for s0 */
     float *logits_all;       /* (T, vocab) for every row, or NULL: last row only */
+    double *nll;             /* (T - 1) -log p(next token) per row, or NULL (hg_score) */
+    float *head_buf;         /* (head_rows, vocab) logits scratch for nll           */
+    int head_rows;
     hg_phase phase;          /* reported in the HG_EV_STEP events           */
     hg_event_cb cb;
     void *user;

@@ -93,6 +93,8 @@ typedef enum hg_weights {
     HG_WEIGHTS_F32,         /* exact: the golden mode                      */
     HG_WEIGHTS_BF16,        /* bfloat16, f32 accumulation                  */
     HG_WEIGHTS_Q8_0,        /* blocks of 32 int8 with one f16 scale        */
+    HG_WEIGHTS_Q4,          /* blocks of 32 4-bit values with a scale and a
+                               zero point in 16 bits: 4.5 bits per weight  */
     /* values past AUTO follow core/kernels.h hg_mat_type (one table)   */
 } hg_weights;
 
@@ -462,6 +464,15 @@ hg_status hg_time_wave_pass(hg_ctx *c, int width, int reps, double *seconds, hg_
 hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps,
                      float init_scale, uint64_t seed, float *logits,
                      float *last_logits, hg_err *err);
+
+/* Score a text: one forward pass over ids (n_ids >= 2) on an empty context
+ * (reset first and left holding the ids) at num_steps steps with init_scale 0;
+ * nll[t] = -log p(ids[t+1] | ids[0..t]) for t < n_ids - 1, from a log-softmax
+ * in double.  The head runs a few rows at a time, so no (n_ids, vocab) logits
+ * are held.  cb gets the HG_EV_STEP events; returning non-zero cancels
+ * (HG_E_CANCELLED, the context is reset). */
+hg_status hg_score(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, hg_event_cb cb, void *user,
+                   double *nll, hg_err *err);
 
 /* ----------------------------------------------------------- tokenizer */
 

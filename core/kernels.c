@@ -50,10 +50,92 @@ static void q8_0_from_f32(void *dst, const float *src, int n)
     }
 }
 
+static void q4_to_f32(const void *src, float *dst, int n)
+{
+    const hg_block_q4 *b = src;
+    for (int i = 0; i < n / HG_QK; i++) {
+        float d = hg_q4_d(b[i].dz);
+        int z = hg_q4_z(b[i].dz);
+        for (int j = 0; j < HG_QK / 2; j++) {
+            dst[i * HG_QK + j] = d * (float)((b[i].qs[j] & 15) - z);
+            dst[i * HG_QK + j + 16] = d * (float)((b[i].qs[j] >> 4) - z);
+        }
+    }
+}
+
+/* d rounded to the 12-bit float of a q4 block (0 for d <= 0). */
+static uint16_t q4_d_bits(float d)
+{
+    if (!(d > 0)) return 0;
+    uint32_t h = hg_f32_to_f16(d * 0x1p8f) & 0x7fffu;
+    if (h >= 0x7c00u) return 0xfff; /* beyond the f16 range: the largest */
+    h = (h + 4) >> 3;               /* 7 mantissa bits, rounded (a carry moves into the exponent) */
+    return (uint16_t)(h > 0xfff ? 0xfff : h);
+}
+
+/* Round to nearest (ties to even) without a libm call: |v| < 2^22. */
+static inline float q4_round(float v)
+{
+    v = v < -4e6f ? -4e6f : v > 4e6f ? 4e6f : v;
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* The block's range [min(x, 0), max(x, 0)] over 15 steps, then a few
+ * smaller scales (clipping the extremes for a finer grid), each with the
+ * zero point rounded and its two neighbours: the pair of least squared
+ * error, the scale rounded to its 12 bits before it is tried.  (Chosen by
+ * perplexity over a symmetric layout, z fixed at 8 or 7 as in llama.cpp's
+ * q4_0, and over no search: README, "Weight formats".) */
+static void q4_from_f32(void *dst, const float *src, int n)
+{
+    hg_block_q4 *b = dst;
+    static const float shrink[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f};
+    for (int i = 0; i < n / HG_QK; i++) {
+        const float *x = src + (size_t)i * HG_QK;
+        float mn = 0, mx = 0;
+        for (int j = 0; j < HG_QK; j++) {
+            mn = x[j] < mn ? x[j] : mn;
+            mx = x[j] > mx ? x[j] : mx;
+        }
+        uint16_t best_bits = 0;
+        int best_z = 0;
+        float best = INFINITY;
+        for (int f = 0; f < (int)(sizeof shrink / sizeof shrink[0]); f++) {
+            uint16_t bits = q4_d_bits((mx - mn) / 15 * shrink[f]);
+            float d = hg_q4_d(bits);
+            if (!(d > 0)) continue;
+            float id = 1.0f / d, r[HG_QK];
+            for (int j = 0; j < HG_QK; j++) r[j] = q4_round(x[j] * id);
+            int z0 = (int)q4_round(-mn * id);
+            z0 = z0 > 15 ? 15 : z0;
+            for (int z = z0 > 0 ? z0 - 1 : 0; z <= z0 + 1 && z <= 15; z++) {
+                float e = 0, lo = (float)-z, hi = (float)(15 - z);
+                for (int j = 0; j < HG_QK; j++) {
+                    float q = r[j] < lo ? lo : r[j] > hi ? hi : r[j];
+                    float t = x[j] - d * q;
+                    e += t * t;
+                }
+                if (e < best) best = e, best_bits = bits, best_z = z;
+            }
+        }
+        b[i].dz = (uint16_t)(best_z << 12 | best_bits);
+        float d = hg_q4_d(b[i].dz), id = d > 0 ? 1.0f / d : 0.0f;
+        for (int j = 0; j < HG_QK / 2; j++) {
+            int q[2];
+            for (int h = 0; h < 2; h++) {
+                float v = q4_round(x[j + 16 * h] * id) + (float)best_z;
+                q[h] = (int)(v < 0 ? 0 : v > 15 ? 15 : v);
+            }
+            b[i].qs[j] = (uint8_t)(q[0] | q[1] << 4);
+        }
+    }
+}
+
 const hg_type_traits hg_types[HG_MAT_NTYPES] = {
     [HG_MAT_F32] = {"f32", 1, 4, HG_X_F32, f32_to_f32, f32_from_f32},
     [HG_MAT_BF16] = {"bf16", 1, 2, HG_X_F32, bf16_to_f32, bf16_from_f32},
     [HG_MAT_Q8_0] = {"q8_0", HG_QK, sizeof(hg_block_q8_0), HG_X_Q8, q8_0_to_f32, q8_0_from_f32},
+    [HG_MAT_Q4] = {"q4", HG_QK, sizeof(hg_block_q4), HG_X_Q8, q4_to_f32, q4_from_f32},
 };
 
 int hg_type_by_name(const char *name)
@@ -210,6 +292,26 @@ static void rows_q8_0_generic(float *y, const hg_mat *W, const void *xv, int r0,
     }
 }
 
+/* q4 rows: per block, the integer sum of q (0..15) times x's int8 values,
+ * then d (dx sum - z sx) with sx = dx sum(qx): what the SIMD variants
+ * compute exactly up to the order of the f32 sums. */
+static void rows_q4_generic(float *y, const hg_mat *W, const void *xv, int r0, int r1)
+{
+    int nb = W->cols / HG_QK;
+    const hg_block_xq8 *x = xv;
+    for (int r = r0; r < r1; r++) {
+        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
+        float s = 0;
+        for (int b = 0; b < nb; b++) {
+            int acc = 0;
+            for (int i = 0; i < HG_QK / 2; i++)
+                acc += (w[b].qs[i] & 15) * x[b].qs[i] + (w[b].qs[i] >> 4) * x[b].qs[i + 16];
+            s += hg_q4_d(w[b].dz) * (x[b].d * (float)acc - (float)hg_q4_z(w[b].dz) * x[b].s);
+        }
+        y[r] = s;
+    }
+}
+
 static float dot_generic(const float *a, const float *b, int n)
 {
     float acc[8] = {0};
@@ -243,7 +345,7 @@ void hg_rmsnorm_generic(float *o, const float *x, const float *w, int n, float e
 static int always(void) { return 1; }
 
 static const hg_kernel_variant variant_generic = {
-    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
+    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic, rows_q4_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
     hg_swiglu_generic, hg_rmsnorm_generic};
 
 hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)

@@ -22,6 +22,7 @@ typedef enum hg_mat_type {
     HG_MAT_F32 = 0,
     HG_MAT_BF16,
     HG_MAT_Q8_0,
+    HG_MAT_Q4,
     HG_MAT_NTYPES
 } hg_mat_type;
 
@@ -32,6 +33,17 @@ typedef struct hg_block_q8_0 {
     uint16_t d;
     int8_t qs[HG_QK];
 } hg_block_q8_0;             /* 34 bytes */
+
+/* q4: per block of 32 values, 4-bit q with an integer zero point z:
+ * v = d (q - z).  dz holds z in bits 12..15 and d in bits 0..11 as an
+ * unsigned 12-bit float: bits 3..14 of an IEEE f16 (5 exponent, 7 mantissa
+ * bits), times 2^-8, so that normal scales run from 2^-22 to 256 (hg_q4_d).
+ * qs[j] holds value j in its low nibble and value j + 16 in its high
+ * nibble.  4.5 bits per weight. */
+typedef struct hg_block_q4 {
+    uint16_t dz;
+    uint8_t qs[HG_QK / 2];
+} hg_block_q4;               /* 18 bytes */
 
 /* Activations quantized for the integer products (x of q8_0 rows): an f32
  * scale d = max|x| / 127, the 32 int8 values and s = d * sum(q). */
@@ -104,6 +116,14 @@ typedef struct hg_kernel_variant {
     void (*rmsnorm)(float *o, const float *x, const float *w, int n, float eps);
 } hg_kernel_variant;
 
+#if defined(__aarch64__)
+/* NEON kernels of q4 (core/kernels_arm_q4.c) for the NEON variants' tables:
+ * rows on SMULL/SADALP (ARMv8.0) and on SDOT (asimddp), rows to f32. */
+void hg_rows_q4_neon(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_rows_q4_sdot(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_q4_to_f32_neon(const void *src, float *dst, int n);
+#endif
+
 /* The variants compiled in: index 0 is the generic reference. */
 int hg_kernel_variant_count(void);
 const hg_kernel_variant *hg_kernel_variant_at(int i);
@@ -135,6 +155,9 @@ uint16_t hg_f32_to_bf16(float f);
 float hg_bf16_to_f32(uint16_t h);
 uint16_t hg_f32_to_f16(float f);     /* IEEE half, round to nearest even */
 float hg_f16_to_f32(uint16_t h);
+/* The scale d and zero point z of a q4 block. */
+static inline float hg_q4_d(uint16_t dz) { return hg_f16_to_f32((uint16_t)((dz & 0xfffu) << 3)) * 0x1p-8f; }
+static inline int hg_q4_z(uint16_t dz) { return dz >> 12; }
 
 /* The plain C row kernels, shared by variants without their own. */
 void hg_swiglu_generic(float *act, const float *g, const float *u, int n);

@@ -472,12 +472,13 @@ static int have_i8mm(void) { return have_bf16() && (hg_arm_features() & HG_ARM_I
 #define NEON_COMMON                                                                                     \
     .rows[HG_MAT_F32] = rows_f32_neon, .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon,  \
     .to_f32[HG_MAT_BF16] = bf16_to_f32_neon, .to_f32[HG_MAT_Q8_0] = q8_0_to_f32_neon, .dot = dot_neon, \
-    .axpy = axpy_neon, .swiglu = swiglu_neon, .rmsnorm = rmsnorm_neon
+    .axpy = axpy_neon, .swiglu = swiglu_neon, .rmsnorm = rmsnorm_neon, .to_f32[HG_MAT_Q4] = hg_q4_to_f32_neon
 
 const hg_kernel_variant hg_variant_neon = {.name = "neon",
                                            .available = have_neon,
                                            .rows[HG_MAT_BF16] = rows_bf16_neon,
                                            .rows[HG_MAT_Q8_0] = rows_q8_0_neon,
+                                           .rows[HG_MAT_Q4] = hg_rows_q4_neon,
                                            .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_neon,
                                            NEON_COMMON};
 
@@ -485,6 +486,7 @@ const hg_kernel_variant hg_variant_neon_dotprod = {.name = "neon-dotprod",
                                                    .available = have_dotprod,
                                                    .rows[HG_MAT_BF16] = rows_bf16_neon,
                                                    .rows[HG_MAT_Q8_0] = rows_q8_0_sdot,
+                                                   .rows[HG_MAT_Q4] = hg_rows_q4_sdot,
                                                    .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_sdot,
                                                    NEON_COMMON};
 
@@ -492,6 +494,7 @@ const hg_kernel_variant hg_variant_neon_bf16 = {.name = "neon-bf16",
                                                 .available = have_bf16,
                                                 .rows[HG_MAT_BF16] = rows_bf16_mmla,
                                                 .rows[HG_MAT_Q8_0] = rows_q8_0_sdot,
+                                                .rows[HG_MAT_Q4] = hg_rows_q4_sdot,
                                                 .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_sdot,
                                                 NEON_COMMON};
 
@@ -499,5 +502,6 @@ const hg_kernel_variant hg_variant_neon_i8mm = {.name = "neon-i8mm",
                                                 .available = have_i8mm,
                                                 .rows[HG_MAT_BF16] = rows_bf16_mmla,
                                                 .rows[HG_MAT_Q8_0] = rows_q8_0_sdot,
+                                                .rows[HG_MAT_Q4] = hg_rows_q4_sdot,
                                                 .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_mmla,
                                                 NEON_COMMON};

@@ -171,6 +171,175 @@ static void test_q8_variants(void **state)
     check_variants(HG_MAT_Q8_0, 19, 5280);    /* the real width: 165 blocks */
 }
 
+static void test_q4_variants(void **state)
+{
+    (void)state;
+    check_variants(HG_MAT_Q4, 37, 64);
+    check_variants(HG_MAT_Q4, 23, 32 * 11); /* an odd number of blocks (the AVX-512 tail) */
+    check_variants(HG_MAT_Q4, 21, 64 * 9);
+    check_variants(HG_MAT_Q4, 19, 5280);    /* the real width: 165 blocks */
+    check_variants(HG_MAT_Q4, 3, 32);       /* one block */
+}
+
+/* Squared error of a block quantized plainly: scale (max - min) / 15 over
+ * [min(x, 0), max(x, 0)], the zero point rounded. */
+static double q4_plain_sse(const float *x)
+{
+    float mn = 0, mx = 0;
+    for (int i = 0; i < 32; i++) mn = fminf(mn, x[i]), mx = fmaxf(mx, x[i]);
+    double d = (mx - mn) / 15.0, e = 0;
+    if (d == 0) return 0;
+    double z = round(-mn / d);
+    for (int i = 0; i < 32; i++) {
+        double q = fmin(15, fmax(0, round(x[i] / d) + z));
+        e += (x[i] - d * (q - z)) * (x[i] - d * (q - z));
+    }
+    return e;
+}
+
+/* q4: the block layout, the 12-bit scale, exact grids, all-zero and
+ * one-signed blocks, and an error no worse than plain min/max rounding. */
+static void test_q4_format(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(hg_block_q4), 18);
+    assert_int_equal(hg_row_bytes(HG_MAT_Q4, 5280), 5280 / 32 * 18);
+    assert_true(hg_types[HG_MAT_Q4].block_bytes * 8.0 / hg_types[HG_MAT_Q4].block <= 4.5);
+    /* d: bits 3..14 of an f16 times 2^-8, z in the top 4 bits */
+    assert_true(hg_q4_d(0x3c00 >> 3) == 1.0f / 256);
+    assert_true(hg_q4_d((uint16_t)(0xf000 | (0x5800 >> 3))) == 0.5f); /* f16 0x5800 = 128 */
+    assert_true(hg_q4_d(0x0400 >> 3) == ldexpf(1.0f, -22));             /* the smallest normal */
+    assert_int_equal(hg_q4_z(0xf000), 15);
+    float x[32], back[32];
+    hg_block_q4 q[8];
+    /* a block on an exact grid: d 0.5, z 3 reconstructs exactly; nibble order */
+    for (int i = 0; i < 32; i++) x[i] = 0.5f * (float)((i * 7) % 16 - 3);
+    hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+    hg_types[HG_MAT_Q4].to_f32(q, back, 32);
+    for (int i = 0; i < 32; i++) assert_true(back[i] == x[i]);
+    assert_int_equal(hg_q4_z(q[0].dz), 3);
+    assert_true(hg_q4_d(q[0].dz) == 0.5f);
+    assert_int_equal(q[0].qs[1] & 15, 7);              /* value 1: 7 - 3 + 3 */
+    assert_int_equal(q[0].qs[1] >> 4, (17 * 7) % 16);  /* value 17 in the high nibble */
+    /* all zero; all positive (z 0); all negative (z 15) */
+    memset(x, 0, sizeof x);
+    hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+    hg_types[HG_MAT_Q4].to_f32(q, back, 32);
+    for (int i = 0; i < 32; i++) assert_true(back[i] == 0);
+    unsigned s = 77;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (int i = 0; i < 32; i++) x[i] = sign * (0.1f + fabsf(frand(&s)));
+        hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+        assert_int_equal(hg_q4_z(q[0].dz), sign > 0 ? 0 : 15);
+    }
+    /* random blocks at several magnitudes: about as good as plain rounding
+     * or better (the search includes it, with the scale rounded to 12 bits,
+     * which may move a value to the other side of a step), and better over
+     * all blocks */
+    double total = 0, total_plain = 0;
+    for (int b = 0; b < 200; b++) {
+        float mag = powf(10.0f, (float)(b % 7) - 4.0f), off = (b % 3 - 1) * 0.3f * mag;
+        for (int i = 0; i < 32; i++) x[i] = frand(&s) * mag + off;
+        if (b % 5 == 0) x[b % 32] = 6 * mag; /* an outlier */
+        hg_types[HG_MAT_Q4].from_f32(q, x, 32);
+        hg_types[HG_MAT_Q4].to_f32(q, back, 32);
+        double e = 0;
+        for (int i = 0; i < 32; i++) e += (double)(back[i] - x[i]) * (back[i] - x[i]);
+        double plain = q4_plain_sse(x);
+        if (!(e <= plain * 1.05 + 1e-30)) fail_msg("block %d: error %g, plain rounding %g", b, e, plain);
+        total += e / (mag * mag);
+        total_plain += plain / (mag * mag);
+    }
+    print_message("q4 blocks: squared error %.4g of plain min/max rounding\n", total / total_plain);
+    assert_true(total < total_plain * 0.98);
+}
+
+/* Every variant's vector expansion of rows to f32 equals the type's own
+ * to_f32 exactly (both compute d (q - z) or d q in f32), on whole rows and
+ * on a sub-range starting at a later block. */
+static void test_to_f32_variants(void **state)
+{
+    (void)state;
+    int tested = 0;
+    for (int ty = 0; ty < HG_MAT_NTYPES; ty++) {
+        hg_mat m;
+        void *data;
+        int cols = 32 * 7 + (hg_types[ty].block == 1 ? 5 : 0);
+        float *src = make_mat(&m, (hg_mat_type)ty, 3, cols, 21, &data);
+        float want[32 * 7 + 5], got[32 * 7 + 5];
+        for (int v = 0; v < hg_kernel_variant_count(); v++) {
+            const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+            if (!kv->available() || !kv->to_f32[ty]) continue;
+            tested++;
+            for (int r = 0; r < 3; r++) {
+                const char *row = (const char *)data + (size_t)r * hg_row_bytes((hg_mat_type)ty, cols);
+                hg_types[ty].to_f32(row, want, cols);
+                kv->to_f32[ty](row, got, cols);
+                for (int i = 0; i < cols; i++)
+                    if (got[i] != want[i]) fail_msg("%s to_f32 %s row %d [%d]: %g vs %g", kv->name, hg_types[ty].name, r, i, got[i], want[i]);
+                int skip = 2 * hg_types[ty].block, n = 3 * hg_types[ty].block;
+                size_t off = (size_t)(skip / hg_types[ty].block) * hg_types[ty].block_bytes;
+                kv->to_f32[ty](row + off, got, n);
+                for (int i = 0; i < n; i++) assert_true(got[i] == want[skip + i]);
+            }
+        }
+        free(src);
+        free(data);
+    }
+    print_message("%d vector row expansion(s) checked\n", tested);
+}
+
+/* The NEON q4 kernels (core/kernels_arm_q4.c) against the generic ones,
+ * whether or not a variant's table holds them yet (aarch64 only). */
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#include <asm/hwcap.h>
+#endif
+static void test_q4_neon(void **state)
+{
+    (void)state;
+#if defined(__aarch64__)
+    int widths[] = {32, 64, 352, 5280};
+    int dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+    for (int wi = 0; wi < 4; wi++) {
+        int rows = 13, cols = widths[wi];
+        hg_mat m;
+        void *data;
+        float *src = make_mat(&m, HG_MAT_Q4, rows, cols, 5u + (unsigned)cols, &data);
+        float *x = malloc(sizeof(float) * cols), *wrow = malloc(sizeof(float) * cols), *got = malloc(sizeof(float) * cols);
+        float yref[13], y[13];
+        unsigned s = 3;
+        for (int k = 0; k < cols; k++) x[k] = frand(&s);
+        void *xq = prep_x(HG_MAT_Q4, x, 1, cols);
+        hg_kernel_variant_at(0)->rows[HG_MAT_Q4](yref, &m, xq, 0, rows);
+        for (int kind = 0; kind < 1 + dotprod; kind++) {
+            (kind ? hg_rows_q4_sdot : hg_rows_q4_neon)(y, &m, xq, 0, rows);
+            for (int r = 0; r < rows; r++) {
+                hg_mat_row(&m, r, wrow);
+                double mag = 0;
+                for (int k = 0; k < cols; k++) mag += fabs((double)wrow[k] * x[k]);
+                if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-6))
+                    fail_msg("%s q4 %dx%d row %d: %.9g vs %.9g", kind ? "sdot" : "neon", rows, cols, r, y[r], yref[r]);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            hg_mat_row(&m, r, wrow);
+            hg_q4_to_f32_neon((const char *)data + (size_t)r * hg_row_bytes(HG_MAT_Q4, cols), got, cols);
+            for (int k = 0; k < cols; k++) assert_true(got[k] == wrow[k]);
+        }
+        free(src);
+        free(data);
+        free(x);
+        free(wrow);
+        free(got);
+        free(xq);
+    }
+    print_message("q4 NEON rows%s and expansion checked\n", dotprod ? ", SDOT rows" : "");
+#else
+    skip();
+#endif
+}
+
 /* dot and axpy of every variant against the reference, every length 0..100 */
 static void test_dot_axpy(void **state)
 {
@@ -444,8 +613,8 @@ static void test_amx(void **state)
         skip();
     }
     hg_pool *p = hg_pool_new(2);
-    hg_mat_type types[] = {HG_MAT_BF16, HG_MAT_Q8_0};
-    for (int ti = 0; ti < 2; ti++) {
+    hg_mat_type types[] = {HG_MAT_BF16, HG_MAT_Q8_0, HG_MAT_Q4};
+    for (int ti = 0; ti < 3; ti++) {
         int rows = 96, cols = 160, T = 45;
         hg_mat m;
         void *data;
@@ -485,7 +654,10 @@ int main(void)
     print_message("active kernels: %s\n", hg_kernels_name());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
-        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_conversions),
+        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),
+        cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants),
+        cmocka_unit_test(test_q4_neon),
+        cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
         cmocka_unit_test(test_gemm_kernels), cmocka_unit_test(test_variant_to_f32), cmocka_unit_test(test_amx),

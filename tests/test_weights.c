@@ -1,4 +1,4 @@
-/* test_weights.c — bf16 and q8_0 weight formats on the fixture: the forward
+/* test_weights.c — bf16, q8_0 and q4 weight formats on the fixture: the forward
  * cases against the golden logits (loose tolerances, reported), the
  * converted-weights cache (written once, mapped after, rejected when
  * corrupt), and progress reporting. */
@@ -136,6 +136,15 @@ static void test_bf16_q8_accuracy(void **state)
                   eq, rel * 100, agree, total);
     assert_true(rel < 0.05);
     assert_true(agree >= total * 8 / 10);
+    /* q4 (4.5 bits per weight) on random weights: about 16 times q8_0's
+     * error (steps of 1/15 of a block's range against 1/254) */
+    double e4 = forward_error(HG_WEIGHTS_Q4, "", &rel, &agree, &total);
+    print_message("q4: max |logit - golden| = %.4g (%.2f%% of max |logit|), argmax agrees at %d of %d positions\n",
+                  e4, rel * 100, agree, total);
+    assert_true(e4 > eq);  /* really fewer bits than q8_0 */
+    assert_true(e4 < 30 * eq);
+    assert_true(rel < 0.3);
+    assert_true(agree >= total * 6 / 10);
     assert_true(last_progress >= 1.0 - 1e-9);
 }
 
@@ -171,21 +180,26 @@ static void test_cache(void **state)
     assert_int_equal(truncate(path, 100), 0);
     double e4 = forward_error(HG_WEIGHTS_BF16, g_cache, &rel2, &a, &t);
     assert_true(e4 == e1);
-    /* q8_0 gets its own file */
+    /* q8_0 and q4 get their own files; a mapped q4 file gives the numbers of a fresh conversion */
     forward_error(HG_WEIGHTS_Q8_0, g_cache, &rel2, &a, &t);
     assert_int_equal(n_cache_files(NULL, 0), 2);
+    double q1 = forward_error(HG_WEIGHTS_Q4, g_cache, &rel2, &a, &t);
+    assert_int_equal(n_cache_files(NULL, 0), 3);
+    double q2 = forward_error(HG_WEIGHTS_Q4, g_cache, &rel2, &a, &t);
+    assert_true(q1 == q2);
 }
 
 static void test_parse(void **state)
 {
     (void)state;
     hg_weights w;
-    const char *names[] = {"auto", "f32", "bf16", "q8_0"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"auto", "f32", "bf16", "q8_0", "q4"};
+    for (int i = 0; i < 5; i++) {
         assert_int_equal(hg_weights_parse(names[i], &w), HG_OK);
         assert_string_equal(hg_weights_name(w), names[i]);
     }
-    assert_int_equal(hg_weights_parse("q4", &w), HG_E_ARG);
+    assert_int_equal(hg_weights_parse("q4_0", &w), HG_E_ARG);
+    assert_int_equal(hg_weights_parse("q5", &w), HG_E_ARG);
     /* auto keeps an F32 fixture exact */
     hg_load_params lp;
     hg_load_params_default(&lp);
