@@ -4,7 +4,7 @@
  *
  *   neon          ARMv8.0 (Cortex-A53/A72, Raspberry Pi 3/4): f32 and bf16
  *                 rows with FMLA, q8_0 rows on SMULL/SADALP, batch kernels
- *                 (2..16 inputs, each weight read once), 6x16 prefill
+ *                 (f32, bf16, q8_0; 2..16 inputs, each weight read once), 6x16 prefill
  *                 panels, vector exp for SwiGLU, RMSNorm.
  *   neon-dotprod  + SDOT for q8_0 (asimddp: Cortex-A76/Pi 5, Neoverse N1,
  *                 Graviton 2, Apple M1).
@@ -330,6 +330,43 @@ static void rows_n_bf16_neon(float *Y, const hg_mat *W, const void *Xv, int T, i
     }
 }
 
+/* f32 rows for nt (1..4) inputs at once: 8 weights loaded once for all. */
+__attribute__((always_inline)) static inline void f32_rows_nt(float *Y, int ldy, const float *w, const float *X, int K,
+                                                              int nt)
+{
+    float32x4_t lo[4], hi[4];
+    for (int j = 0; j < 4; j++) lo[j] = hi[j] = vdupq_n_f32(0);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        float32x4_t wl = vld1q_f32(w + k), wh = vld1q_f32(w + k + 4);
+        for (int j = 0; j < nt; j++) {
+            lo[j] = vfmaq_f32(lo[j], wl, vld1q_f32(X + (size_t)j * K + k));
+            hi[j] = vfmaq_f32(hi[j], wh, vld1q_f32(X + (size_t)j * K + k + 4));
+        }
+    }
+    for (int j = 0; j < nt; j++) {
+        float s = vaddvq_f32(vaddq_f32(lo[j], hi[j]));
+        for (int i = k; i < K; i++) s += w[i] * X[(size_t)j * K + i];
+        Y[(size_t)j * ldy] = s;
+    }
+}
+
+static void rows_n_f32_neon(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int K = W->cols, n = W->rows;
+    const float *X = Xv;
+    for (int r = r0; r < r1; r++) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) f32_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 4);
+        switch (T - t) {
+        case 3: f32_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
+        case 2: f32_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
+        case 1: f32_rows_nt(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
+        }
+    }
+}
+
 /* ------------------------------------------------------- prefill panels */
 
 /* Rows expanded to f32 for the prefill panels (exact, as the types' own). */
@@ -470,7 +507,8 @@ static int have_bf16(void)
 static int have_i8mm(void) { return have_bf16() && (hg_arm_features() & HG_ARM_I8MM); }
 
 #define NEON_COMMON                                                                                     \
-    .rows[HG_MAT_F32] = rows_f32_neon, .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon,  \
+    .rows[HG_MAT_F32] = rows_f32_neon, .rows_n[HG_MAT_F32] = rows_n_f32_neon,                          \
+    .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon,                                     \
     .to_f32[HG_MAT_BF16] = bf16_to_f32_neon, .to_f32[HG_MAT_Q8_0] = q8_0_to_f32_neon, .dot = dot_neon, \
     .axpy = axpy_neon, .swiglu = swiglu_neon, .rmsnorm = rmsnorm_neon, .to_f32[HG_MAT_Q4] = hg_q4_to_f32_neon
 
