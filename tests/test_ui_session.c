@@ -1,6 +1,7 @@
 /* test_ui_session.c — the conversation model: save/load round trip (atomic),
  * Markdown export, token lookup, autosave paths. */
 #include "testutil.h"
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "session.h"
@@ -74,6 +75,10 @@ static void test_round_trip(void **st)
             assert_int_equal(t.msg[i].tok[k].id, s.msg[i].tok[k].id);
             assert_int_equal(t.msg[i].tok[k].steps, s.msg[i].tok[k].steps);
             assert_int_equal(t.msg[i].tok[k].start, s.msg[i].tok[k].start);
+            /* the convergence traces travel too */
+            assert_int_equal(t.msg[i].tok[k].n_trace, s.msg[i].tok[k].n_trace);
+            for (int j = 0; j < s.msg[i].tok[k].n_trace; j++)
+                assert_float_equal(t.msg[i].tok[k].trace[j], s.msg[i].tok[k].trace[j], 1e-6 * fabs(s.msg[i].tok[k].trace[j]));
         }
     }
     assert_int_equal(t.msg[2].stopped, 1);

@@ -1,5 +1,6 @@
 /* app.c — messages, events and commands shared by the TUI and --plain. */
 #include "app.h"
+#include "export.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -155,6 +156,14 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
             ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
         }
         break;
+    case UC_TRACE: {
+        int i = ux_last_reply(&a->ss);
+        if (a->streaming) ua_notice(a, 1, "/trace: wait for the reply to end");
+        else if (i < 0) ua_notice(a, 1, "/trace: no reply yet");
+        else if (ux_trace_msg(&a->ss.msg[i], a->tok, c->arg, err, sizeof err)) ua_notice(a, 1, "/trace: %s", err);
+        else ua_notice(a, 0, "wrote the trace of %d tokens to %s", a->ss.msg[i].n_tok, c->arg);
+        break;
+    }
     case UC_EXPORT:
         if (ss_export_md(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/export: %s", err);
         else ua_notice(a, 0, "exported %s", c->arg);

@@ -1,5 +1,6 @@
 /* session.c — the conversation model and its files. */
 #include "session.h"
+#include "huginn.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -157,7 +158,7 @@ int ss_mkdirs(const char *dir)
     return 0;
 }
 
-static int write_atomic(const char *path, const char *text, char *err, size_t errcap)
+int ss_write_atomic(const char *path, const char *text, char *err, size_t errcap)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
@@ -174,6 +175,58 @@ static int write_atomic(const char *path, const char *text, char *err, size_t er
         return -1;
     }
     return 0;
+}
+
+/* A float for the session file: 6 significant digits, null for NaN. */
+static cJSON *num6(double v)
+{
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char b[32];
+    snprintf(b, sizeof b, "%.6g", v);
+    return cJSON_CreateNumber(strtod(b, NULL));
+}
+
+static void save_traces(cJSON *o, const us_msg *m)
+{
+    int any = 0;
+    for (int t = 0; t < m->n_tok; t++) any |= m->tok[t].n_trace > 0;
+    if (!any) return;
+    cJSON *tr = cJSON_AddArrayToObject(o, "traces");
+    cJSON *th = cJSON_AddArrayToObject(o, "thresholds");
+    cJSON *cr = cJSON_AddArrayToObject(o, "criteria");
+    for (int t = 0; t < m->n_tok; t++) {
+        const us_token *k = &m->tok[t];
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; i < k->n_trace; i++) cJSON_AddItemToArray(row, num6(k->trace[i]));
+        cJSON_AddItemToArray(tr, row);
+        cJSON_AddItemToArray(th, num6(k->threshold));
+        cJSON_AddItemToArray(cr, cJSON_CreateString(hg_criterion_name((hg_criterion)k->criterion)));
+    }
+}
+
+static void load_traces(us_msg *m, const cJSON *o)
+{
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "traces");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(o, "thresholds");
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(o, "criteria");
+    if (!cJSON_IsArray(tr) || cJSON_GetArraySize(tr) != m->n_tok) return;
+    for (int t = 0; t < m->n_tok; t++) {
+        us_token *k = &m->tok[t];
+        const cJSON *row = cJSON_GetArrayItem(tr, t);
+        int n = cJSON_IsArray(row) ? cJSON_GetArraySize(row) : 0;
+        if (n > 0 && n <= 65536 && (k->trace = malloc(sizeof *k->trace * (size_t)n))) {
+            for (int i = 0; i < n; i++) {
+                const cJSON *v = cJSON_GetArrayItem(row, i);
+                k->trace[i] = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
+            }
+            k->n_trace = n;
+        }
+        const cJSON *tv = cJSON_GetArrayItem(th, t);
+        k->threshold = cJSON_IsNumber(tv) ? tv->valuedouble : NAN;
+        const cJSON *cv = cJSON_GetArrayItem(cr, t);
+        hg_criterion c;
+        if (cJSON_IsString(cv) && hg_criterion_parse(cv->valuestring, &c) == HG_OK) k->criterion = (int)c;
+    }
 }
 
 int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
@@ -198,6 +251,7 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
                 cJSON_AddItemToArray(st, cJSON_CreateNumber(m->tok[t].steps));
                 cJSON_AddItemToArray(of, cJSON_CreateNumber(m->tok[t].start));
             }
+            save_traces(o, m);
             if (m->tok_per_s > 0) cJSON_AddNumberToObject(o, "tokens_per_s", m->tok_per_s);
         }
         if (m->stopped) cJSON_AddBoolToObject(o, "stopped", 1);
@@ -206,7 +260,7 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) { snprintf(err, errcap, "out of memory"); return -1; }
-    int rc = write_atomic(path, text, err, errcap);
+    int rc = ss_write_atomic(path, text, err, errcap);
     free(text);
     return rc;
 }
@@ -258,6 +312,7 @@ int ss_load(us_session *s, const char *path, char *err, size_t errcap)
                                 cJSON_GetArrayItem(st, t)->valueint, NULL, 0);
             }
             if (m->len < clen) ss_append_text(m, c + m->len, clen - m->len);
+            load_traces(m, mo);
         } else ss_append_text(m, c, clen);
         const cJSON *tps = cJSON_GetObjectItemCaseSensitive(mo, "tokens_per_s");
         if (cJSON_IsNumber(tps)) m->tok_per_s = tps->valuedouble;
@@ -308,7 +363,7 @@ int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap
         }
     }
 #undef PUT
-    int rc = write_atomic(path, out, err, errcap);
+    int rc = ss_write_atomic(path, out, err, errcap);
     free(out);
     return rc;
 }

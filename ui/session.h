@@ -53,6 +53,9 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap);
 int ss_load(us_session *s, const char *path, char *err, size_t errcap);
 /* Markdown with per-token steps for replies. */
 int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap);
+/* Write text to path atomically (a temporary file next to it, fsync, then
+ * rename).  0, or -1 with "path: reason" in err. */
+int ss_write_atomic(const char *path, const char *text, char *err, size_t errcap);
 /* Create dir and its parents (mode 0700). */
 int ss_mkdirs(const char *dir);
 /* A new autosave path: <state>/sessions/YYYYmmdd-HHMMSS-PID.json */

@@ -229,6 +229,7 @@ const char *const us_command_help[] = {
     "/clear                   start a new conversation",
     "/save FILE  /load FILE   the conversation as JSON",
     "/export FILE.md          Markdown with the steps of every token",
+    "/trace FILE              the last reply's per-token steps and exit values (JSON Lines)",
     "/theme NAME              default, light, mono, …",
     "/help  /quit",
     NULL,
@@ -320,9 +321,9 @@ us_cmd_kind us_command(us_settings *s, const char *line, us_cmd *o)
         o->kind = UC_SYSTEM; snprintf(o->arg, sizeof o->arg, "%s", arg);
     } else if (!strcmp(name, "regen")) o->kind = UC_REGEN;
     else if (!strcmp(name, "clear")) o->kind = UC_CLEAR;
-    else if (!strcmp(name, "save") || !strcmp(name, "load") || !strcmp(name, "export")) {
+    else if (!strcmp(name, "save") || !strcmp(name, "load") || !strcmp(name, "export") || !strcmp(name, "trace")) {
         if (!arg[0]) ERR("/%s: give a file name", name);
-        o->kind = name[0] == 's' ? UC_SAVE : name[0] == 'l' ? UC_LOAD : UC_EXPORT;
+        o->kind = name[0] == 's' ? UC_SAVE : name[0] == 'l' ? UC_LOAD : name[0] == 't' ? UC_TRACE : UC_EXPORT;
         snprintf(o->arg, sizeof o->arg, "%s", arg);
     } else if (!strcmp(name, "theme")) {
         if (!arg[0]) ERR("/theme: give a name (default, light, mono)");

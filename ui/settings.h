@@ -56,6 +56,7 @@ typedef enum us_cmd_kind {
     UC_SET,             /* a setting changed (msg says what) */
     UC_ERROR,           /* bad command or value (msg says why) */
     UC_SYSTEM, UC_REGEN, UC_CLEAR, UC_SAVE, UC_LOAD, UC_EXPORT, UC_THEME, UC_HELP, UC_QUIT,
+    UC_TRACE,           /* arg: the file for the last reply's trace */
 } us_cmd_kind;
 
 typedef struct us_cmd {
