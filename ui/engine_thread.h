@@ -17,7 +17,11 @@ typedef enum ue_kind {
     UE_DONE,        /* the reply ended: stats                                  */
     UE_NOTICE,      /* text: e.g. oldest turns dropped                         */
     UE_ERROR,       /* text                                                    */
+    UE_RUN_BEGIN,   /* a sweep run starts: num_steps its depth, step its index */
+    UE_RUN_END,     /* a sweep run ended: stats as in DONE                     */
 } ue_kind;
+
+#define UE_SWEEP_MAX 16
 
 typedef struct ue_event {
     ue_kind kind;
@@ -37,6 +41,7 @@ typedef struct ue_event {
     int ctx_used, n_ctx;
     size_t kv_bytes;
     int dropped;            /* DONE: messages left out of the context   */
+    int sweep;              /* DONE: the job was a sweep                */
 } ue_event;
 
 typedef struct ue_engine ue_engine;
@@ -56,6 +61,11 @@ void ue_set_settings(ue_engine *e, const us_settings *s);
 /* Start a reply to msgs (copied).  dropped: messages after the system one
  * already left out.  -1 when a reply is running. */
 int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped);
+/* A sweep: answer the conversation msgs (ending with the user turn) once
+ * per depth in steps[] (at most UE_SWEEP_MAX), in order, with the settings
+ * of now (the same seed for every run), each run between UE_RUN_BEGIN and
+ * UE_RUN_END, then UE_DONE.  -1 when a reply is running. */
+int ue_sweep(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped, const int *steps, int n_steps);
 int ue_busy(ue_engine *e);
 void ue_stop(ue_engine *e);         /* cancel the reply (from any thread) */
 void ue_reset(ue_engine *e);        /* forget the context before the next turn */

@@ -65,6 +65,7 @@ us_msg *ss_add(us_session *s, const char *role, const char *text)
     us_msg *m = &s->msg[s->n++];
     memset(m, 0, sizeof *m);
     snprintf(m->role, sizeof m->role, "%s", role);
+    m->diverge = -1;
     ss_append_text(m, text ? text : "", text ? strlen(text) : 0);
     return m;
 }
@@ -120,6 +121,35 @@ int ss_append_token(us_msg *m, int32_t id, const char *piece, size_t len, int st
     }
     ss_append_text(m, piece, len);
     return 0;
+}
+
+int ss_is_sweep(const us_msg *m) { return !strcmp(m->role, "sweep"); }
+
+void ss_sweep_diverge(us_session *s, int id)
+{
+    int deep = -1;
+    for (int i = 0; i < s->n; i++)
+        if (ss_is_sweep(&s->msg[i]) && s->msg[i].sweep == id && !s->msg[i].stopped &&
+            (deep < 0 || s->msg[i].num_steps > s->msg[deep].num_steps))
+            deep = i;
+    for (int i = 0; i < s->n; i++) {
+        us_msg *m = &s->msg[i];
+        if (!ss_is_sweep(m) || m->sweep != id) continue;
+        m->diverge = -1;
+        if (deep < 0 || i == deep) continue;
+        const us_msg *d = &s->msg[deep];
+        int t = 0;
+        while (t < m->n_tok && t < d->n_tok && m->tok[t].id == d->tok[t].id) t++;
+        if (t < m->n_tok) m->diverge = t;   /* a stopped or shorter run that agrees so far: none */
+    }
+}
+
+void ss_remove(us_session *s, int i)
+{
+    if (i < 0 || i >= s->n) return;
+    msg_free(&s->msg[i]);
+    memmove(s->msg + i, s->msg + i + 1, sizeof *s->msg * (size_t)(s->n - i - 1));
+    s->n--;
 }
 
 int ss_token_at(const us_msg *m, int off)
@@ -255,6 +285,11 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
             if (m->tok_per_s > 0) cJSON_AddNumberToObject(o, "tokens_per_s", m->tok_per_s);
         }
         if (m->stopped) cJSON_AddBoolToObject(o, "stopped", 1);
+        if (ss_is_sweep(m)) {
+            cJSON_AddNumberToObject(o, "sweep", m->sweep);
+            cJSON_AddNumberToObject(o, "num_steps", m->num_steps);
+            cJSON_AddNumberToObject(o, "diverge", m->diverge);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     char *text = cJSON_Print(j);
@@ -317,6 +352,14 @@ int ss_load(us_session *s, const char *path, char *err, size_t errcap)
         const cJSON *tps = cJSON_GetObjectItemCaseSensitive(mo, "tokens_per_s");
         if (cJSON_IsNumber(tps)) m->tok_per_s = tps->valuedouble;
         m->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "stopped"));
+        if (ss_is_sweep(m)) {
+            const cJSON *sw = cJSON_GetObjectItemCaseSensitive(mo, "sweep");
+            const cJSON *ns = cJSON_GetObjectItemCaseSensitive(mo, "num_steps");
+            const cJSON *dv = cJSON_GetObjectItemCaseSensitive(mo, "diverge");
+            m->sweep = cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < 1e9 ? (int)sw->valuedouble : 1;
+            m->num_steps = cJSON_IsNumber(ns) && ns->valuedouble >= 1 && ns->valuedouble <= 1e6 ? (int)ns->valuedouble : 0;
+            m->diverge = cJSON_IsNumber(dv) && dv->valuedouble >= 0 && dv->valuedouble < m->n_tok ? (int)dv->valuedouble : -1;
+        }
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (cJSON_IsString(model)) snprintf(ns.model, sizeof ns.model, "%s", model->valuestring);
@@ -341,7 +384,14 @@ int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap
     for (int i = 0; i < s->n; i++) {
         const us_msg *m = &s->msg[i];
         const char *who = !strcmp(m->role, "user") ? "You" : !strcmp(m->role, "system") ? "System" : "Huginn";
-        PUT("## %s\n\n%s\n\n", who, m->content ? m->content : "");
+        if (ss_is_sweep(m)) {
+            PUT("### Sweep %d · steps %d\n\n", m->sweep, m->num_steps);
+            if (m->tok_per_s > 0) PUT("%.1f tokens/s. ", m->tok_per_s);
+            if (m->diverge >= 0) PUT("Departs from the deepest reply at token %d.", m->diverge);
+            else PUT("Agrees with the deepest reply.");
+            PUT("\n\n%s\n\n", m->content ? m->content : "");
+        } else
+            PUT("## %s\n\n%s\n\n", who, m->content ? m->content : "");
         if (m->n_tok) {
             PUT("<details><summary>%d tokens, %.2f steps/token%s</summary>\n\n", m->n_tok,
                 ss_mean_steps(m), m->stopped ? ", stopped" : "");
