@@ -1,7 +1,7 @@
 /* amx.c — prefill products on Intel AMX tiles (TDPBF16PS).
  *
  * Y(T, N) = X(T, K) · W(N, K)^T for bf16 (or q8_0, expanded) weights and
- * T > 8 rows.  X is rounded to bf16 once per call (T padded to 32 rows);
+ * T > HG_SMALL_BATCH rows.  X is rounded to bf16 once per call (T padded to 32 rows);
  * for each panel of 32 output columns W is packed into the tile layout of
  * B (pairs of k interleaved per column), then every block of 32 rows of X
  * multiplies it with 2 x 2 accumulator tiles.  Panels are spread over the
@@ -89,17 +89,15 @@ AMX static void pack_panel(const amx_task *t, int n0, uint32_t *pack, uint16_t *
     if (t->W->type == HG_MAT_BF16) {
         src = (const uint32_t *)((const uint16_t *)t->W->data + (size_t)n0 * K);
         stride = (size_t)kw;
-    } else { /* q8_0: expand the 32 rows to bf16 first (16 values per step) */
-        int nb = K / HG_Q8_BLOCK;
+    } else { /* quantized: expand the 32 rows to bf16 first */
+        size_t rb = hg_row_bytes(t->W->type, K);
         for (int n = 0; n < 32; n++) {
-            const int8_t *q = (const int8_t *)t->W->data + (size_t)(n0 + n) * K;
-            const float *sc = t->W->scales + (size_t)(n0 + n) * nb;
+            const char *row = (const char *)t->W->data + (size_t)(n0 + n) * rb;
             uint16_t *dst = rows_bf16 + (size_t)n * K;
-            for (int k = 0; k < K; k += 16) {
-                __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + k))));
-                v = _mm512_mul_ps(v, _mm512_set1_ps(sc[k / HG_Q8_BLOCK]));
-                _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(v));
-            }
+            float *f = (float *)(rows_bf16 + (size_t)32 * K);
+            hg_types[t->W->type].to_f32(row, f, K);
+            for (int k = 0; k < K; k += 16)
+                _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(f + k)));
         }
         src = (const uint32_t *)rows_bf16;
         stride = (size_t)kw;
@@ -182,9 +180,9 @@ int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int 
     int N = W->rows, K = W->cols;
     if (W->type == HG_MAT_F32 || N % 32 || K % 32 || T < 1 || !hg_amx_available()) return 0;
     int Tp = (T + 31) & ~31, nth = hg_pool_size(pool);
-    /* one workspace: X in bf16, packed panels, C spill, q8_0 rows (32 bf16 rows then K floats) per thread */
+    /* one workspace: X in bf16, packed panels, C spill, quantized rows expanded (32 bf16 rows then K floats) per thread */
     size_t xb = up64((size_t)Tp * K * 2), pk = up64((size_t)nth * (K / 2) * 32 * 4), ct = up64((size_t)nth * 32 * 32 * 4);
-    size_t wr = W->type == HG_MAT_Q8_0 ? up64((size_t)nth * ((size_t)34 * K * 2 + 64)) : 0;
+    size_t wr = W->type != HG_MAT_BF16 ? up64((size_t)nth * ((size_t)34 * K * 2 + 64)) : 0;
     size_t need = xb + pk + ct + wr;
     if (ws->bytes < need) { /* grows on the first calls only: sizes are bounded by the model */
         free(ws->buf);

@@ -92,7 +92,8 @@ typedef enum hg_weights {
                                checkpoints of over 1e9 parameters use bf16 */
     HG_WEIGHTS_F32,         /* exact: the golden mode                      */
     HG_WEIGHTS_BF16,        /* bfloat16, f32 accumulation                  */
-    HG_WEIGHTS_Q8_0,        /* blocks of 32 int8 with one f32 scale        */
+    HG_WEIGHTS_Q8_0,        /* blocks of 32 int8 with one f16 scale        */
+    /* values past AUTO follow core/kernels.h hg_mat_type (one table)   */
 } hg_weights;
 
 const char *hg_weights_name(hg_weights w);          /* "f32", "bf16", "q8_0", "auto" */

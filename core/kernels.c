@@ -9,22 +9,89 @@
 
 /* ------------------------------------------------------------ formats */
 
-size_t hg_mat_data_bytes(hg_mat_type t, int rows, int cols)
+static void f32_to_f32(const void *src, float *dst, int n) { memcpy(dst, src, sizeof(float) * (size_t)n); }
+static void f32_from_f32(void *dst, const float *src, int n) { memcpy(dst, src, sizeof(float) * (size_t)n); }
+
+static void bf16_to_f32(const void *src, float *dst, int n)
 {
-    size_t n = (size_t)rows * (size_t)cols;
-    switch (t) {
-    case HG_MAT_F32: return n * 4;
-    case HG_MAT_BF16: return n * 2;
-    case HG_MAT_Q8_0: return n;
-    }
-    return 0;
+    const uint16_t *w = src;
+    for (int i = 0; i < n; i++) dst[i] = hg_bf16_to_f32(w[i]);
 }
 
-size_t hg_mat_bytes(const hg_mat *m)
+static void bf16_from_f32(void *dst, const float *src, int n)
 {
-    size_t b = hg_mat_data_bytes(m->type, m->rows, m->cols);
-    if (m->type == HG_MAT_Q8_0) b += (size_t)m->rows * (size_t)(m->cols / HG_Q8_BLOCK) * sizeof(float);
-    return b;
+    uint16_t *w = dst;
+    for (int i = 0; i < n; i++) w[i] = hg_f32_to_bf16(src[i]);
+}
+
+static void q8_0_to_f32(const void *src, float *dst, int n)
+{
+    const hg_block_q8_0 *b = src;
+    for (int i = 0; i < n / HG_QK; i++) {
+        float d = hg_f16_to_f32(b[i].d);
+        for (int j = 0; j < HG_QK; j++) dst[i * HG_QK + j] = d * b[i].qs[j];
+    }
+}
+
+/* Scale max|x| / 127 rounded to f16; values divided by the rounded scale. */
+static void q8_0_from_f32(void *dst, const float *src, int n)
+{
+    hg_block_q8_0 *b = dst;
+    for (int i = 0; i < n / HG_QK; i++) {
+        const float *x = src + (size_t)i * HG_QK;
+        float amax = 0;
+        for (int j = 0; j < HG_QK; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        b[i].d = hg_f32_to_f16(amax / 127.0f);
+        float d = hg_f16_to_f32(b[i].d), id = d > 0 ? 1.0f / d : 0.0f;
+        for (int j = 0; j < HG_QK; j++) {
+            float v = roundf(x[j] * id);
+            b[i].qs[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+    }
+}
+
+const hg_type_traits hg_types[HG_MAT_NTYPES] = {
+    [HG_MAT_F32] = {"f32", 1, 4, HG_X_F32, f32_to_f32, f32_from_f32},
+    [HG_MAT_BF16] = {"bf16", 1, 2, HG_X_F32, bf16_to_f32, bf16_from_f32},
+    [HG_MAT_Q8_0] = {"q8_0", HG_QK, sizeof(hg_block_q8_0), HG_X_Q8, q8_0_to_f32, q8_0_from_f32},
+};
+
+int hg_type_by_name(const char *name)
+{
+    for (int t = 0; name && t < HG_MAT_NTYPES; t++)
+        if (!strcmp(name, hg_types[t].name)) return t;
+    return -1;
+}
+
+size_t hg_row_bytes(hg_mat_type t, int cols)
+{
+    return (size_t)(cols / hg_types[t].block) * (size_t)hg_types[t].block_bytes;
+}
+
+size_t hg_mat_bytes(const hg_mat *m) { return (size_t)m->rows * hg_row_bytes(m->type, m->cols); }
+
+size_t hg_x_bytes(hg_x_format f, int K)
+{
+    return f == HG_X_Q8 ? (size_t)(K / HG_QK) * sizeof(hg_block_xq8) : (size_t)K * sizeof(float);
+}
+
+void hg_quantize_xq8(hg_block_xq8 *dst, const float *x, int n)
+{
+    for (int i = 0; i < n / HG_QK; i++) {
+        const float *xb = x + (size_t)i * HG_QK;
+        float amax = 0;
+        for (int j = 0; j < HG_QK; j++) amax = fabsf(xb[j]) > amax ? fabsf(xb[j]) : amax;
+        float d = amax / 127.0f, id = d > 0 ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < HG_QK; j++) {
+            float v = roundf(xb[j] * id);
+            int q = (int)(v > 127 ? 127 : v < -127 ? -127 : v);
+            dst[i].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        dst[i].d = d;
+        dst[i].s = d * (float)sum;
+    }
 }
 
 uint16_t hg_f32_to_bf16(float f)
@@ -85,45 +152,17 @@ float hg_f16_to_f32(uint16_t h)
     return f;
 }
 
-void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols)
-{
-    for (int b = 0; b < cols / HG_Q8_BLOCK; b++) {
-        const float *xb = x + b * HG_Q8_BLOCK;
-        float amax = 0;
-        for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fabsf(xb[i]) > amax ? fabsf(xb[i]) : amax;
-        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-        scales[b] = d;
-        for (int i = 0; i < HG_Q8_BLOCK; i++) {
-            float v = roundf(xb[i] * id);
-            q[b * HG_Q8_BLOCK + i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
-    }
-}
-
 void hg_mat_row(const hg_mat *W, int r, float *out)
 {
-    size_t K = (size_t)W->cols, off = (size_t)r * K;
-    switch (W->type) {
-    case HG_MAT_F32: memcpy(out, (const float *)W->data + off, K * sizeof(float)); break;
-    case HG_MAT_BF16: {
-        const uint16_t *w = (const uint16_t *)W->data + off;
-        for (size_t i = 0; i < K; i++) out[i] = hg_bf16_to_f32(w[i]);
-        break;
-    }
-    case HG_MAT_Q8_0: {
-        const int8_t *w = (const int8_t *)W->data + off;
-        const float *s = W->scales + (size_t)r * (K / HG_Q8_BLOCK);
-        for (size_t i = 0; i < K; i++) out[i] = w[i] * s[i / HG_Q8_BLOCK];
-        break;
-    }
-    }
+    hg_types[W->type].to_f32((const char *)W->data + (size_t)r * hg_row_bytes(W->type, W->cols), out, W->cols);
 }
 
 /* ---------------------------------------------------- generic kernels */
 
-static void rows_f32_generic(float *y, const hg_mat *W, const float *x, int r0, int r1)
+static void rows_f32_generic(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
     int K = W->cols;
+    const float *x = xv;
     for (int r = r0; r < r1; r++) {
         const float *w = (const float *)W->data + (size_t)r * K;
         float acc[8] = {0};
@@ -137,9 +176,10 @@ static void rows_f32_generic(float *y, const hg_mat *W, const float *x, int r0, 
     }
 }
 
-static void rows_bf16_generic(float *y, const hg_mat *W, const float *x, int r0, int r1)
+static void rows_bf16_generic(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
     int K = W->cols;
+    const float *x = xv;
     for (int r = r0; r < r1; r++) {
         const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
         float acc[8] = {0};
@@ -153,17 +193,18 @@ static void rows_bf16_generic(float *y, const hg_mat *W, const float *x, int r0,
     }
 }
 
-static void rows_q8_generic(float *y, const hg_mat *W, const float *x, int r0, int r1)
+/* Integer sums per block, scaled by both scales: what every SIMD variant computes exactly. */
+static void rows_q8_0_generic(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
-    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    int nb = W->cols / HG_QK;
+    const hg_block_xq8 *x = xv;
     for (int r = r0; r < r1; r++) {
-        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
-        const float *sc = W->scales + (size_t)r * nb;
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
         float s = 0;
         for (int b = 0; b < nb; b++) {
-            float acc = 0;
-            for (int i = 0; i < HG_Q8_BLOCK; i++) acc += w[b * HG_Q8_BLOCK + i] * x[b * HG_Q8_BLOCK + i];
-            s += acc * sc[b];
+            int acc = 0;
+            for (int i = 0; i < HG_QK; i++) acc += w[b].qs[i] * x[b].qs[i];
+            s += (float)acc * (hg_f16_to_f32(w[b].d) * x[b].d);
         }
         y[r] = s;
     }
@@ -205,8 +246,13 @@ static int always(void) { return 1; }
 extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 
 static const hg_kernel_variant variant_generic = {
-    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_generic}, dot_generic, axpy_generic,
+    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic}, {0}, NULL, dot_generic, axpy_generic,
     hg_swiglu_generic, hg_rmsnorm_generic};
+
+hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
+{
+    return v->rows[t] ? v->rows[t] : variant_generic.rows[t];
+}
 
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
                                                     &hg_variant_avx512bf16};
@@ -243,39 +289,66 @@ const char *hg_kernels_name(void) { return hg_kernels_active()->name; }
 
 /* ------------------------------------------------------------ products */
 
+/* A buffer of the workspace (or of the call when there is none). */
+static void *ws_buf(hg_workspace *ws, size_t bytes, void **own)
+{
+    *own = NULL;
+    if (ws) {
+        if (ws->buf_bytes < bytes) {
+            free(ws->buf);
+            ws->buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+            ws->buf_bytes = ws->buf ? bytes : 0;
+        }
+        return ws->buf;
+    }
+    return *own = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
+void hg_workspace_free(hg_workspace *ws)
+{
+    free(ws->buf);
+    ws->buf = NULL;
+    ws->buf_bytes = 0;
+}
+
 typedef struct mv_task {
     float *Y;                /* (T, rows) */
     const hg_mat *W;
-    const float *X;          /* (T, cols) */
+    const void *X;           /* (T, x row) in the type's x format */
+    size_t x_bytes;          /* bytes of one row of X */
     int T;
     hg_rows_fn fn;
+    hg_rows_n_fn fn_n;
 } mv_task;
 
 /* Rows split over threads on 16-row boundaries (no shared cache lines of
- * y); with T > 1 the rows go in blocks of 16, each block used for all T
- * inputs while it is in cache, so W is read from memory once. */
+ * y).  With T > 1 the variant's batch kernel reads each row once for all T
+ * inputs; without one, rows go in blocks of about 1 MB, each block used for
+ * all T inputs while it is in cache, so W is read from memory once. */
 static void mv_run(void *arg, int ith, int nth)
 {
     mv_task *t = arg;
-    int n = t->W->rows, K = t->W->cols;
+    int n = t->W->rows;
     int chunks = (n + 15) / 16;
     int c0 = (int)((long)chunks * ith / nth), c1 = (int)((long)chunks * (ith + 1) / nth);
     int r0 = c0 * 16, r1 = c1 * 16 < n ? c1 * 16 : n;
+    if (r0 >= r1) return;
     if (t->T == 1) {
-        if (r0 < r1) t->fn(t->Y, t->W, t->X, r0, r1);
+        t->fn(t->Y, t->W, t->X, r0, r1);
         return;
     }
-    /* blocks of about 1 MB of weights: in L2 for the T inputs, and large
-     * enough that a kernel's per-call preparation of x is amortised */
-    int blk = (int)(((size_t)1 << 20) / (hg_mat_data_bytes(t->W->type, 1, K) + 1));
+    if (t->fn_n) {
+        t->fn_n(t->Y, t->W, t->X, t->T, r0, r1);
+        return;
+    }
+    int blk = (int)(((size_t)1 << 20) / (hg_row_bytes(t->W->type, t->W->cols) + 1));
     blk = blk < 16 ? 16 : blk & ~15;
     for (int b = r0; b < r1; b += blk) {
         int e = b + blk < r1 ? b + blk : r1;
-        for (int i = 0; i < t->T; i++) t->fn(t->Y + (size_t)i * n, t->W, t->X + (size_t)i * K, b, e);
+        for (int i = 0; i < t->T; i++)
+            t->fn(t->Y + (size_t)i * n, t->W, (const char *)t->X + (size_t)i * t->x_bytes, b, e);
     }
 }
-
-#define SMALL_BATCH 8
 
 typedef struct expand_task {
     const hg_mat *W;
@@ -300,20 +373,133 @@ static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, W, K, 0.0f, Y, ldy);
 }
 
+/* Packed-panel products for prefill without AMX: C^T(N, T) = W(N, K) X^T.
+ * X is packed once per call into panels of 16 inputs, k-major (16 floats per
+ * k); each thread takes groups of 6 rows of W, expands them to f32 a block
+ * of KC columns at a time (6 x KC floats, in L1 with the X panel block), and
+ * runs the variant's 6x16 kernel over every panel of X, accumulating in a
+ * small (6, Tp) buffer that is written to Y at the end of the group. */
+#define GEMM_MR 6
+#define GEMM_NR 16
+#define GEMM_KC 256
+
+typedef struct gemm_task {
+    float *Y;
+    const float *Xp;         /* (Tp/16, K, 16) */
+    const hg_mat *W;
+    int T, Tp, N, K;
+    hg_gemm6x16_fn kern;
+    float *thread_buf;       /* per thread: W rows (6, KC) + acc (6, Tp) */
+    size_t thread_floats;
+} gemm_task;
+
+static void gemm_run(void *arg, int ith, int nth)
+{
+    gemm_task *t = arg;
+    int K = t->K, N = t->N, Tp = t->Tp;
+    int groups = (N + GEMM_MR - 1) / GEMM_MR;
+    int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
+    float *wbuf = t->thread_buf + (size_t)ith * t->thread_floats, *acc = wbuf + GEMM_MR * GEMM_KC;
+    const hg_type_traits *tt = &hg_types[t->W->type];
+    size_t row_bytes = hg_row_bytes(t->W->type, K);
+    int kc_step = GEMM_KC - GEMM_KC % tt->block;
+    for (int g = g0; g < g1; g++) {
+        int n0 = g * GEMM_MR, m = N - n0 < GEMM_MR ? N - n0 : GEMM_MR;
+        memset(acc, 0, sizeof(float) * GEMM_MR * (size_t)Tp);
+        for (int k0 = 0; k0 < K; k0 += kc_step) {
+            int kc = K - k0 < kc_step ? K - k0 : kc_step;
+            for (int j = 0; j < m; j++)
+                tt->to_f32((const char *)t->W->data + (size_t)(n0 + j) * row_bytes +
+                               (size_t)(k0 / tt->block) * tt->block_bytes,
+                           wbuf + (size_t)j * GEMM_KC, kc);
+            for (int p = 0; p < Tp; p += GEMM_NR)
+                t->kern(acc + p, Tp, wbuf, GEMM_KC, t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR, kc, m);
+        }
+        for (int i = 0; i < t->T; i++)
+            for (int j = 0; j < m; j++) t->Y[(size_t)i * N + n0 + j] = acc[(size_t)j * Tp + i];
+    }
+}
+
+typedef struct pack_task {
+    float *Xp;
+    const float *X;
+    int T, Tp, K;
+} pack_task;
+
+static void pack_run(void *arg, int ith, int nth)
+{
+    pack_task *t = arg;
+    int panels = t->Tp / GEMM_NR;
+    for (int p = panels * ith / nth; p < panels * (ith + 1) / nth; p++) {
+        float *dst = t->Xp + (size_t)p * t->K * GEMM_NR;
+        for (int i = 0; i < GEMM_NR; i++) {
+            int row = p * GEMM_NR + i;
+            const float *x = t->X + (size_t)row * t->K;
+            if (row < t->T)
+                for (int k = 0; k < t->K; k++) dst[(size_t)k * GEMM_NR + i] = x[k];
+            else
+                for (int k = 0; k < t->K; k++) dst[(size_t)k * GEMM_NR + i] = 0;
+        }
+    }
+}
+
+static int gemm_packed(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws,
+                       hg_gemm6x16_fn kern)
+{
+    int N = W->rows, K = W->cols, Tp = (T + GEMM_NR - 1) / GEMM_NR * GEMM_NR, nth = hg_pool_size(pool);
+    size_t thread_floats = ((size_t)GEMM_MR * GEMM_KC + (size_t)GEMM_MR * Tp + 15) & ~(size_t)15;
+    size_t xp = (size_t)Tp * K;
+    void *own;
+    float *buf = ws_buf(ws, sizeof(float) * (xp + thread_floats * (size_t)nth), &own);
+    if (!buf) return 0;
+    pack_task pt = {buf, X, T, Tp, K};
+    hg_pool_run(pool, pack_run, &pt);
+    gemm_task gt = {Y, buf, W, T, Tp, N, K, kern, buf + xp, thread_floats};
+    hg_pool_run(pool, gemm_run, &gt);
+    free(own);
+    return 1;
+}
+
 void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws)
 {
-    float *scratch = ws ? ws->scratch : NULL;
-    size_t scratch_floats = ws ? ws->scratch_floats : 0;
+    const hg_kernel_variant *kv = hg_kernels_active();
     int N = W->rows, K = W->cols;
-    if (T <= SMALL_BATCH || (W->type != HG_MAT_F32 && !scratch)) {
-        mv_task t = {Y, W, X, T, hg_kernels_active()->rows[W->type]};
+    if (T <= HG_SMALL_BATCH) {
+        hg_x_format xf = hg_types[W->type].x_format;
+        const void *xin = X;
+        void *own = NULL;
+        size_t xb = hg_x_bytes(xf, K);
+        if (xf == HG_X_Q8) {
+            hg_block_xq8 *q = ws_buf(ws, xb * (size_t)T, &own);
+            if (!q) { /* no memory: the products on expanded rows would need more */
+                for (int i = 0; i < T; i++)
+                    for (int r = 0; r < N; r++) Y[(size_t)i * N + r] = NAN;
+                return;
+            }
+            for (int i = 0; i < T; i++) hg_quantize_xq8((hg_block_xq8 *)((char *)q + (size_t)i * xb), X + (size_t)i * K, K);
+            xin = q;
+        }
+        mv_task t = {Y, W, xin, xb, T, hg_variant_rows(kv, W->type), kv->rows_n[W->type]};
         hg_pool_run(pool, mv_run, &t);
+        free(own);
         return;
     }
     if (ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
     if (W->type == HG_MAT_F32) {
         sgemm(Y, N, X, (const float *)W->data, T, N, K);
         return;
+    }
+    if (kv->gemm && gemm_packed(pool, Y, X, W, T, ws, kv->gemm)) return;
+    float *scratch = ws ? ws->scratch : NULL;
+    size_t scratch_floats = ws ? ws->scratch_floats : 0;
+    void *own = NULL;
+    if (!scratch) {
+        scratch_floats = (size_t)K * 16;
+        scratch = own = malloc(sizeof(float) * scratch_floats);
+        if (!scratch) {
+            for (size_t i = 0; i < (size_t)T * N; i++) Y[i] = NAN;
+            return;
+        }
     }
     int tile = (int)(scratch_floats / (size_t)K);
     if (tile < 1) tile = 1;
@@ -322,6 +508,18 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
         expand_task et = {W, scratch, r0, r1};
         hg_pool_run(pool, expand_run, &et);
         sgemm(Y + r0, N, X, scratch, T, r1 - r0, K);
+    }
+    free(own);
+}
+
+/* C(m, 16) += A(m, k) B(k, 16): the reference of the panel kernels. */
+void hg_gemm6x16_generic(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
+{
+    for (int j = 0; j < m; j++) {
+        float acc[GEMM_NR] = {0};
+        for (int p = 0; p < k; p++)
+            for (int i = 0; i < GEMM_NR; i++) acc[i] += A[(size_t)j * lda + p] * B[(size_t)p * GEMM_NR + i];
+        for (int i = 0; i < GEMM_NR; i++) C[(size_t)j * ldc + i] += acc[i];
     }
 }
 

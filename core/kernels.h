@@ -1,7 +1,7 @@
 /* kernels.h — the numeric building blocks of the forward pass.
  *
- * Big matrices are hg_mat values in one of three formats; products with them
- * accumulate in f32.  Every product kernel has a plain C reference
+ * Big matrices are hg_mat values in one of the formats of hg_types[];
+ * products with them accumulate in f32.  Every product kernel has a plain C reference
  * ("generic") and SIMD variants (AVX2+FMA, AVX-512) chosen once at start-up
  * by CPU detection; tests check each variant against the reference. */
 #ifndef HG_KERNELS_H
@@ -12,31 +12,89 @@
 
 #include "pool.h"
 
+/* The weight formats of the big matrices.  Everything that depends on a
+ * format is in two tables: hg_types[] (block layout, conversions) and the
+ * kernel variants' per-type product slots.  A new format is one enum value,
+ * one row of hg_types[] and its kernels (a NULL slot falls back to the
+ * generic kernel of the type). */
 typedef enum hg_mat_type {
     HG_MAT_F32 = 0,
     HG_MAT_BF16,
     HG_MAT_Q8_0,
+    HG_MAT_NTYPES
 } hg_mat_type;
 
-#define HG_Q8_BLOCK 32
+#define HG_QK 32             /* values per block of the quantized formats */
+
+/* q8_0: per block of 32 values, an IEEE f16 scale d and 32 int8 q: v = d q. */
+typedef struct hg_block_q8_0 {
+    uint16_t d;
+    int8_t qs[HG_QK];
+} hg_block_q8_0;             /* 34 bytes */
+
+/* Activations quantized for the integer products (x of q8_0 rows): an f32
+ * scale d = max|x| / 127, the 32 int8 values and s = d * sum(q). */
+typedef struct hg_block_xq8 {
+    float d, s;
+    int8_t qs[HG_QK];
+} hg_block_xq8;              /* 40 bytes */
+
+typedef enum hg_x_format {
+    HG_X_F32 = 0,            /* products take x as f32                   */
+    HG_X_Q8,                 /* products take x as hg_block_xq8 blocks   */
+} hg_x_format;
+
+typedef struct hg_type_traits {
+    const char *name;        /* "f32", "bf16", "q8_0": the --weights name */
+    int block;               /* values per block (1 for f32/bf16)         */
+    int block_bytes;         /* bytes of one block                        */
+    hg_x_format x_format;    /* what the row kernels take as x            */
+    /* n values (a multiple of block) between f32 and the format */
+    void (*to_f32)(const void *src, float *dst, int n);
+    void (*from_f32)(void *dst, const float *src, int n);
+} hg_type_traits;
+
+extern const hg_type_traits hg_types[HG_MAT_NTYPES];
+/* The type of a name ("q8_0"), or -1. */
+int hg_type_by_name(const char *name);
+/* Bytes of one row of cols values (cols a multiple of the block). */
+size_t hg_row_bytes(hg_mat_type t, int cols);
 
 typedef struct hg_mat {
     hg_mat_type type;
     int rows, cols;          /* (out, in): y = W x                                  */
-    const void *data;        /* row-major: float / uint16_t (bf16) / int8_t (q8_0)  */
-    const float *scales;     /* q8_0: (rows, cols / 32) scale of each block          */
+    const void *data;        /* rows of hg_row_bytes(type, cols) bytes, row-major    */
 } hg_mat;
 
-size_t hg_mat_data_bytes(hg_mat_type t, int rows, int cols);
-size_t hg_mat_bytes(const hg_mat *m);          /* data + scales */
+size_t hg_mat_bytes(const hg_mat *m);
+/* Row r of W as f32. */
+void hg_mat_row(const hg_mat *W, int r, float *out);
 
-/* y[r] = W[r] · x for rows [r0, r1). */
-typedef void (*hg_rows_fn)(float *y, const hg_mat *W, const float *x, int r0, int r1);
+/* x (n values, a multiple of 32) as hg_block_xq8 blocks. */
+void hg_quantize_xq8(hg_block_xq8 *dst, const float *x, int n);
+/* Bytes of one row of x in a format: K floats or K/32 blocks. */
+size_t hg_x_bytes(hg_x_format f, int K);
+
+/* y[r] = W[r] · x for rows [r0, r1); x in the type's x_format. */
+typedef void (*hg_rows_fn)(float *y, const hg_mat *W, const void *x, int r0, int r1);
+/* Y[t][r] = W[r] · X[t] for t < T (T <= HG_SMALL_BATCH), rows [r0, r1):
+ * every row of W read once for all T inputs.  Y rows are W->rows apart, X
+ * rows hg_x_bytes(x_format, W->cols) apart. */
+typedef void (*hg_rows_n_fn)(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1);
+/* Prefill panels: C(m, 16) += A(m, k) B(k, 16) for m <= 6, with A row-major
+ * (rows lda apart: weights expanded to f32), B k-major (16 floats per k: a
+ * panel of 16 inputs), C rows ldc apart. */
+typedef void (*hg_gemm6x16_fn)(float *C, int ldc, const float *A, int lda, const float *B, int k, int m);
+void hg_gemm6x16_generic(float *C, int ldc, const float *A, int lda, const float *B, int k, int m);
+
+#define HG_SMALL_BATCH 16
 
 typedef struct hg_kernel_variant {
     const char *name;        /* "generic", "avx2", "avx512", "avx512bf16" */
     int (*available)(void);
-    hg_rows_fn rows[3];      /* by hg_mat_type */
+    hg_rows_fn rows[HG_MAT_NTYPES];       /* by hg_mat_type; NULL: generic */
+    hg_rows_n_fn rows_n[HG_MAT_NTYPES];   /* NULL: rows, once per input    */
+    hg_gemm6x16_fn gemm;                  /* NULL: OpenBLAS on expanded tiles */
     float (*dot)(const float *a, const float *b, int n);        /* sum a[i] b[i]  */
     void (*axpy)(float *y, float a, const float *x, int n);     /* y += a x       */
     void (*swiglu)(float *act, const float *g, const float *u, int n); /* silu(g) u */
@@ -49,29 +107,30 @@ const hg_kernel_variant *hg_kernel_variant_at(int i);
 /* Pick the best variant for this CPU (idempotent; HUGINN_KERNELS=generic|avx2|avx512 overrides). */
 void hg_kernels_init(void);
 const hg_kernel_variant *hg_kernels_active(void);
+/* The row kernel of a variant for a type (the generic one where it has none). */
+hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t);
 
-/* Y(T, N) = X(T, K) · W(N, K)^T.  T <= 8: the SIMD kernels, rows split over
- * the pool, each block of rows used for all T inputs while in cache; larger
- * T: AMX tiles for bf16/q8_0 weights where the CPU has them, else OpenBLAS
- * sgemm (tiles of bf16/q8_0 weights expanded to f32 in ws->scratch first).
- * ws may be NULL for f32 weights. */
+/* Y(T, N) = X(T, K) · W(N, K)^T.  T <= HG_SMALL_BATCH: the row kernels,
+ * rows split over the pool, each weight read once for all T inputs; larger
+ * T: AMX tiles for quantized/bf16 weights where the CPU has them, else the
+ * variant's packed-panel gemm (weights expanded to f32 panel by panel), else
+ * OpenBLAS sgemm (f32 weights, or tiles expanded in ws->scratch).
+ * ws may be NULL (buffers are then allocated per call). */
 typedef struct hg_workspace {
     float *scratch;          /* bf16/q8_0 tiles expanded to f32 for sgemm */
     size_t scratch_floats;
     void *amx;               /* hg_amx_ws, grown on demand */
+    void *buf;               /* quantized x, packed panels: grown on demand */
+    size_t buf_bytes;
 } hg_workspace;
 
 void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws);
-/* Row r of W as f32. */
-void hg_mat_row(const hg_mat *W, int r, float *out);
-
-/* Conversions: f32 -> bf16 (round to nearest even, NaN kept), bf16 -> f32,
- * one row to q8_0 (scale = max|x| / 127 per block of 32). */
+void hg_workspace_free(hg_workspace *ws);      /* the grown buffer */
+/* Conversions: f32 -> bf16 (round to nearest even, NaN kept), bf16 -> f32. */
 uint16_t hg_f32_to_bf16(float f);
 float hg_bf16_to_f32(uint16_t h);
 uint16_t hg_f32_to_f16(float f);     /* IEEE half, round to nearest even */
 float hg_f16_to_f32(uint16_t h);
-void hg_quantize_q8_0_row(int8_t *q, float *scales, const float *x, int cols);
 
 /* The plain C row kernels, shared by variants without their own. */
 void hg_swiglu_generic(float *act, const float *g, const float *u, int n);

@@ -8,7 +8,9 @@
 
 /* ---------------------------------------------------------------- AVX2 */
 
-__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v)
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum256(__m256 v)
 {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
     lo = _mm_add_ps(lo, hi);
@@ -17,9 +19,10 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v)
     return _mm_cvtss_f32(lo);
 }
 
-__attribute__((target("avx2,fma"))) static void rows_f32_avx2(float *y, const hg_mat *W, const float *x, int r0,
+AVX2 static void rows_f32_avx2(float *y, const hg_mat *W, const void *xv, int r0,
                                                               int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     for (int r = r0; r < r1; r++) {
         const float *w = (const float *)W->data + (size_t)r * K;
@@ -38,15 +41,16 @@ __attribute__((target("avx2,fma"))) static void rows_f32_avx2(float *y, const hg
     }
 }
 
-__attribute__((target("avx2,fma"))) static inline __m256 bf16x8_avx2(const uint16_t *p)
+AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p)
 {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-__attribute__((target("avx2,fma"))) static void rows_bf16_avx2(float *y, const hg_mat *W, const float *x, int r0,
+AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0,
                                                                int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     for (int r = r0; r < r1; r++) {
         const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
@@ -65,34 +69,142 @@ __attribute__((target("avx2,fma"))) static void rows_bf16_avx2(float *y, const h
     }
 }
 
-__attribute__((target("avx2,fma"))) static inline __m256 i8x8_avx2(const int8_t *p)
+/* q8_0 rows on integer dot instructions: x comes quantized per block
+ * (hg_block_xq8); |x| as u8 times w with x's sign (vpsignb) by vpmaddubsw,
+ * pairs summed by vpmaddwd, the block's 8 int32 sums scaled by dw dx. */
+AVX2 static inline __m256 q8_block_avx2(const hg_block_q8_0 *w, const hg_block_xq8 *x, __m256 acc)
 {
-    __m128i v;
-    memcpy(&v, p, 8);
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), wv = _mm256_loadu_si256((const __m256i *)w->qs);
+    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    return _mm256_fmadd_ps(p, _mm256_set1_ps(_cvtsh_ss(w->d) * x->d), acc);
 }
 
-__attribute__((target("avx2,fma"))) static void rows_q8_avx2(float *y, const hg_mat *W, const float *x, int r0, int r1)
+AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
-    int K = W->cols, nb = K / HG_Q8_BLOCK;
+    int nb = W->cols / HG_QK;
+    const hg_block_xq8 *x = xv;
     for (int r = r0; r < r1; r++) {
-        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
-        const float *sc = W->scales + (size_t)r * nb;
-        __m256 acc = _mm256_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            const int8_t *wb = w + b * HG_Q8_BLOCK;
-            const float *xb = x + b * HG_Q8_BLOCK;
-            __m256 p = _mm256_mul_ps(i8x8_avx2(wb), _mm256_loadu_ps(xb));
-            p = _mm256_fmadd_ps(i8x8_avx2(wb + 8), _mm256_loadu_ps(xb + 8), p);
-            p = _mm256_fmadd_ps(i8x8_avx2(wb + 16), _mm256_loadu_ps(xb + 16), p);
-            p = _mm256_fmadd_ps(i8x8_avx2(wb + 24), _mm256_loadu_ps(xb + 24), p);
-            acc = _mm256_fmadd_ps(p, _mm256_set1_ps(sc[b]), acc);
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
+            a0 = q8_block_avx2(w + b, x + b, a0);
+            a1 = q8_block_avx2(w + b + 1, x + b + 1, a1);
         }
-        y[r] = hsum256(acc);
+        if (b < nb) a0 = q8_block_avx2(w + b, x + b, a0);
+        y[r] = hsum256(_mm256_add_ps(a0, a1));
     }
 }
 
-__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n)
+/* nt (1..4) inputs at once: each block of w loaded once for all of them. */
+__attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y, int ldy, const hg_block_q8_0 *w,
+                                                                       const hg_block_xq8 *X, int nbx, int nb, int nt)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int b = 0; b < nb; b++) {
+        _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
+        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs);
+        float dw = _cvtsh_ss(w[b].d);
+        for (int j = 0; j < nt; j++) {
+            const hg_block_xq8 *x = X + (size_t)j * nbx + b;
+            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
+            __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+            __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+            acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * x->d), acc[j]);
+        }
+    }
+    for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
+}
+
+AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int nb = W->cols / HG_QK, n = W->rows;
+    const hg_block_xq8 *X = Xv;
+    for (int r = r0; r < r1; r++) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 4);
+        switch (T - t) {
+        case 3: q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 3); break;
+        case 2: q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 2); break;
+        case 1: q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 1); break;
+        }
+    }
+}
+
+/* bf16 and f32 rows for nt (1..4) inputs at once. */
+__attribute__((always_inline)) AVX2 static inline void bf16_rows_nt_avx2(float *Y, int ldy, const uint16_t *w,
+                                                                         const float *X, int K, int nt)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 wv = bf16x8_avx2(w + k);
+        for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
+    }
+    for (int j = 0; j < nt; j++) {
+        float s = hsum256(acc[j]);
+        for (int i = k; i < K; i++) s += hg_bf16_to_f32(w[i]) * X[(size_t)j * K + i];
+        Y[(size_t)j * ldy] = s;
+    }
+}
+
+AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int K = W->cols, n = W->rows;
+    const float *X = Xv;
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 4);
+        switch (T - t) {
+        case 3: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
+        case 2: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
+        case 1: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
+        }
+    }
+}
+
+/* C(m, 16) += A(m, k) B(k, 16): 6 x 2 accumulators, a broadcast of A and two
+ * loads of B per k. */
+AVX2 static void gemm6x16_avx2(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
+{
+    const float *a[6];
+    for (int j = 0; j < 6; j++) a[j] = A + (size_t)(j < m ? j : 0) * lda;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int p = 0; p < k; p++) {
+        __m256 b0 = _mm256_loadu_ps(B + (size_t)p * 16), b1 = _mm256_loadu_ps(B + (size_t)p * 16 + 8), av;
+        av = _mm256_broadcast_ss(a[0] + p);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a[1] + p);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a[2] + p);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a[3] + p);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a[4] + p);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a[5] + p);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    __m256 c[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+    for (int j = 0; j < m; j++) {
+        float *cj = C + (size_t)j * ldc;
+        _mm256_storeu_ps(cj, _mm256_add_ps(_mm256_loadu_ps(cj), c[2 * j]));
+        _mm256_storeu_ps(cj + 8, _mm256_add_ps(_mm256_loadu_ps(cj + 8), c[2 * j + 1]));
+    }
+}
+
+AVX2 static float dot_avx2(const float *a, const float *b, int n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     int i = 0;
@@ -105,7 +217,7 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
     return s;
 }
 
-__attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, const float *x, int n)
+AVX2 static void axpy_avx2(float *y, float a, const float *x, int n)
 {
     __m256 va = _mm256_set1_ps(a);
     int i = 0;
@@ -113,21 +225,29 @@ __attribute__((target("avx2,fma"))) static void axpy_avx2(float *y, float a, con
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-__attribute__((target("avx2,fma"))) static int have_avx2(void)
+AVX2 static int have_avx2(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 
-const hg_kernel_variant hg_variant_avx2 = {"avx2", have_avx2, {rows_f32_avx2, rows_bf16_avx2, rows_q8_avx2}, dot_avx2,
-                                           axpy_avx2, hg_swiglu_generic, hg_rmsnorm_generic};
+const hg_kernel_variant hg_variant_avx2 = {"avx2",
+                                           have_avx2,
+                                           {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2},
+                                           {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2},
+                                           gemm6x16_avx2,
+                                           dot_avx2,
+                                           axpy_avx2,
+                                           hg_swiglu_generic,
+                                           hg_rmsnorm_generic};
 
 /* ------------------------------------------------------------- AVX-512 */
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 
-AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const float *x, int r0, int r1)
+AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     for (int r = r0; r < r1; r++) {
         const float *w = (const float *)W->data + (size_t)r * K;
@@ -154,8 +274,9 @@ AVX512 static inline __m512 bf16x16(const uint16_t *p)
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 
-AVX512 static void rows_bf16_avx512(float *y, const hg_mat *W, const float *x, int r0, int r1)
+AVX512 static void rows_bf16_avx512(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     for (int r = r0; r < r1; r++) {
         const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
@@ -171,40 +292,6 @@ AVX512 static void rows_bf16_avx512(float *y, const hg_mat *W, const float *x, i
         float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
         for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
         y[r] = s;
-    }
-}
-
-AVX512 static inline __m512 i8x16(const int8_t *p)
-{
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
-}
-
-AVX512 static void rows_q8_avx512(float *y, const hg_mat *W, const float *x, int r0, int r1)
-{
-    int K = W->cols, nb = K / HG_Q8_BLOCK;
-    for (int r = r0; r < r1; r++) {
-        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
-        const float *sc = W->scales + (size_t)r * nb;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            const int8_t *wb = w + b * HG_Q8_BLOCK;
-            const float *xb = x + b * HG_Q8_BLOCK;
-            __m512 p0 = _mm512_mul_ps(i8x16(wb), _mm512_loadu_ps(xb));
-            __m512 p1 = _mm512_mul_ps(i8x16(wb + 32), _mm512_loadu_ps(xb + 32));
-            p0 = _mm512_fmadd_ps(i8x16(wb + 16), _mm512_loadu_ps(xb + 16), p0);
-            p1 = _mm512_fmadd_ps(i8x16(wb + 48), _mm512_loadu_ps(xb + 48), p1);
-            acc0 = _mm512_fmadd_ps(p0, _mm512_set1_ps(sc[b]), acc0);
-            acc1 = _mm512_fmadd_ps(p1, _mm512_set1_ps(sc[b + 1]), acc1);
-        }
-        for (; b < nb; b++) {
-            const int8_t *wb = w + b * HG_Q8_BLOCK;
-            const float *xb = x + b * HG_Q8_BLOCK;
-            __m512 p0 = _mm512_mul_ps(i8x16(wb), _mm512_loadu_ps(xb));
-            p0 = _mm512_fmadd_ps(i8x16(wb + 16), _mm512_loadu_ps(xb + 16), p0);
-            acc0 = _mm512_fmadd_ps(p0, _mm512_set1_ps(sc[b]), acc0);
-        }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     }
 }
 
@@ -290,9 +377,15 @@ static int have_avx512(void)
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 }
 
-const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
-                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_avx512}, dot_avx512, axpy_avx512,
-                                             swiglu_avx512, rmsnorm_avx512};
+const hg_kernel_variant hg_variant_avx512 = {"avx512",
+                                             have_avx512,
+                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_0_avx2},
+                                             {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2},
+                                             gemm6x16_avx2,
+                                             dot_avx512,
+                                             axpy_avx512,
+                                             swiglu_avx512,
+                                             rmsnorm_avx512};
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
@@ -304,8 +397,9 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512", have_avx512,
 #endif
 #define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
 
-AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const float *x, int r0, int r1)
+AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
+    const float *x = xv;
     int K = W->cols;
     if (K % 32 != 0 || K > 65536) {
         rows_bf16_avx512(y, W, x, r0, r1);
@@ -338,56 +432,35 @@ AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const float *x, i
     }
 }
 
-/* q8_0 rows with VNNI: x is quantized per block of 32 like the weights
- * (scale max|x|/127), |x| as u8 and its sign moved onto the weights, so
- * vpdpbusd multiplies 64 pairs at once; each block's int32 sum is scaled by
- * w_scale * x_scale in f32. */
-#define AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
+/* q8_0 rows with VNNI: as the AVX2 kernel, with vpdpbusd (256-bit, AVX512-VL)
+ * doing the u8 x s8 products and their sums of 4 in one instruction. */
+#define AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
 
-AVX512VNNI static void rows_q8_vnni(float *y, const hg_mat *W, const float *x, int r0, int r1)
+AVX512VNNI static inline __m256 q8_block_vnni(const hg_block_q8_0 *w, const hg_block_xq8 *x, __m256 acc)
 {
-    int K = W->cols, nb = K / HG_Q8_BLOCK;
-    if (K % 32 != 0 || K > 65536) {
-        rows_q8_avx512(y, W, x, r0, r1);
-        return;
-    }
-    uint8_t ax[K + 64] __attribute__((aligned(64)));
-    uint64_t neg[(K + 63) / 64];
-    float xs[nb];
-    for (int b = 0; b < nb; b++) {
-        const float *xb = x + b * HG_Q8_BLOCK;
-        float amax = 0;
-        for (int i = 0; i < HG_Q8_BLOCK; i++) amax = fabsf(xb[i]) > amax ? fabsf(xb[i]) : amax;
-        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-        xs[b] = d;
-        for (int i = 0; i < HG_Q8_BLOCK; i++) {
-            int k = b * HG_Q8_BLOCK + i;
-            float v = roundf(xb[i] * id);
-            int q = (int)(v > 127 ? 127 : v < -127 ? -127 : v);
-            ax[k] = (uint8_t)(q < 0 ? -q : q);
-            if ((k & 63) == 0) neg[k >> 6] = 0;
-            if (q < 0) neg[k >> 6] |= 1ull << (k & 63);
-        }
-    }
-    const __m512i pair_idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), wv = _mm256_loadu_si256((const __m256i *)w->qs);
+    __m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(_cvtsh_ss(w->d) * x->d), acc);
+}
+
+AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv, int r0, int r1)
+{
+    int nb = W->cols / HG_QK;
+    const hg_block_xq8 *x = xv;
     for (int r = r0; r < r1; r++) {
-        const int8_t *w = (const int8_t *)W->data + (size_t)r * K;
-        const float *sc = W->scales + (size_t)r * nb;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        for (int k = 0; k < K; k += 64) {
-            _mm_prefetch((const char *)(w + k) + PREFETCH_BYTES, _MM_HINT_T0);
-            int full = k + 64 <= K; /* else a last half of 32 */
-            __mmask64 lm = full ? ~0ull : 0xffffffffull;
-            __m512i wv = _mm512_maskz_loadu_epi8(lm, w + k);
-            wv = _mm512_mask_sub_epi8(wv, (__mmask64)neg[k >> 6], _mm512_setzero_si512(), wv);
-            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi8(lm, ax + k), wv);
-            int b = k / HG_Q8_BLOCK;
-            __m512 s2 = _mm512_castps128_ps512(_mm_set_ps(0, 0, full ? sc[b + 1] * xs[b + 1] : 0, sc[b] * xs[b]));
-            __m512 sv = _mm512_permutexvar_ps(pair_idx, s2);
-            if ((k >> 6) & 1) acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sv, acc1);
-            else acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sv, acc0);
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES, _MM_HINT_T0);
+            a0 = q8_block_vnni(w + b, x + b, a0);
+            a1 = q8_block_vnni(w + b + 1, x + b + 1, a1);
         }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        if (b < nb) a0 = q8_block_vnni(w + b, x + b, a0);
+        __m256 a = _mm256_add_ps(a0, a1);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        y[r] = _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
     }
 }
 
@@ -403,6 +476,12 @@ static int have_avx512bf16(void)
     return have_avx512() && __builtin_cpu_supports("avx512bf16") && have_avx512vnni();
 }
 
-const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16", have_avx512bf16,
-                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_vnni}, dot_avx512, axpy_avx512,
-                                                 swiglu_avx512, rmsnorm_avx512};
+const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
+                                                 have_avx512bf16,
+                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni},
+                                                 {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2},
+                                                 gemm6x16_avx2,
+                                                 dot_avx512,
+                                                 axpy_avx512,
+                                                 swiglu_avx512,
+                                                 rmsnorm_avx512};

@@ -420,53 +420,45 @@ void hg_model_rope_tables(hg_model *m)
 
 /* ------------------------------------------------------ weight formats */
 
+/* hg_weights values past AUTO follow hg_mat_type: one table of names. */
 const char *hg_weights_name(hg_weights w)
 {
-    switch (w) {
-    case HG_WEIGHTS_AUTO: return "auto";
-    case HG_WEIGHTS_F32: return "f32";
-    case HG_WEIGHTS_BF16: return "bf16";
-    case HG_WEIGHTS_Q8_0: return "q8_0";
-    }
-    return "?";
+    if (w == HG_WEIGHTS_AUTO) return "auto";
+    int t = (int)w - 1;
+    return t >= 0 && t < HG_MAT_NTYPES ? hg_types[t].name : "?";
 }
 
 hg_status hg_weights_parse(const char *name, hg_weights *out)
 {
-    for (int w = HG_WEIGHTS_AUTO; w <= HG_WEIGHTS_Q8_0; w++)
-        if (name && !strcmp(name, hg_weights_name((hg_weights)w))) {
-            *out = (hg_weights)w;
-            return HG_OK;
-        }
-    return HG_E_ARG;
+    if (name && !strcmp(name, "auto")) {
+        *out = HG_WEIGHTS_AUTO;
+        return HG_OK;
+    }
+    int t = hg_type_by_name(name);
+    if (t < 0) return HG_E_ARG;
+    *out = (hg_weights)(t + 1);
+    return HG_OK;
 }
 
-static hg_mat_type mat_type_of(hg_weights w)
-{
-    return w == HG_WEIGHTS_BF16 ? HG_MAT_BF16 : w == HG_WEIGHTS_Q8_0 ? HG_MAT_Q8_0 : HG_MAT_F32;
-}
+static hg_mat_type mat_type_of(hg_weights w) { return w == HG_WEIGHTS_AUTO ? HG_MAT_F32 : (hg_mat_type)(w - 1); }
 
-/* Convert one tensor into dst's format at data (and scales). */
-static void convert_mat(const hg_st_tensor *t, hg_mat_type ty, int rows, int cols, void *data, float *scales,
-                        float *rowbuf)
+/* Convert rows of one tensor into the format ty at data. */
+static void convert_mat(const hg_st_tensor *t, hg_mat_type ty, int rows, int cols, void *data, float *rowbuf)
 {
+    size_t rb = hg_row_bytes(ty, cols);
     for (int r = 0; r < rows; r++) {
         size_t off = (size_t)r * cols;
         for (int k = 0; k < cols; k++) rowbuf[k] = st_get(t, off + k);
-        if (ty == HG_MAT_F32) memcpy((float *)data + off, rowbuf, sizeof(float) * (size_t)cols);
-        else if (ty == HG_MAT_BF16)
-            for (int k = 0; k < cols; k++) ((uint16_t *)data)[off + k] = hg_f32_to_bf16(rowbuf[k]);
-        else
-            hg_quantize_q8_0_row((int8_t *)data + off, scales + (size_t)r * (cols / HG_Q8_BLOCK), rowbuf, cols);
+        hg_types[ty].from_f32((char *)data + (size_t)r * rb, rowbuf, cols);
     }
 }
 
 #define CACHE_MAGIC "HUGINNW1"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u     /* 2: q8_0 in blocks of an f16 scale and 32 int8 */
 
 typedef struct cache_entry {
     uint32_t rows, cols, type, pad;
-    uint64_t data_off, scales_off;
+    uint64_t data_off, reserved;
 } cache_entry;
 
 typedef struct cache_header {
@@ -531,7 +523,7 @@ static void default_cache_dir(char *out, size_t n)
 }
 
 /* Point the pending matrices at a mapped cache file if it is valid. */
-static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *ml)
+static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *ml, hg_mat_type ty)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -551,10 +543,11 @@ static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *m
              sizeof *h + sizeof *e * (size_t)ml->n <= size;
     for (int i = 0; ok && i < ml->n; i++) {
         hg_mat *d = ml->v[i].dst;
-        size_t db = hg_mat_data_bytes((hg_mat_type)e[i].type, d->rows, d->cols);
-        size_t sbytes = e[i].type == HG_MAT_Q8_0 ? (size_t)d->rows * (d->cols / HG_Q8_BLOCK) * 4 : 0;
-        ok = e[i].rows == (uint32_t)d->rows && e[i].cols == (uint32_t)d->cols && e[i].data_off % 64 == 0 &&
-             e[i].data_off + db <= size && (!sbytes || e[i].scales_off + sbytes <= size);
+        if (!ml->v[i].convert) continue;
+        /* a type this build does not know, or another than asked for, is refused */
+        ok = e[i].type == (uint32_t)ty && e[i].rows == (uint32_t)d->rows && e[i].cols == (uint32_t)d->cols &&
+             e[i].data_off % 64 == 0 && e[i].data_off <= size &&
+             hg_row_bytes(ty, d->cols) * (size_t)d->rows <= size - e[i].data_off;
     }
     if (!ok) {
         munmap(map, size);
@@ -563,9 +556,8 @@ static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *m
     for (int i = 0; i < ml->n; i++) {
         hg_mat *d = ml->v[i].dst;
         if (!ml->v[i].convert) continue;
-        d->type = (hg_mat_type)e[i].type;
+        d->type = ty;
         d->data = (const char *)map + e[i].data_off;
-        d->scales = d->type == HG_MAT_Q8_0 ? (const float *)((const char *)map + e[i].scales_off) : NULL;
     }
     m->cache_map = map;
     m->cache_size = size;
@@ -590,12 +582,7 @@ static hg_status cache_write(hg_model *m, const char *path, uint64_t key, mat_li
         ents[i] = (cache_entry){(uint32_t)d->rows, (uint32_t)d->cols, ml->v[i].convert ? (uint32_t)ty : 0u, 0, 0, 0};
         if (!ml->v[i].convert) continue;
         ents[i].data_off = off;
-        off += hg_mat_data_bytes(ty, d->rows, d->cols);
-        if (ty == HG_MAT_Q8_0) {
-            off = (off + 63) & ~(size_t)63;
-            ents[i].scales_off = off;
-            off += (size_t)d->rows * (d->cols / HG_Q8_BLOCK) * sizeof(float);
-        }
+        off += hg_row_bytes(ty, d->cols) * (size_t)d->rows;
         total_bytes += (double)ml->v[i].t->nbytes;
         if (d->cols > max_cols) max_cols = d->cols;
     }
@@ -611,30 +598,22 @@ static hg_status cache_write(hg_model *m, const char *path, uint64_t key, mat_li
         /* convert in bands of rows to keep memory small */
         int band = (int)((64u << 20) / ((size_t)d->cols * 4 + 1));
         if (band < 1) band = 1;
-        size_t dbytes = hg_mat_data_bytes(ty, band, d->cols);
-        void *buf = malloc(dbytes);
-        float *sc = ty == HG_MAT_Q8_0 ? malloc(sizeof(float) * (size_t)d->rows * (d->cols / HG_Q8_BLOCK)) : NULL;
-        if (!buf || (ty == HG_MAT_Q8_0 && !sc)) s = HG_E_NOMEM;
+        size_t rb = hg_row_bytes(ty, d->cols);
+        void *buf = malloc(rb * (size_t)band);
+        if (!buf) s = HG_E_NOMEM;
         if (s == HG_OK && fseek(f, (long)ents[i].data_off, SEEK_SET) != 0) s = HG_E_IO;
         for (int r0 = 0; s == HG_OK && r0 < d->rows; r0 += band) {
             int nr = d->rows - r0 < band ? d->rows - r0 : band;
             hg_st_tensor sub = *ml->v[i].t;
             sub.data = (const char *)sub.data + (size_t)r0 * d->cols * hg_st_dtype_size(sub.dtype);
-            convert_mat(&sub, ty, nr, d->cols, buf, sc ? sc + (size_t)r0 * (d->cols / HG_Q8_BLOCK) : NULL, rowbuf);
-            if (fwrite(buf, 1, hg_mat_data_bytes(ty, nr, d->cols), f) != hg_mat_data_bytes(ty, nr, d->cols))
-                s = HG_E_IO;
+            convert_mat(&sub, ty, nr, d->cols, buf, rowbuf);
+            if (fwrite(buf, 1, rb * (size_t)nr, f) != rb * (size_t)nr) s = HG_E_IO;
             done += (double)nr * d->cols * hg_st_dtype_size(sub.dtype);
             if (lp && lp->progress && lp->progress(total_bytes > 0 ? done / total_bytes : 1, ml->v[i].t->name,
                                                    lp->progress_user))
                 s = HG_E_CANCELLED;
         }
-        if (s == HG_OK && sc &&
-            (fseek(f, (long)ents[i].scales_off, SEEK_SET) != 0 ||
-             fwrite(sc, sizeof(float), (size_t)d->rows * (d->cols / HG_Q8_BLOCK), f) !=
-                 (size_t)d->rows * (d->cols / HG_Q8_BLOCK)))
-            s = HG_E_IO;
         free(buf);
-        free(sc);
     }
     /* pad to the full size */
     if (s == HG_OK && (fseek(f, (long)off - 1, SEEK_SET) != 0 || fputc(0, f) == EOF)) s = HG_E_IO;
@@ -665,15 +644,14 @@ static hg_status materialize(hg_model *m, mat_list *ml, const hg_load_params *lp
     for (int i = 0; i < ml->n; i++) {
         pending_mat *p = &ml->v[i];
         hg_mat *d = p->dst;
-        if (ty == HG_MAT_Q8_0 && d->cols % HG_Q8_BLOCK != 0)
-            return hg_fail(err, HG_E_UNSUPPORTED, "%s: q8_0 needs rows of a multiple of %d values; '%s' has %d",
-                           m->dir, HG_Q8_BLOCK, p->t->name, d->cols);
+        if (d->cols % hg_types[ty].block != 0)
+            return hg_fail(err, HG_E_UNSUPPORTED, "%s: %s needs rows of a multiple of %d values; '%s' has %d",
+                           m->dir, hg_types[ty].name, hg_types[ty].block, p->t->name, d->cols);
         int mappable = (uintptr_t)p->t->data % 4 == 0 &&
                        ((ty == HG_MAT_F32 && p->t->dtype == HG_ST_F32) || (ty == HG_MAT_BF16 && p->t->dtype == HG_ST_BF16));
         if (mappable) {
             d->type = ty;
             d->data = p->t->data;
-            d->scales = NULL;
         } else {
             p->convert = 1;
             n_convert++;
@@ -689,11 +667,11 @@ static hg_status materialize(hg_model *m, mat_list *ml, const hg_load_params *lp
             uint64_t key = cache_key(m, ty, ml);
             char path[4200];
             snprintf(path, sizeof path, "%s/%016llx-%s.bin", dir, (unsigned long long)key, hg_weights_name(w));
-            attached = cache_attach(m, path, key, ml);
+            attached = cache_attach(m, path, key, ml, ty);
             if (!attached) {
                 hg_status s = cache_write(m, path, key, ml, ty, lp, err);
                 if (s == HG_E_CANCELLED) return s;
-                if (s == HG_OK) attached = cache_attach(m, path, key, ml);
+                if (s == HG_OK) attached = cache_attach(m, path, key, ml, ty);
             }
         }
         if (!attached) { /* no usable cache: convert in memory */
@@ -707,16 +685,14 @@ static hg_status materialize(hg_model *m, mat_list *ml, const hg_load_params *lp
                 pending_mat *p = &ml->v[i];
                 if (!p->convert) continue;
                 hg_mat *d = p->dst;
-                void *data = hg_model_own(m, hg_mat_data_bytes(ty, d->rows, d->cols));
-                float *sc = ty == HG_MAT_Q8_0 ? hg_model_own(m, sizeof(float) * (size_t)d->rows * (d->cols / HG_Q8_BLOCK)) : NULL;
-                if (!data || (ty == HG_MAT_Q8_0 && !sc)) {
+                void *data = hg_model_own(m, hg_row_bytes(ty, d->cols) * (size_t)d->rows);
+                if (!data) {
                     free(rowbuf);
                     return hg_fail(err, HG_E_NOMEM, "out of memory converting '%s'", p->t->name);
                 }
-                convert_mat(p->t, ty, d->rows, d->cols, data, sc, rowbuf);
+                convert_mat(p->t, ty, d->rows, d->cols, data, rowbuf);
                 d->type = ty;
                 d->data = data;
-                d->scales = sc;
                 done += (double)p->t->nbytes;
                 if (lp && lp->progress && lp->progress(done / total, p->t->name, lp->progress_user)) {
                     free(rowbuf);
@@ -822,6 +798,7 @@ void hg_model_free(hg_model *m)
     if (!m) return;
     hg_pool_free(m->pool);
     free(m->ws.scratch);
+    hg_workspace_free(&m->ws);
     free(m->amx.buf);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

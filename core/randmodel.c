@@ -69,13 +69,7 @@ static void fill_run(void *arg, int ith, int nth)
     if (!row) return;
     for (int r = r0; r < r1; r++) {
         for (int k = 0; k < m->cols; k++) row[k] = rnd(t->seed, (uint64_t)r * m->cols + k);
-        size_t off = (size_t)r * m->cols;
-        if (m->type == HG_MAT_F32) memcpy((float *)m->data + off, row, sizeof(float) * (size_t)m->cols);
-        else if (m->type == HG_MAT_BF16)
-            for (int k = 0; k < m->cols; k++) ((uint16_t *)m->data)[off + k] = hg_f32_to_bf16(row[k]);
-        else
-            hg_quantize_q8_0_row((int8_t *)m->data + off, (float *)m->scales + (size_t)r * (m->cols / HG_Q8_BLOCK),
-                                 row, m->cols);
+        hg_types[m->type].from_f32((char *)m->data + (size_t)r * hg_row_bytes(m->type, m->cols), row, m->cols);
     }
     free(row);
 }
@@ -85,9 +79,8 @@ static int rand_mat(hg_model *m, hg_mat *d, hg_mat_type ty, int rows, int cols, 
     d->type = ty;
     d->rows = rows;
     d->cols = cols;
-    d->data = hg_model_own(m, hg_mat_data_bytes(ty, rows, cols));
-    d->scales = ty == HG_MAT_Q8_0 ? hg_model_own(m, sizeof(float) * (size_t)rows * (cols / HG_Q8_BLOCK)) : NULL;
-    if (!d->data || (ty == HG_MAT_Q8_0 && !d->scales)) return 0;
+    d->data = hg_model_own(m, hg_row_bytes(ty, cols) * (size_t)rows);
+    if (!d->data) return 0;
     fill_task t = {d, seed};
     hg_pool_run(m->pool, fill_run, &t);
     m->weight_bytes += hg_mat_bytes(d);
@@ -122,7 +115,7 @@ hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int
     *out = NULL;
     hg_kernels_init();
     if (w == HG_WEIGHTS_AUTO) w = HG_WEIGHTS_BF16;
-    hg_mat_type ty = w == HG_WEIGHTS_BF16 ? HG_MAT_BF16 : w == HG_WEIGHTS_Q8_0 ? HG_MAT_Q8_0 : HG_MAT_F32;
+    hg_mat_type ty = w == HG_WEIGHTS_AUTO ? HG_MAT_F32 : (hg_mat_type)(w - 1);
     hg_model *m = calloc(1, sizeof *m);
     if (!m) return hg_fail(err, HG_E_NOMEM, "out of memory");
     m->cfg = *cfg;
@@ -154,7 +147,7 @@ hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int
     if (!ok) {
         hg_model_free(m);
         return hg_fail(err, HG_E_NOMEM, "out of memory for random weights (%.1f GB)",
-                       hg_mat_data_bytes(ty, 1, 1) * 4.0e9 / 1e9);
+                       (double)hg_types[ty].block_bytes / hg_types[ty].block * 4.0e9 / 1e9);
     }
     hg_model_rope_tables(m);
     *out = m;
