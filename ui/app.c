@@ -229,10 +229,14 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
         else ua_notice(a, 0, "wrote the trace of %d tokens to %s", a->ss.msg[i].n_tok, c->arg);
         break;
     }
-    case UC_EXPORT:
-        if (ss_export_md(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/export: %s", err);
-        else ua_notice(a, 0, "exported %s", c->arg);
+    case UC_EXPORT: {
+        ut_theme th;
+        char terr[256];
+        if (ut_load(&th, a->set.theme, terr, sizeof terr)) ut_builtin(&th, "default");
+        if (ux_export(&a->ss, &th, c->arg, err, sizeof err)) ua_notice(a, 1, "/export: %s", err);
+        else ua_notice(a, 0, "exported %s (%s)", c->arg, ux_is_html(c->arg) ? "HTML" : "Markdown");
         break;
+    }
     default: break;
     }
     return k;

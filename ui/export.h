@@ -34,4 +34,15 @@ int ux_trace_msg(const us_msg *m, const hg_tokenizer *tok, const char *path, cha
 /* The last reply of the conversation (a Huginn message with tokens), or -1. */
 int ux_last_reply(const us_session *s);
 
+
+/* One self-contained HTML page (inline CSS and script, nothing fetched):
+ * the conversation, every reply token a <span data-steps=N> tinted with the
+ * theme's heat palette, a legend, a tooltip with the token's steps and its
+ * convergence trace (inline SVG) on hover, sweep runs side by side.  th may
+ * be NULL (the built-in default theme). */
+int ux_export_html(const us_session *s, const ut_theme *th, const char *path, char *err, size_t errcap);
+/* 1 when path ends in .html or .htm (any case). */
+int ux_is_html(const char *path);
+/* HTML for *.html / *.htm, Markdown otherwise (after ux_check_output). */
+int ux_export(const us_session *s, const ut_theme *th, const char *path, char *err, size_t errcap);
 #endif

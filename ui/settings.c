@@ -228,7 +228,7 @@ const char *const us_command_help[] = {
     "/regen                   regenerate the last reply",
     "/clear                   start a new conversation",
     "/save FILE  /load FILE   the conversation as JSON",
-    "/export FILE.md          Markdown with the steps of every token",
+    "/export FILE.md|.html    Markdown with the steps of every token, or a page tinted by steps",
     "/trace FILE              the last reply's per-token steps and exit values (JSON Lines)",
     "/sweep [LIST]            answer the last message again at each depth (default 4,8,16,32,64)",
     "/theme NAME              default, light, mono, …",
