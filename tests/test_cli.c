@@ -301,6 +301,13 @@ static void test_bad_input(void **state)
     for (int i = 0; i < 300; i++) strcat(longp, ",7");
     expect_bad(longp, "context");
     expect_bad("nosuchcommand", "unknown command");
+    /* export: a missing session, a missing or unwritable target, stray arguments */
+    expect_bad("export /nonexistent/s.json out.html%.0s", "/nonexistent/s.json");
+    expect_bad("export%.0s", "SESSION.json");
+    expect_bad("export a.json%.0s", "SESSION.json");
+    expect_bad("export a.json /tmp%.0s", "is a directory");
+    expect_bad("export a.json b.html c%.0s", "too many");
+    expect_bad("export a.json b.html --theme nosuchtheme%.0s", "nosuchtheme");
 }
 
 /* tokenize / detokenize: the JSON contract on the golden tokenizer cases */
@@ -425,7 +432,8 @@ static void test_help(void **state)
 {
     (void)state;
     const char *cmds[] = {"--help", "run --help", "forward --help", "tokenize --help", "detokenize --help",
-                          "bench --help", "bench tokenizer --help", "chat --help", "mkmodel --help"};
+                          "bench --help", "bench tokenizer --help", "chat --help", "mkmodel --help",
+                          "export --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         result r = run(cmds[i]);
         assert_int_equal(r.status, 0);
