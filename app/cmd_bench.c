@@ -3,8 +3,8 @@
 #include "cli.h"
 #include "cmds.h"
 #include "huginn.h"
+#include "probe.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,7 +19,8 @@ static const char bench_usage[] =
     "                    [--kv-dtype f32|bf16|f16] [--json]\n"
     "       huginn bench tokenizer --tokenizer FILE --text FILE [--json]\n"
     "\n"
-    "Measures, in one run: the machine's read bandwidth and peak FMA throughput, load time,\n"
+    "Measures, in one run: the machine's read bandwidth (right before and right after the run)\n"
+    "and peak FMA throughput with vector code of this CPU (AVX-512, AVX2 or NEON), load time,\n"
     "prefill tokens/s and GFLOP/s, decode s/token, bytes of weights per decoded token, the\n"
     "bandwidth bound in s/token and the ratio achieved, resident memory, KV bytes per token.\n"
     "With --shape, random weights of that shape are made in memory (no file needed; default\n"
@@ -27,124 +28,14 @@ static const char bench_usage[] =
     "8 decoded tokens.\n"
     "JSON keys: load_s, prefill_tokens_per_s, prefill_gflops, peak_gflops, decode_s_per_token,\n"
     "weight_bytes_per_token, bandwidth_gbs, bound_s_per_token, ratio_to_bound, rss_bytes,\n"
-    "kv_bytes_per_token.\n";
+    "kv_bytes_per_token, kernels, bandwidth_before_gbs, bandwidth_after_gbs, prefill_ratio_to_peak,\n"
+    "probe_isa.\n";
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* ------------------------------------------------ machine measurements */
-
-typedef struct bw_job {
-    const float *buf;
-    size_t n;
-    int reps;
-    double sum;
-} bw_job;
-
-/* Sum a buffer with eight independent AVX-512 accumulators (enough loads in
- * flight to saturate memory), or plain C where AVX-512 is missing. */
-__attribute__((target("avx512f"))) static double sum_avx512(const float *p, size_t n)
-{
-    __m512 s[8];
-    for (int i = 0; i < 8; i++) s[i] = _mm512_setzero_ps();
-    for (size_t i = 0; i + 128 <= n; i += 128)
-        for (int j = 0; j < 8; j++) s[j] = _mm512_add_ps(s[j], _mm512_load_ps(p + i + 16 * j));
-    for (int j = 1; j < 8; j++) s[0] = _mm512_add_ps(s[0], s[j]);
-    return _mm512_reduce_add_ps(s[0]);
-}
-
-static double sum_plain(const float *p, size_t n)
-{
-    float s[16] = {0};
-    for (size_t i = 0; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) s[j] += p[i + j];
-    double t = 0;
-    for (int j = 0; j < 16; j++) t += s[j];
-    return t;
-}
-
-static void *bw_thread(void *arg)
-{
-    bw_job *j = arg;
-    __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f");
-    double total = 0;
-    for (int r = 0; r < j->reps; r++) total += avx512 ? sum_avx512(j->buf, j->n) : sum_plain(j->buf, j->n);
-    j->sum = total;
-    return NULL;
-}
-
-/* Read bandwidth in GB/s: every thread sums its part of a 2 GiB buffer; best of 5. */
-static double measure_bandwidth(int threads)
-{
-    size_t bytes = (size_t)2 << 30, n = bytes / sizeof(float);
-    float *buf = aligned_alloc(64, bytes);
-    if (!buf) return 0;
-    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
-    bw_job jobs[256];
-    pthread_t th[256];
-    if (threads > 256) threads = 256;
-    size_t per = (n / threads) & ~(size_t)127;
-    double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        double t0 = now_s();
-        for (int t = 0; t < threads; t++) {
-            jobs[t] = (bw_job){buf + per * t, per, 2, 0};
-            pthread_create(&th[t], NULL, bw_thread, &jobs[t]);
-        }
-        for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
-        double dt = now_s() - t0;
-        double gbs = (double)per * threads * sizeof(float) * 2 / dt / 1e9;
-        if (gbs > best) best = gbs;
-    }
-    free(buf);
-    return best;
-}
-
-typedef struct fma_job {
-    long iters;
-    float out;
-} fma_job;
-
-__attribute__((target("avx512f"))) static void *fma_thread(void *arg)
-{
-    fma_job *j = arg;
-    typedef float v16 __attribute__((vector_size(64)));
-    v16 a = {1.0f}, b = {0.999f}, c = {1e-7f};
-    v16 x0 = a, x1 = a, x2 = a, x3 = a, x4 = a, x5 = a, x6 = a, x7 = a;
-    v16 x8 = a, x9 = a, x10 = a, x11 = a;
-    for (long i = 0; i < j->iters; i++) {
-        x0 = x0 * b + c; x1 = x1 * b + c; x2 = x2 * b + c; x3 = x3 * b + c;
-        x4 = x4 * b + c; x5 = x5 * b + c; x6 = x6 * b + c; x7 = x7 * b + c;
-        x8 = x8 * b + c; x9 = x9 * b + c; x10 = x10 * b + c; x11 = x11 * b + c;
-        __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5));
-    }
-    v16 s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11;
-    j->out = s[0];
-    return NULL;
-}
-
-/* Peak f32 FMA throughput in GFLOP/s (AVX-512, 12 independent chains). */
-static double measure_peak_gflops(int threads)
-{
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) return 0;
-    fma_job jobs[256];
-    pthread_t th[256];
-    if (threads > 256) threads = 256;
-    long iters = 20000000;
-    double t0 = now_s();
-    for (int t = 0; t < threads; t++) {
-        jobs[t].iters = iters;
-        pthread_create(&th[t], NULL, fma_thread, &jobs[t]);
-    }
-    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
-    double dt = now_s() - t0;
-    return (double)iters * 12 * 16 * 2 * threads / dt / 1e9;
 }
 
 static size_t rss_bytes(void)
@@ -192,7 +83,7 @@ int cmd_bench(int argc, char **argv)
             const char *w = cli_str(&c);
             if (!w) return 2;
             if (hg_weights_parse(w, &weights) != HG_OK)
-                return cli_error("bench", "--weights: unknown format '%s' (f32, bf16, q8_0, auto)", w);
+                return cli_error("bench", "--weights: unknown format '%s' (auto, f32, bf16, q8_0)", w);
         } else if (cli_is(&c, "--kv-dtype")) {
             const char *v = cli_str(&c);
             if (!v) return 2;
@@ -219,6 +110,8 @@ int cmd_bench(int argc, char **argv)
         return cli_error("bench", "no --model given and no bundled model");
     int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 
+    /* the yardstick right before the run (and again right after) */
+    double bw_before = probe_bandwidth(nthreads);
     hg_err e;
     hg_load_params lp;
     hg_load_params_default(&lp);
@@ -315,8 +208,10 @@ int cmd_bench(int argc, char **argv)
     hg_ctx_free(ctx);
     hg_model_free(m);
 
-    double bw = measure_bandwidth(nthreads);
-    double peak = measure_peak_gflops(nthreads);
+    double bw_after = probe_bandwidth(nthreads);
+    double bw = (bw_before + bw_after) / 2;
+    double peak = probe_peak_gflops(nthreads);
+    double prefill_ratio = peak > 0 ? prefill_gflops / peak : 0;
     double bound = bw > 0 ? wbytes / (bw * 1e9) : 0;
     double ratio = decode_s > 0 ? bound / decode_s : 0;
     if (json) {
@@ -324,18 +219,21 @@ int cmd_bench(int argc, char **argv)
                "\"decode_s_per_token\": %.6f, \"weight_bytes_per_token\": %.0f, \"bandwidth_gbs\": %.2f, "
                "\"bound_s_per_token\": %.6f, \"ratio_to_bound\": %.4f, \"rss_bytes\": %zu, \"kv_bytes_per_token\": %zu, "
                "\"steps\": %d, \"prompt_tokens\": %d, \"decode_tokens\": %d, \"threads\": %d, \"weights\": \"%s\", "
-               "\"kernels\": \"%s\", \"kv_dtype\": \"%s\"}\n",
+               "\"kernels\": \"%s\", \"kv_dtype\": \"%s\", \"bandwidth_before_gbs\": %.2f, "
+               "\"bandwidth_after_gbs\": %.2f, \"prefill_ratio_to_peak\": %.4f, \"probe_isa\": \"%s\"}\n",
                load_s, prefill_tps, prefill_gflops, peak, decode_s, wbytes, bw, bound, ratio, rss, kv_per_token, steps,
-               prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name(), hg_kv_dtype_name(kvd));
+               prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name(), hg_kv_dtype_name(kvd), bw_before,
+               bw_after, prefill_ratio, probe_isa());
     } else {
         printf("model            %s (%s weights, %s kernels, %d steps, %d threads)\n", shape ? shape : model, wname,
                hg_kernels_name(), steps, nthreads);
         printf("load             %.3f s\n", load_s);
-        printf("prefill          %d tokens: %.1f tokens/s, %.2f GFLOP/s (peak FMA %.1f GFLOP/s)\n", prompt_tokens,
-               prefill_tps, prefill_gflops, peak);
+        printf("prefill          %d tokens: %.1f tokens/s, %.2f GFLOP/s = %.1f%% of the FMA peak %.1f GFLOP/s (%s)\n",
+               prompt_tokens, prefill_tps, prefill_gflops, prefill_ratio * 100, peak, probe_isa());
         printf("decode           %.4f s/token over %d tokens\n", decode_s, decode_tokens);
         printf("weights/token    %.1f MB\n", wbytes / 1e6);
-        printf("read bandwidth   %.2f GB/s -> bound %.4f s/token, achieved %.1f%% of it\n", bw, bound, ratio * 100);
+        printf("read bandwidth   %.2f GB/s (%s loads: %.2f before, %.2f after) -> bound %.4f s/token, achieved %.1f%% of it\n",
+               bw, probe_isa(), bw_before, bw_after, bound, ratio * 100);
         printf("resident memory  %.1f MB\n", rss / 1e6);
         printf("KV cache         %zu bytes/token (%s, %s)\n", kv_per_token, cache ? cache : "full",
                hg_kv_dtype_name(kvd));

@@ -246,7 +246,7 @@ static int always(void) { return 1; }
 extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 
 static const hg_kernel_variant variant_generic = {
-    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic}, {0}, NULL, dot_generic, axpy_generic,
+    "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
     hg_swiglu_generic, hg_rmsnorm_generic};
 
 hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
@@ -381,7 +381,9 @@ static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int 
  * small (6, Tp) buffer that is written to Y at the end of the group. */
 #define GEMM_MR 6
 #define GEMM_NR 16
+#ifndef GEMM_KC
 #define GEMM_KC 256
+#endif
 
 typedef struct gemm_task {
     float *Y;
@@ -401,19 +403,37 @@ static void gemm_run(void *arg, int ith, int nth)
     int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
     float *wbuf = t->thread_buf + (size_t)ith * t->thread_floats, *acc = wbuf + GEMM_MR * GEMM_KC;
     const hg_type_traits *tt = &hg_types[t->W->type];
+    const hg_kernel_variant *kv = hg_kernels_active();
+    void (*to_f32)(const void *, float *, int) = kv->to_f32[t->W->type] ? kv->to_f32[t->W->type] : tt->to_f32;
     size_t row_bytes = hg_row_bytes(t->W->type, K);
-    int kc_step = GEMM_KC - GEMM_KC % tt->block;
+    int kc_step = GEMM_KC - GEMM_KC % tt->block, direct = t->W->type == HG_MAT_F32;
     for (int g = g0; g < g1; g++) {
         int n0 = g * GEMM_MR, m = N - n0 < GEMM_MR ? N - n0 : GEMM_MR;
         memset(acc, 0, sizeof(float) * GEMM_MR * (size_t)Tp);
         for (int k0 = 0; k0 < K; k0 += kc_step) {
             int kc = K - k0 < kc_step ? K - k0 : kc_step;
-            for (int j = 0; j < m; j++)
-                tt->to_f32((const char *)t->W->data + (size_t)(n0 + j) * row_bytes +
-                               (size_t)(k0 / tt->block) * tt->block_bytes,
+            const float *a = wbuf;
+            int lda = GEMM_KC;
+            if (direct) { /* f32 rows are used where they are */
+                a = (const float *)t->W->data + (size_t)n0 * K + k0;
+                lda = K;
+            } else {
+                /* the next block of these rows (or the first of the next group's) is
+                 * fetched while this one is multiplied: the rows are 6 streams too
+                 * short-lived for the hardware prefetcher */
+                int nk = k0 + kc < K ? k0 + kc : 0, nn = k0 + kc < K ? n0 : n0 + GEMM_MR;
+                size_t nbytes = (size_t)(kc / tt->block) * tt->block_bytes;
+                for (int j = 0; j < GEMM_MR && nn + j < N; j++) {
+                    const char *r = (const char *)t->W->data + (size_t)(nn + j) * row_bytes +
+                                    (size_t)(nk / tt->block) * tt->block_bytes;
+                    for (size_t b = 0; b < nbytes; b += 64) __builtin_prefetch(r + b);
+                }
+                for (int j = 0; j < m; j++)
+                    to_f32((const char *)t->W->data + (size_t)(n0 + j) * row_bytes + (size_t)(k0 / tt->block) * tt->block_bytes,
                            wbuf + (size_t)j * GEMM_KC, kc);
+            }
             for (int p = 0; p < Tp; p += GEMM_NR)
-                t->kern(acc + p, Tp, wbuf, GEMM_KC, t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR, kc, m);
+                t->kern(acc + p, Tp, a, lda, t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR, kc, m);
         }
         for (int i = 0; i < t->T; i++)
             for (int j = 0; j < m; j++) t->Y[(size_t)i * N + n0 + j] = acc[(size_t)j * Tp + i];
@@ -485,11 +505,11 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
         return;
     }
     if (ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
+    if (kv->gemm && gemm_packed(pool, Y, X, W, T, ws, kv->gemm)) return;
     if (W->type == HG_MAT_F32) {
         sgemm(Y, N, X, (const float *)W->data, T, N, K);
         return;
     }
-    if (kv->gemm && gemm_packed(pool, Y, X, W, T, ws, kv->gemm)) return;
     float *scratch = ws ? ws->scratch : NULL;
     size_t scratch_floats = ws ? ws->scratch_floats : 0;
     void *own = NULL;

@@ -95,6 +95,8 @@ typedef struct hg_kernel_variant {
     hg_rows_fn rows[HG_MAT_NTYPES];       /* by hg_mat_type; NULL: generic */
     hg_rows_n_fn rows_n[HG_MAT_NTYPES];   /* NULL: rows, once per input    */
     hg_gemm6x16_fn gemm;                  /* NULL: OpenBLAS on expanded tiles */
+    /* n values of a row (from a block boundary) to f32; NULL: the type's to_f32 */
+    void (*to_f32[HG_MAT_NTYPES])(const void *src, float *dst, int n);
     float (*dot)(const float *a, const float *b, int n);        /* sum a[i] b[i]  */
     void (*axpy)(float *y, float a, const float *x, int n);     /* y += a x       */
     void (*swiglu)(float *act, const float *g, const float *u, int n); /* silu(g) u */

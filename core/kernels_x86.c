@@ -9,6 +9,16 @@
 /* ---------------------------------------------------------------- AVX2 */
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+/* software prefetch distance of the streamed weights (bytes) */
+#ifndef Q8_PF
+#define Q8_PF 1024
+#endif
+#if Q8_PF > 0
+#define Q8_PREFETCH(p)                                                                                                 \
+    (_mm_prefetch((const char *)(p) + Q8_PF, _MM_HINT_T0), _mm_prefetch((const char *)(p) + Q8_PF + 64, _MM_HINT_T0))
+#else
+#define Q8_PREFETCH(p) ((void)0)
+#endif
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -57,6 +67,7 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
         int k = 0;
         for (; k + 32 <= K; k += 32) {
+            _mm_prefetch((const char *)(w + k) + Q8_PF, _MM_HINT_T0);
             a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
             a1 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
             a2 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 16), _mm256_loadu_ps(x + k + 16), a2);
@@ -89,7 +100,7 @@ AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
+            Q8_PREFETCH(w + b);
             a0 = q8_block_avx2(w + b, x + b, a0);
             a1 = q8_block_avx2(w + b + 1, x + b + 1, a1);
         }
@@ -104,15 +115,15 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
 {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b < nb; b++) {
-        _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
-        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs);
-        float dw = _cvtsh_ss(w[b].d);
+        Q8_PREFETCH(w + b);
+        /* |w| once for all inputs; w's sign goes onto each x */
+        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs), aw = _mm256_sign_epi8(wv, wv);
+        __m256 dw = _mm256_set1_ps(_cvtsh_ss(w[b].d));
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-            __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
+            __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv));
             __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-            acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * x->d), acc[j]);
+            acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_broadcast_ss(&x->d)), acc[j]);
         }
     }
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
@@ -163,6 +174,28 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
         case 3: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
         case 2: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
         case 1: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
+        }
+    }
+}
+
+/* Rows expanded to f32 for the prefill panels. */
+AVX2 static void bf16_to_f32_avx2(const void *src, float *dst, int n)
+{
+    const uint16_t *w = src;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, bf16x8_avx2(w + i));
+    for (; i < n; i++) dst[i] = hg_bf16_to_f32(w[i]);
+}
+
+AVX2 static void q8_0_to_f32_avx2(const void *src, float *dst, int n)
+{
+    const hg_block_q8_0 *b = src;
+    for (int i = 0; i < n / HG_QK; i++) {
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
+        for (int j = 0; j < HG_QK; j += 8) {
+            __m128i q;
+            memcpy(&q, b[i].qs + j, 8);
+            _mm256_storeu_ps(dst + i * HG_QK + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
         }
     }
 }
@@ -236,6 +269,7 @@ const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2},
                                            {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2},
                                            gemm6x16_avx2,
+                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2},
                                            dot_avx2,
                                            axpy_avx2,
                                            hg_swiglu_generic,
@@ -382,6 +416,7 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              {rows_f32_avx512, rows_bf16_avx512, rows_q8_0_avx2},
                                              {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2},
                                              gemm6x16_avx2,
+                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2},
                                              dot_avx512,
                                              axpy_avx512,
                                              swiglu_avx512,
@@ -481,6 +516,7 @@ const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni},
                                                  {NULL, rows_n_bf16_avx2, rows_n_q8_0_avx2},
                                                  gemm6x16_avx2,
+                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2},
                                                  dot_avx512,
                                                  axpy_avx512,
                                                  swiglu_avx512,
