@@ -22,6 +22,7 @@ struct ue_engine {
     pthread_mutex_t mu;
     pthread_cond_t cv, idle_cv;
     int quit, busy, need_reset;
+    int finishing;                      /* DONE not yet queued (busy already 0) */
     atomic_int stop;
     us_settings settings;
     /* the job */
@@ -336,7 +337,9 @@ static void gen_reply(ue_engine *e, const us_settings *fixed, uint64_t seed_base
     done->tok_per_s = e->reply_tokens > 1 && t_last > t0 ? (e->reply_tokens - 1) / (t_last - t0) : 0;
 }
 
-static void run_turn(ue_engine *e)
+/* Run the job; its DONE event goes to *out (pushed by the caller once the
+ * engine is idle, so that a turn started on DONE is accepted). */
+static void run_turn(ue_engine *e, ue_event *out)
 {
     us_settings s;
     pthread_mutex_lock(&e->mu);
@@ -399,7 +402,7 @@ out:
     done.n_ctx = e->n_ctx;
     done.kv_bytes = e->kv;
     if (!done.dropped) done.dropped = drop;
-    push(e, &done);
+    *out = done;
 }
 
 static void *thread_main(void *arg)
@@ -410,13 +413,19 @@ static void *thread_main(void *arg)
         while (!e->quit && !(e->busy && e->msgs)) pthread_cond_wait(&e->cv, &e->mu);
         if (e->quit) break;
         pthread_mutex_unlock(&e->mu);
-        run_turn(e);
+        ue_event done;
+        run_turn(e, &done);
         pthread_mutex_lock(&e->mu);
         for (int i = 0; i < e->n_msgs; i++) { free((char *)e->msgs[i].role); free((char *)e->msgs[i].content); }
         free(e->msgs);
         e->msgs = NULL;
         e->n_msgs = 0;
-        e->busy = 0;
+        e->busy = 0;        /* a turn may start as soon as DONE is seen */
+        e->finishing = 1;
+        pthread_mutex_unlock(&e->mu);
+        push(e, &done);
+        pthread_mutex_lock(&e->mu);
+        e->finishing = 0;
         pthread_cond_broadcast(&e->idle_cv);
     }
     pthread_mutex_unlock(&e->mu);
@@ -515,6 +524,6 @@ void ue_reset(ue_engine *e)
 void ue_wait_idle(ue_engine *e)
 {
     pthread_mutex_lock(&e->mu);
-    while (e->busy) pthread_cond_wait(&e->idle_cv, &e->mu);
+    while (e->busy || e->finishing) pthread_cond_wait(&e->idle_cv, &e->mu);
     pthread_mutex_unlock(&e->mu);
 }
