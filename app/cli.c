@@ -1,5 +1,6 @@
 /* cli.c — option parsing helpers for the subcommands. */
 #include "cli.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <math.h>
@@ -208,19 +209,13 @@ int cli_status_exit(hg_status s)
     }
 }
 
-#include <unistd.h>
 #include <sys/stat.h>
 
 const char *cli_default_model(void)
 {
     static char path[4096];
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return NULL;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = 0;
+    if (hg_exe_dir(exe, sizeof exe)) return NULL;
     const char *cands[] = {"%s/tests/fixtures/demo-huginn", "%s/../share/huginn/demo-huginn"};
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
         snprintf(path, sizeof path, cands[i], exe);

@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "huginn.h"
+#include "platform.h"
 #include "probe.h"
 
 #include <math.h>
@@ -36,17 +37,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, res = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
-        fclose(f);
-    }
-    return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 /* ------------------------------------------------------------- model */
@@ -202,7 +192,7 @@ int cmd_bench(int argc, char **argv)
         kv_strat[i] = hg_ctx_new(m, &sp, &sc, &e) == HG_OK ? hg_ctx_kv_bytes_per_token(sc, steps) : 0;
         hg_ctx_free(sc);
     }
-    size_t rss = rss_bytes();
+    size_t rss = hg_rss_bytes();
     hg_gen_result_free(&r);
     free(ids);
     hg_ctx_free(ctx);

@@ -3,12 +3,12 @@
 #include "cmds.h"
 #include "huginn.h"
 #include "export.h"
+#include "platform.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,7 +100,7 @@ typedef struct run_opts {
 static uint64_t random_seed(void)
 {
     uint64_t s;
-    if (getrandom(&s, sizeof s, 0) == (ssize_t)sizeof s) return s;
+    if (hg_random_bytes(&s, sizeof s) == 0) return s;
     return (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 }
 

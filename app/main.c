@@ -1,6 +1,7 @@
 /* main.c — the huginn binary: dispatch to a subcommand. */
 #include "cmds.h"
 #include "cli.h"
+#include "huginn.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        puts("huginn 0.1");
+        printf("huginn 0.1 (kernels: %s)\n", hg_kernels_name());
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {

@@ -6,18 +6,15 @@
  * B (pairs of k interleaved per column), then every block of 32 rows of X
  * multiplies it with 2 x 2 accumulator tiles.  Panels are spread over the
  * thread pool; each thread loads the tile configuration itself.  Linux must
- * grant the process the AMX state first (arch_prctl ARCH_REQ_XCOMP_PERM). */
+ * grant the process the AMX state first (hg_amx_request_permission).
+ * Compiled on x86-64 only; amx_none.c stands in elsewhere. */
 #include "amx.h"
+#include "platform.h"
 
 #include <immintrin.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
 
 static _Atomic int amx_state; /* 0 unknown, 1 usable, -1 not */
 
@@ -26,10 +23,9 @@ int hg_amx_available(void)
     int s = atomic_load(&amx_state);
     if (s) return s > 0;
     int ok = 0;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
-        __builtin_cpu_supports("avx512bf16") && !getenv("HUGINN_NO_AMX"))
-        ok = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    unsigned need = HG_X86_AMX_TILE | HG_X86_AMX_BF16 | HG_X86_AVX512BF16 | HG_X86_AVX512F | HG_X86_AVX512BW;
+    if ((hg_x86_features() & need) == need && !getenv("HUGINN_NO_AMX"))
+        ok = hg_amx_request_permission() == 0;
     atomic_store(&amx_state, ok ? 1 : -1);
     return ok;
 }
@@ -91,11 +87,14 @@ AMX static void pack_panel(const amx_task *t, int n0, uint32_t *pack, uint16_t *
         stride = (size_t)kw;
     } else { /* quantized: expand the 32 rows to bf16 first */
         size_t rb = hg_row_bytes(t->W->type, K);
+        const hg_kernel_variant *kv = hg_kernels_active();
+        void (*to_f32)(const void *, float *, int) =
+            kv->to_f32[t->W->type] ? kv->to_f32[t->W->type] : hg_types[t->W->type].to_f32;
         for (int n = 0; n < 32; n++) {
             const char *row = (const char *)t->W->data + (size_t)(n0 + n) * rb;
             uint16_t *dst = rows_bf16 + (size_t)n * K;
             float *f = (float *)(rows_bf16 + (size_t)32 * K);
-            hg_types[t->W->type].to_f32(row, f, K);
+            to_f32(row, f, K);
             for (int k = 0; k < K; k += 16)
                 _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(f + k)));
         }

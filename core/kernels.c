@@ -242,9 +242,6 @@ void hg_rmsnorm_generic(float *o, const float *x, const float *w, int n, float e
 
 static int always(void) { return 1; }
 
-/* SIMD variants live in kernels_x86.c. */
-extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
-
 static const hg_kernel_variant variant_generic = {
     "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
     hg_swiglu_generic, hg_rmsnorm_generic};
@@ -254,8 +251,20 @@ hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
     return v->rows[t] ? v->rows[t] : variant_generic.rows[t];
 }
 
+/* SIMD variants: kernels_x86.c on x86-64, kernels_arm.c on aarch64 (the
+ * Makefile builds the file of the target only).  In order of preference:
+ * the last one the CPU can run is chosen. */
+#if defined(__x86_64__)
+extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
                                                     &hg_variant_avx512bf16};
+#elif defined(__aarch64__)
+extern const hg_kernel_variant hg_variant_neon, hg_variant_neon_dotprod, hg_variant_neon_bf16, hg_variant_neon_i8mm;
+static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_neon, &hg_variant_neon_dotprod,
+                                                    &hg_variant_neon_bf16, &hg_variant_neon_i8mm};
+#else
+static const hg_kernel_variant *const variants[] = {&variant_generic};
+#endif
 static const hg_kernel_variant *active;
 
 int hg_kernel_variant_count(void) { return (int)(sizeof variants / sizeof variants[0]); }
@@ -375,15 +384,17 @@ static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int 
 
 /* Packed-panel products for prefill without AMX: C^T(N, T) = W(N, K) X^T.
  * X is packed once per call into panels of 16 inputs, k-major (16 floats per
- * k); each thread takes groups of 6 rows of W, expands them to f32 a block
- * of KC columns at a time (6 x KC floats, in L1 with the X panel block), and
- * runs the variant's 6x16 kernel over every panel of X, accumulating in a
- * small (6, Tp) buffer that is written to Y at the end of the group. */
+ * k); each thread takes chunks of 48 rows of W, expands them to f32 a block
+ * of KC columns at a time (48 x KC floats, in L2), and runs the variant's
+ * 6x16 kernel for every group of 6 rows on each panel block of X (16 x KC,
+ * in L1), accumulating in a (48, Tp) buffer written to Y at the chunk's end. */
 #define GEMM_MR 6
 #define GEMM_NR 16
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
+#define GEMM_G 8                     /* groups of rows expanded together */
+#define GEMM_ROWS (GEMM_G * GEMM_MR)
 
 typedef struct gemm_task {
     float *Y;
@@ -401,42 +412,50 @@ static void gemm_run(void *arg, int ith, int nth)
     int K = t->K, N = t->N, Tp = t->Tp;
     int groups = (N + GEMM_MR - 1) / GEMM_MR;
     int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
-    float *wbuf = t->thread_buf + (size_t)ith * t->thread_floats, *acc = wbuf + GEMM_MR * GEMM_KC;
+    float *wbuf = t->thread_buf + (size_t)ith * t->thread_floats, *acc = wbuf + GEMM_ROWS * GEMM_KC;
     const hg_type_traits *tt = &hg_types[t->W->type];
     const hg_kernel_variant *kv = hg_kernels_active();
     void (*to_f32)(const void *, float *, int) = kv->to_f32[t->W->type] ? kv->to_f32[t->W->type] : tt->to_f32;
     size_t row_bytes = hg_row_bytes(t->W->type, K);
     int kc_step = GEMM_KC - GEMM_KC % tt->block, direct = t->W->type == HG_MAT_F32;
-    for (int g = g0; g < g1; g++) {
-        int n0 = g * GEMM_MR, m = N - n0 < GEMM_MR ? N - n0 : GEMM_MR;
-        memset(acc, 0, sizeof(float) * GEMM_MR * (size_t)Tp);
+    /* chunks of GEMM_G groups: their rows expanded once per K block (in L2),
+     * each X panel block (16 x KC, in L1) used for all of them */
+    for (int c0 = g0; c0 < g1; c0 += GEMM_G) {
+        int c1 = c0 + GEMM_G < g1 ? c0 + GEMM_G : g1;
+        int n0 = c0 * GEMM_MR, n1 = c1 * GEMM_MR < N ? c1 * GEMM_MR : N, rows = n1 - n0;
+        memset(acc, 0, sizeof(float) * (size_t)rows * (size_t)Tp);
         for (int k0 = 0; k0 < K; k0 += kc_step) {
             int kc = K - k0 < kc_step ? K - k0 : kc_step;
             const float *a = wbuf;
-            int lda = GEMM_KC;
+            size_t lda = GEMM_KC;
             if (direct) { /* f32 rows are used where they are */
                 a = (const float *)t->W->data + (size_t)n0 * K + k0;
-                lda = K;
+                lda = (size_t)K;
             } else {
-                /* the next block of these rows (or the first of the next group's) is
-                 * fetched while this one is multiplied: the rows are 6 streams too
-                 * short-lived for the hardware prefetcher */
-                int nk = k0 + kc < K ? k0 + kc : 0, nn = k0 + kc < K ? n0 : n0 + GEMM_MR;
+                /* the next block of these rows (or the first of the next chunk's) is
+                 * fetched while this one is multiplied: short runs of many rows
+                 * that the hardware prefetcher does not follow */
+                int last = k0 + kc >= K, nk = last ? 0 : k0 + kc, nn = last ? n1 : n0;
+                int nrows = last ? (N - n1 < rows ? N - n1 : rows) : rows;
                 size_t nbytes = (size_t)(kc / tt->block) * tt->block_bytes;
-                for (int j = 0; j < GEMM_MR && nn + j < N; j++) {
+                for (int j = 0; j < nrows; j++) {
                     const char *r = (const char *)t->W->data + (size_t)(nn + j) * row_bytes +
                                     (size_t)(nk / tt->block) * tt->block_bytes;
                     for (size_t b = 0; b < nbytes; b += 64) __builtin_prefetch(r + b);
                 }
-                for (int j = 0; j < m; j++)
+                for (int j = 0; j < rows; j++)
                     to_f32((const char *)t->W->data + (size_t)(n0 + j) * row_bytes + (size_t)(k0 / tt->block) * tt->block_bytes,
                            wbuf + (size_t)j * GEMM_KC, kc);
             }
-            for (int p = 0; p < Tp; p += GEMM_NR)
-                t->kern(acc + p, Tp, a, lda, t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR, kc, m);
+            for (int p = 0; p < Tp; p += GEMM_NR) {
+                const float *xp = t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR;
+                for (int j = 0; j < rows; j += GEMM_MR)
+                    t->kern(acc + (size_t)j * Tp + p, Tp, a + (size_t)j * lda, (int)lda, xp, kc,
+                            rows - j < GEMM_MR ? rows - j : GEMM_MR);
+            }
         }
         for (int i = 0; i < t->T; i++)
-            for (int j = 0; j < m; j++) t->Y[(size_t)i * N + n0 + j] = acc[(size_t)j * Tp + i];
+            for (int j = 0; j < rows; j++) t->Y[(size_t)i * N + n0 + j] = acc[(size_t)j * Tp + i];
     }
 }
 
@@ -467,7 +486,7 @@ static int gemm_packed(hg_pool *pool, float *Y, const float *X, const hg_mat *W,
                        hg_gemm6x16_fn kern)
 {
     int N = W->rows, K = W->cols, Tp = (T + GEMM_NR - 1) / GEMM_NR * GEMM_NR, nth = hg_pool_size(pool);
-    size_t thread_floats = ((size_t)GEMM_MR * GEMM_KC + (size_t)GEMM_MR * Tp + 15) & ~(size_t)15;
+    size_t thread_floats = ((size_t)GEMM_ROWS * GEMM_KC + (size_t)GEMM_ROWS * Tp + 15) & ~(size_t)15;
     size_t xp = (size_t)Tp * K;
     void *own;
     float *buf = ws_buf(ws, sizeof(float) * (xp + thread_floats * (size_t)nth), &own);

@@ -1,9 +1,10 @@
 /* kernels.h — the numeric building blocks of the forward pass.
  *
  * Big matrices are hg_mat values in one of the formats of hg_types[];
- * products with them accumulate in f32.  Every product kernel has a plain C reference
- * ("generic") and SIMD variants (AVX2+FMA, AVX-512) chosen once at start-up
- * by CPU detection; tests check each variant against the reference. */
+ * products with them accumulate in f32.  Every product kernel has a plain C
+ * reference ("generic") and SIMD variants (x86: AVX2+FMA, AVX-512,
+ * AVX512-BF16/VNNI; aarch64: NEON, +dotprod, +bf16, +i8mm) chosen once at
+ * start-up by CPU detection; tests check each variant against the reference. */
 #ifndef HG_KERNELS_H
 #define HG_KERNELS_H
 
@@ -90,7 +91,7 @@ void hg_gemm6x16_generic(float *C, int ldc, const float *A, int lda, const float
 #define HG_SMALL_BATCH 16
 
 typedef struct hg_kernel_variant {
-    const char *name;        /* "generic", "avx2", "avx512", "avx512bf16" */
+    const char *name;        /* "generic", "avx2", ..., "neon-i8mm" (hg_kernels_init) */
     int (*available)(void);
     hg_rows_fn rows[HG_MAT_NTYPES];       /* by hg_mat_type; NULL: generic */
     hg_rows_n_fn rows_n[HG_MAT_NTYPES];   /* NULL: rows, once per input    */
@@ -106,7 +107,8 @@ typedef struct hg_kernel_variant {
 /* The variants compiled in: index 0 is the generic reference. */
 int hg_kernel_variant_count(void);
 const hg_kernel_variant *hg_kernel_variant_at(int i);
-/* Pick the best variant for this CPU (idempotent; HUGINN_KERNELS=generic|avx2|avx512 overrides). */
+/* Pick the best variant for this CPU (idempotent; HUGINN_KERNELS=NAME forces
+ * one the CPU can run: generic|avx2|avx512|avx512bf16|neon|neon-dotprod|neon-bf16|neon-i8mm). */
 void hg_kernels_init(void);
 const hg_kernel_variant *hg_kernels_active(void);
 /* The row kernel of a variant for a type (the generic one where it has none). */

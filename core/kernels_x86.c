@@ -1,6 +1,7 @@
 /* kernels_x86.c — AVX2+FMA and AVX-512 variants of the product kernels,
  * compiled with target attributes and chosen at run time. */
 #include "kernels.h"
+#include "platform.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -57,24 +58,47 @@ AVX2 static inline __m256 bf16x8_avx2(const uint16_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0,
-                                                               int r1)
+/* Two rows at a time: two weight streams in flight, x loaded once for both. */
+AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
     const float *x = xv;
-    int K = W->cols;
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int K = W->cols, r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const uint16_t *w0 = (const uint16_t *)W->data + (size_t)r * K, *w1 = w0 + K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
         int k = 0;
-        for (; k + 32 <= K; k += 32) {
-            _mm_prefetch((const char *)(w + k) + Q8_PF, _MM_HINT_T0);
+        for (; k + 16 <= K; k += 16) {
+            _mm_prefetch((const char *)(w0 + k) + Q8_PF, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k) + Q8_PF, _MM_HINT_T0);
+            __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
+            a1 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k + 8), x1, a1);
+            b1 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k + 8), x1, b1);
+        }
+        for (; k + 8 <= K; k += 8) {
+            __m256 x0 = _mm256_loadu_ps(x + k);
+            a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
+        }
+        float s0 = hsum256(_mm256_add_ps(a0, a1)), s1 = hsum256(_mm256_add_ps(b0, b1));
+        for (; k < K; k++) {
+            s0 += hg_bf16_to_f32(w0[k]) * x[k];
+            s1 += hg_bf16_to_f32(w1[k]) * x[k];
+        }
+        y[r] = s0;
+        y[r + 1] = s1;
+    }
+    for (; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
             a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
             a1 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
-            a2 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 16), _mm256_loadu_ps(x + k + 16), a2);
-            a3 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 24), _mm256_loadu_ps(x + k + 24), a3);
         }
         for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
-        float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float s = hsum256(_mm256_add_ps(a0, a1));
         for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
         y[r] = s;
     }
@@ -258,10 +282,12 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, int n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-AVX2 static int have_avx2(void)
+/* CPU detection through platform.h (CPUID): clang's __builtin_cpu_supports
+ * does not know every name gcc's does (f16c, amx-tile). */
+static int have_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    unsigned need = HG_X86_AVX2 | HG_X86_FMA | HG_X86_F16C;
+    return (hg_x86_features() & need) == need;
 }
 
 const hg_kernel_variant hg_variant_avx2 = {"avx2",
@@ -406,9 +432,8 @@ AVX512 static void rmsnorm_avx512(float *o, const float *x, const float *w, int 
 
 static int have_avx512(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+    unsigned need = HG_X86_AVX512F | HG_X86_AVX512BW | HG_X86_AVX512VL | HG_X86_FMA;
+    return (hg_x86_features() & need) == need;
 }
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
@@ -501,14 +526,12 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
 
 static int have_avx512vnni(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
+    return (hg_x86_features() & HG_X86_AVX512VNNI) != 0;
 }
 
 static int have_avx512bf16(void)
 {
-    __builtin_cpu_init();
-    return have_avx512() && __builtin_cpu_supports("avx512bf16") && have_avx512vnni();
+    return have_avx512() && (hg_x86_features() & HG_X86_AVX512BF16) && have_avx512vnni();
 }
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",

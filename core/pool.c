@@ -1,13 +1,12 @@
-/* pool.c — persistent worker threads with spin-then-futex wake-up. */
+/* pool.c — persistent worker threads with spin-then-sleep wake-up (the
+ * sleep is platform.h's address wait: a futex on Linux). */
 #include "pool.h"
+#include "platform.h"
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define SPIN_ITERS 20000
 
@@ -16,7 +15,7 @@ struct hg_pool {
     pthread_t *threads;
     _Atomic unsigned gen;      /* bumped for every task                 */
     _Atomic int pending;       /* workers still running the task        */
-    _Atomic int sleepers;      /* workers blocked in the futex          */
+    _Atomic int sleepers;      /* workers asleep in the address wait */
     _Atomic int quit;
     hg_task_fn fn;
     void *arg;
@@ -26,23 +25,6 @@ typedef struct worker_arg {
     hg_pool *p;
     int ith;
 } worker_arg;
-
-static void futex_wait(_Atomic unsigned *addr, unsigned val)
-{
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake_all(_Atomic unsigned *addr)
-{
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAKE_PRIVATE, 1 << 30, NULL, NULL, 0);
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 
 static void *worker(void *a)
 {
@@ -55,11 +37,11 @@ static void *worker(void *a)
         int spins = 0;
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen) {
             if (++spins < SPIN_ITERS) {
-                cpu_relax();
+                hg_cpu_relax();
                 continue;
             }
             atomic_fetch_add(&p->sleepers, 1);
-            if (atomic_load(&p->gen) == seen) futex_wait(&p->gen, seen);
+            if (atomic_load(&p->gen) == seen) hg_wait_on_address(&p->gen, seen);
             atomic_fetch_sub(&p->sleepers, 1);
             spins = 0;
         }
@@ -106,11 +88,11 @@ void hg_pool_run(hg_pool *p, hg_task_fn fn, void *arg)
     p->arg = arg;
     atomic_store(&p->pending, p->n - 1);
     atomic_fetch_add(&p->gen, 1);
-    if (atomic_load(&p->sleepers) > 0) futex_wake_all(&p->gen);
+    if (atomic_load(&p->sleepers) > 0) hg_wake_all_on_address(&p->gen);
     fn(arg, 0, p->n);
     /* wait; yield when a worker is not running (more threads than free cores) */
     for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0;) {
-        if (++spins < 4000) cpu_relax();
+        if (++spins < 4000) hg_cpu_relax();
         else {
             sched_yield();
             spins = 0;
@@ -123,7 +105,7 @@ void hg_pool_free(hg_pool *p)
     if (!p) return;
     atomic_store(&p->quit, 1);
     atomic_fetch_add(&p->gen, 1);
-    futex_wake_all(&p->gen);
+    hg_wake_all_on_address(&p->gen);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
     free(p->threads);
     free(p);

@@ -1,7 +1,7 @@
 /* pool.h — a persistent thread pool for the many small products of a
  * decoded token: workers spin briefly on a generation counter, then sleep on
- * a futex, so a dispatch costs well under a microsecond when busy and idle
- * workers cost nothing. */
+ * it (a futex on Linux, see platform.h), so a dispatch costs well under a
+ * microsecond when busy and idle workers cost nothing. */
 #ifndef HG_POOL_H
 #define HG_POOL_H
 

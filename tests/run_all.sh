@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run every cmocka suite and end-to-end script; print a total line.
 # usage: tests/run_all.sh BIN... -- SCRIPT...
+# HUGINN_TEST_RUNNER (e.g. "qemu-aarch64 -L /") runs each BIN through it.
 set -u
+read -r -a runner <<< "${HUGINN_TEST_RUNNER:-}"
 passed=0 failed=0 bad=()
 bins=() scripts=() in_scripts=0
 for a in "$@"; do
@@ -11,7 +13,7 @@ done
 log=$(mktemp)
 for t in "${bins[@]}"; do
   echo "== $t"
-  "$t" 2>&1 | tee "$log"
+  "${runner[@]}" "$t" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -1)
   f=$(sed -n 's/^ \([0-9]*\) FAILED TEST(S)/\1/p' "$log" | tail -1)

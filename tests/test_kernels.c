@@ -56,7 +56,8 @@ static double xq_err(hg_mat_type ty, const float *wrow, const float *x, int K)
     double e = 0;
     for (int b = 0; b < K / HG_QK; b++) {
         double amax = 0;
-        for (int i = 0; i < HG_QK; i++) amax = fmax(amax, fabs(x[b * HG_QK + i]));
+        for (int i = 0; i < HG_QK; i++) /* not fmax(): gcc 12 for aarch64 crashes vectorizing it (ICE) */
+            if (fabs(x[b * HG_QK + i]) > amax) amax = fabs(x[b * HG_QK + i]);
         for (int i = 0; i < HG_QK; i++) e += fabs(wrow[b * HG_QK + i]) * amax / 127 / 2 * 1.01;
     }
     return e;

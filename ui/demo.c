@@ -1,5 +1,6 @@
 /* demo.c — scripted sessions. */
 #include "demo.h"
+#include "platform.h"
 #include "keys.h"
 
 #include <ctype.h>
@@ -132,15 +133,9 @@ int ud_default_path(char *out, size_t cap)
     const char *env = getenv("HUGINN_DEMO");
     if (env && *env && access(env, R_OK) == 0) { snprintf(out, cap, "%s", env); return 0; }
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *sl = strrchr(exe, '/');
-        if (sl) {
-            *sl = 0;
-            snprintf(out, cap, "%s/ui/demo/default.txt", exe);
-            if (access(out, R_OK) == 0) return 0;
-        }
+    if (hg_exe_dir(exe, sizeof exe) == 0) {
+        snprintf(out, cap, "%s/ui/demo/default.txt", exe);
+        if (access(out, R_OK) == 0) return 0;
     }
     snprintf(out, cap, "/usr/local/share/huginn/demo/default.txt");
     return access(out, R_OK) == 0 ? 0 : -1;

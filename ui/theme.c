@@ -1,5 +1,6 @@
 /* theme.c — roles, built-in themes, JSON themes, colour depth. */
 #include "theme.h"
+#include "platform.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -257,12 +258,7 @@ static int theme_dir(int i, char *out, size_t cap)
         return 0;
     }
     if (i == 1) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) return -1;
-        exe[n] = 0;
-        char *sl = strrchr(exe, '/');
-        if (!sl) return -1;
-        *sl = 0;
+        if (hg_exe_dir(exe, sizeof exe)) return -1;
         snprintf(out, cap, "%s/themes", exe);
         return 0;
     }
