@@ -104,15 +104,16 @@ if wait_for "/trace: $TMP: is a directory" 5; then ok "/trace to a directory: on
 
 # 3. Ctrl-C stops a long sweep; the chat still answers
 cmd "/criterion none"
-cmd "/sweep 256,256,256"
+cmd "/sweep 256,256,256,256"
 if wait_re "▌ sweep · steps 256  [0-9]+ tokens? · [0-9.]+ steps/token  …" 60; then
   T send-keys -t e2e C-c
   if wait_re "▌ sweep · steps 256  [0-9]+ tokens? · [0-9.]+ steps/token.* · stopped" 30 && wait_for "› Type a message" 10; then
     s=$(screen)
     n256=$(echo "$s" | grep -c "▌ sweep · steps 256")
-    if [ "$n256" = 1 ] && echo "$s" | grep -E "▌ sweep · steps 256" | grep -qF "· stopped"; then
-      ok "Ctrl-C stopped the sweep in its first run"
-    else bad "Ctrl-C stops the sweep in its first run ($n256 runs shown)" "$s"; fi
+    # on a loaded machine the key may land in a later run; never all four
+    if [ "$n256" -ge 1 ] && [ "$n256" -lt 4 ] && echo "$s" | grep -E "▌ sweep · steps 256" | tail -1 | grep -qF "· stopped"; then
+      ok "Ctrl-C stopped the sweep (in run $n256 of 4)"
+    else bad "Ctrl-C stops the sweep ($n256 runs shown)" "$s"; fi
     cmd "/criterion kl"
     cmd "/steps 8"
     cmd "And a crow?"
@@ -128,7 +129,7 @@ cmd "/save $TMP/s.json"
 wait_for "saved $TMP/s.json" 10 >/dev/null
 if [ -s "$TMP/s.json" ]; then
   roles=$(grep -o '"role":[[:space:]]*"[a-zA-Z]*"' "$TMP/s.json" | sed 's/.*"\([a-zA-Z]*\)"$/\1/' | tr '\n' ' ')
-  if [ "$roles" = "user Huginn sweep sweep sweep sweep user Huginn " ]; then ok "the session holds the reply, 4 sweep runs, the next turn ($roles)"
+  if echo "$roles" | grep -qxE "user Huginn sweep sweep sweep (sweep ){1,3}user Huginn "; then ok "the session holds the reply, the sweep runs, the next turn ($roles)"
   else bad "session roles: $roles"; fi
 else bad "/save wrote the session" "$(screen)"; fi
 cmd "/export $TMP/s.md"
