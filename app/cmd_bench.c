@@ -17,7 +17,7 @@
 static const char bench_usage[] =
     "usage: huginn bench [--model PATH | --shape huginn-0125|tiny|demo] [--weights f32|bf16|q8_0]\n"
     "                    [--steps N] [--prompt-tokens N] [--decode-tokens N] [--threads N] [--cache S]\n"
-    "                    [--kv-dtype f32|bf16|f16] [--json]\n"
+    "                    [--kv-dtype f32|bf16|f16] [--wave-widths 1,4,16] [--json]\n"
     "       huginn bench tokenizer --tokenizer FILE --text FILE [--json]\n"
     "\n"
     "Measures, in one run: the machine's read bandwidth (right before and right after the run)\n"
@@ -30,7 +30,10 @@ static const char bench_usage[] =
     "JSON keys: load_s, prefill_tokens_per_s, prefill_gflops, peak_gflops, decode_s_per_token,\n"
     "weight_bytes_per_token, bandwidth_gbs, bound_s_per_token, ratio_to_bound, rss_bytes,\n"
     "kv_bytes_per_token, kernels, bandwidth_before_gbs, bandwidth_after_gbs, prefill_ratio_to_peak,\n"
-    "probe_isa.\n";
+    "probe_isa.\n"
+    "--wave-widths W1,W2,...: also time one core-block pass (adapter and every core layer, one\n"
+    "recurrence step) over W positions after the prompt, as a diffusion wave or a speculative\n"
+    "verify pass runs it (median of 5): JSON \"pass_s_by_width\": {\"W1\": s, ...}.\n";
 
 static double now_s(void)
 {
@@ -59,6 +62,8 @@ int cmd_bench(int argc, char **argv)
     hg_kv_dtype kvd = HG_KV_F32;
     hg_weights weights = HG_WEIGHTS_AUTO;
     int steps = 0, prompt_tokens = 32, decode_tokens = 8, threads = 0, json = 0;
+    int32_t *widths = NULL;
+    int n_widths = 0, max_width = 0;
     cli c;
     cli_init(&c, "bench", argc, argv);
     while (cli_next(&c)) {
@@ -91,7 +96,23 @@ int cmd_bench(int argc, char **argv)
             if (!(cache = cli_str(&c))) return 2;
         } else if (cli_is(&c, "--json")) {
             json = 1;
+        } else if (cli_is(&c, "--wave-widths")) {
+            const char *v = cli_str(&c);
+            if (!v) return 2;
+            free(widths);
+            if (!cli_parse_ids(v, &widths, &n_widths) || n_widths == 0 || n_widths > 64) {
+                free(widths);
+                return cli_error("bench", "--wave-widths: expected comma-separated widths >= 1, got '%s'", v);
+            }
+            for (int i = 0; i < n_widths; i++) {
+                if (widths[i] < 1) {
+                    free(widths);
+                    return cli_error("bench", "--wave-widths: widths must be >= 1, got '%s'", v);
+                }
+                if (widths[i] > max_width) max_width = widths[i];
+            }
         } else {
+            free(widths);
             return cli_unknown(&c);
         }
     }
@@ -125,13 +146,15 @@ int cmd_bench(int argc, char **argv)
     const hg_config *cfg = hg_model_config(m);
     int cfg_block = cfg->block_size;
     if (!steps) steps = cfg->mean_recurrence;
-    if (prompt_tokens + decode_tokens > cfg->block_size) {
+    if (prompt_tokens + decode_tokens + 1 + max_width > cfg->block_size) {
         hg_model_free(m);
-        return cli_error("bench", "--prompt-tokens + --decode-tokens exceed block_size %d", cfg->block_size);
+        free(widths);
+        return cli_error("bench", "--prompt-tokens + --decode-tokens (+ 1 + the widest wave) exceed block_size %d",
+                         cfg->block_size);
     }
     hg_ctx_params cp;
     hg_ctx_params_default(&cp);
-    cp.n_ctx = prompt_tokens + decode_tokens + 1;
+    cp.n_ctx = prompt_tokens + decode_tokens + 1 + max_width;
     if (cp.n_ctx > cfg->block_size) cp.n_ctx = cfg->block_size;
     if (cache) cp.cache = cache;
     cp.max_steps = steps;
@@ -163,9 +186,12 @@ int cmd_bench(int argc, char **argv)
         s = hg_generate(ctx, NULL, 0, &p, NULL, NULL, &rd, &e);
         hg_ctx_profile(ctx, &prof);
     }
+    double pass_s[64];
+    for (int i = 0; i < n_widths && !s; i++) s = hg_time_wave_pass(ctx, widths[i], 5, &pass_s[i], &e);
     if (s) {
         fprintf(stderr, "huginn bench: %s\n", e.msg);
         free(ids);
+        free(widths);
         hg_ctx_free(ctx);
         hg_model_free(m);
         return cli_status_exit(s);
@@ -210,10 +236,16 @@ int cmd_bench(int argc, char **argv)
                "\"bound_s_per_token\": %.6f, \"ratio_to_bound\": %.4f, \"rss_bytes\": %zu, \"kv_bytes_per_token\": %zu, "
                "\"steps\": %d, \"prompt_tokens\": %d, \"decode_tokens\": %d, \"threads\": %d, \"weights\": \"%s\", "
                "\"kernels\": \"%s\", \"kv_dtype\": \"%s\", \"bandwidth_before_gbs\": %.2f, "
-               "\"bandwidth_after_gbs\": %.2f, \"prefill_ratio_to_peak\": %.4f, \"probe_isa\": \"%s\"}\n",
+               "\"bandwidth_after_gbs\": %.2f, \"prefill_ratio_to_peak\": %.4f, \"probe_isa\": \"%s\"",
                load_s, prefill_tps, prefill_gflops, peak, decode_s, wbytes, bw, bound, ratio, rss, kv_per_token, steps,
                prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name(), hg_kv_dtype_name(kvd), bw_before,
                bw_after, prefill_ratio, probe_isa());
+        if (n_widths) {
+            printf(", \"pass_s_by_width\": {");
+            for (int i = 0; i < n_widths; i++) printf("%s\"%d\": %.6g", i ? ", " : "", widths[i], pass_s[i]);
+            printf("}");
+        }
+        printf("}\n");
     } else {
         printf("model            %s (%s weights, %s kernels, %d steps, %d threads)\n", shape ? shape : model, wname,
                hg_kernels_name(), steps, nthreads);
@@ -225,6 +257,9 @@ int cmd_bench(int argc, char **argv)
         printf("read bandwidth   %.2f GB/s (%s loads: %.2f before, %.2f after) -> bound %.4f s/token, achieved %.1f%% of it\n",
                bw, probe_isa(), bw_before, bw_after, bound, ratio * 100);
         printf("resident memory  %.1f MB\n", rss / 1e6);
+        for (int i = 0; i < n_widths; i++)
+            printf("core pass        %4d positions: %.6f s (%.2fx %d)\n", widths[i], pass_s[i], pass_s[i] / pass_s[0],
+                   widths[0]);
         printf("KV cache         %zu bytes/token (%s, %s)\n", kv_per_token, cache ? cache : "full",
                hg_kv_dtype_name(kvd));
         for (int i = 0; i < 5; i++)
@@ -245,5 +280,6 @@ int cmd_bench(int argc, char **argv)
             }
         }
     }
+    free(widths);
     return 0;
 }

@@ -19,6 +19,10 @@ static const char run_usage[] =
     "                  [--repetition-penalty R] [--seed S]\n"
     "                  [--criterion NAME --threshold X --min-steps N --check-every N]\n"
     "                  [--cache STRATEGY] [--warmstart] [--ctx N] [--threads N] [--json] [--trace FILE]\n"
+    "                  [--draft-steps D --lookahead K [--verification-threshold V]]\n"
+    "                  [--diffusion [--inner-recurrence R] [--headway H] [--max-wavefront W]\n"
+    "                   [--freeze NAME] [--exit-t X] [--ema-embeds E] [--state-noise-mixing M]\n"
+    "                   [--dampened-mixer on|off] [--sqrt-mixer on|off] [--full-prefill on|off]]\n"
     "\n"
     "Generate from a prompt.  --model is a checkpoint directory or a hub id ORG/NAME\n"
     "found in the Hugging Face cache (default: the bundled demo-huginn).\n"
@@ -42,6 +46,28 @@ static const char run_usage[] =
     "                         latest-m4-compress-sN, latest-m4-compress-rN.  compress-sN/rN alone\n"
     "                         falls back to latest-m4 for tokens that exited early (the reference\n"
     "                         fails there)\n"
+    "generator (default: plain, one token at a time at full depth):\n"
+    "  --draft-steps D        speculative: draft tokens with D recurrence steps (default 32) ...\n"
+    "  --lookahead K          ... K at a time (default 8, >= 1), then check them all in one\n"
+    "                         full-depth pass; with --greedy the output is the plain greedy output\n"
+    "  --verification-threshold V  a draft stands while it is the verify pass's argmax (V >= 1,\n"
+    "                         default 1) or while its probability is >= V x the largest (V < 1)\n"
+    "  --diffusion            diffusion-style: a wave of positions iterated together, frozen as\n"
+    "                         their states settle (default cache latest-m4-compress-s4)\n"
+    "  --inner-recurrence R   core steps per diffusion step (default 4)\n"
+    "  --headway H            positions the wave grows by per step (default 1)\n"
+    "  --max-wavefront W      widest wave (default 128; 0 = unlimited; else more than H)\n"
+    "  --freeze NAME          latent-diff (default), latent-acceleration-1, latent-acceleration-2,\n"
+    "                         token-stability, fixed (H tokens per step after steps/R steps)\n"
+    "  --exit-t X             freezing threshold of the latent criteria (default 0.03)\n"
+    "  --ema-embeds E         moving average of the wave's embeddings (default 0.1)\n"
+    "  --state-noise-mixing M mix of fresh initial states into the wave (default 0.5)\n"
+    "  --dampened-mixer on|off  divide M by 1 + each position's recurrence count (default on)\n"
+    "  --sqrt-mixer on|off    mix with the square roots of the weights (default off)\n"
+    "  --full-prefill on|off  the prompt at full depth first (default on)\n"
+    "                         Neither takes --criterion.  --warmstart: speculative drafts start\n"
+    "                         from the previous token's state, the verify pass from s0;\n"
+    "                         diffusion's new positions start from the wave's last states\n"
     "sampling (default: the checkpoint's generation_config.json):\n"
     "  --greedy               argmax (lowest id on ties)\n"
     "  --temperature T, --top-k K, --top-p P, --min-p M   sample (in this order, after the\n"
@@ -56,9 +82,13 @@ static const char run_usage[] =
     "  --kv-dtype T           KV cache elements: f32 (default, exact), bf16 or f16 (half the memory)\n"
     "  --ctx N                context positions (default: the config's block_size)\n"
     "  --threads N            threads (default: all cores)\n"
-    "  --json                 print {\"output_ids\": [...], \"steps\": [...], \"stop_reason\": ...}\n"
-    "                         (and \"text\" for text prompts); steps[t] = steps that produced\n"
-    "                         output_ids[t], steps[0] is the prefill\n"
+    "  --json                 print {\"output_ids\": [...], \"steps\": [...], \"stop_reason\": ...,\n"
+    "                         \"prefill_s\": s, \"decode_s\": s, \"stats\": {...}} (and \"text\" for text\n"
+    "                         prompts); steps[t] = steps that\n"
+    "                         produced output_ids[t], steps[0] is the prefill; stats: the generator\n"
+    "                         and, speculative: rounds, drafted, accepted; diffusion:\n"
+    "                         num_core_forward_passes, num_tokens_forward, diffusion_steps,\n"
+    "                         num_cache_clears, num_standing_waves, recurrence_per_position\n"
     "  --trace FILE           per-token trace as JSON Lines, one line per produced token:\n"
     "                         {\"index\": i, \"id\": t, \"text\": \"...\", \"steps\": s, \"exit_values\": [...]}\n"
     "                         (index 0 is the prefill's token; text when the model has a tokenizer;\n"
@@ -95,7 +125,26 @@ typedef struct run_opts {
     hg_weights weights;
     hg_kv_dtype kv_dtype;
     const char *trace;
+    /* generators */
+    hg_generator gen;
+    hg_spec_params spec;
+    hg_diff_params diff;
+    const char *spec_opt, *diff_opt; /* an option of each, for errors */
 } run_opts;
+
+/* on|off */
+static int cli_onoff(cli *c, const char *name, int *out)
+{
+    const char *v = cli_str(c);
+    if (!v) return 0;
+    if (!strcmp(v, "on")) *out = 1;
+    else if (!strcmp(v, "off")) *out = 0;
+    else {
+        cli_error(c->cmd, "%s: expected on or off, got '%s'", name, v);
+        return 0;
+    }
+    return 1;
+}
 
 static uint64_t random_seed(void)
 {
@@ -114,6 +163,8 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
     o->threshold = NAN;
     o->check_every = 1;
     o->rep = 1.0f;
+    hg_spec_params_default(&o->spec);
+    hg_diff_params_default(&o->diff);
     cli c;
     cli_init(&c, argv[0], argc, argv);
     while (cli_next(&c)) {
@@ -207,6 +258,51 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
             if (!(o->trace = cli_str(&c))) return 2;
             char err[1024];
             if (ux_check_output(o->trace, err, sizeof err)) return cli_error(c.cmd, "--trace: %s", err);
+        } else if (cli_is(&c, "--draft-steps")) {
+            if (!cli_int(&c, 1, 4096, &o->spec.draft_steps)) return 2;
+            o->spec_opt = "--draft-steps";
+        } else if (cli_is(&c, "--lookahead")) {
+            if (!cli_int(&c, 1, 1024, &o->spec.lookahead)) return 2;
+            o->spec_opt = "--lookahead";
+        } else if (cli_is(&c, "--verification-threshold")) {
+            if (!cli_double(&c, 1e-9, 1e6, &o->spec.verification_threshold)) return 2;
+            o->spec_opt = "--verification-threshold";
+        } else if (cli_is(&c, "--diffusion")) {
+            o->gen = HG_GEN_DIFFUSION;
+        } else if (cli_is(&c, "--inner-recurrence")) {
+            if (!cli_int(&c, 1, 4096, &o->diff.inner_recurrence)) return 2;
+            o->diff_opt = "--inner-recurrence";
+        } else if (cli_is(&c, "--headway")) {
+            if (!cli_int(&c, 1, 1024, &o->diff.headway)) return 2;
+            o->diff_opt = "--headway";
+        } else if (cli_is(&c, "--max-wavefront")) {
+            if (!cli_int(&c, 0, 1 << 24, &o->diff.max_wavefront)) return 2;
+            o->diff_opt = "--max-wavefront";
+        } else if (cli_is(&c, "--freeze")) {
+            const char *v = cli_str(&c);
+            if (!v) return 2;
+            if (hg_freeze_parse(v, &o->diff.freeze) != HG_OK)
+                return cli_error(c.cmd, "--freeze: unknown strategy '%s' (latent-diff, latent-acceleration-1, "
+                                        "latent-acceleration-2, token-stability, fixed)", v);
+            o->diff_opt = "--freeze";
+        } else if (cli_is(&c, "--exit-t")) {
+            if (!cli_double(&c, 0, 1e6, &o->diff.exit_t)) return 2;
+            o->diff_opt = "--exit-t";
+        } else if (cli_is(&c, "--ema-embeds")) {
+            if (!cli_double(&c, 0, 1, &o->diff.ema_embeds)) return 2;
+            o->diff_opt = "--ema-embeds";
+        } else if (cli_is(&c, "--state-noise-mixing")) {
+            if (!cli_double(&c, 0, 1, &o->diff.state_noise_mixing)) return 2;
+            o->diff_opt = "--state-noise-mixing";
+        } else if (cli_is(&c, "--dampened-mixer")) {
+            if (!cli_onoff(&c, "--dampened-mixer", &o->diff.dampened_mixer)) return 2;
+            o->diff_opt = "--dampened-mixer";
+        } else if (cli_is(&c, "--sqrt-mixer")) {
+            if (!cli_onoff(&c, "--sqrt-mixer", &o->diff.sqrt_mixer)) return 2;
+            o->diff_opt = "--sqrt-mixer";
+        } else if (cli_is(&c, "--full-prefill")) {
+            if (!cli_onoff(&c, "--full-prefill", &o->diff.full_prefill)) return 2;
+            o->diff_opt = "--full-prefill";
         } else {
             return cli_unknown(&c);
         }
@@ -219,6 +315,17 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
         return cli_error(argv[0], "--greedy excludes --temperature, --top-k, --top-p and --min-p");
     if (o->system && !o->chat) return cli_error(argv[0], "--system goes with --chat");
     if (o->bos && !o->prompt) return cli_error(argv[0], "--bos goes with --prompt");
+    if (o->spec_opt && o->gen == HG_GEN_DIFFUSION)
+        return cli_error(argv[0], "%s (speculative) and --diffusion exclude each other", o->spec_opt);
+    if (o->diff_opt && o->gen != HG_GEN_DIFFUSION) return cli_error(argv[0], "%s goes with --diffusion", o->diff_opt);
+    if (o->spec_opt) o->gen = HG_GEN_SPECULATIVE;
+    if (o->gen != HG_GEN_PLAIN && o->crit != HG_CRIT_OFF)
+        return cli_error(argv[0], "--criterion goes with the plain generator, not with %s",
+                         o->gen == HG_GEN_DIFFUSION ? "--diffusion" : o->spec_opt);
+    if (o->gen == HG_GEN_DIFFUSION && o->diff.max_wavefront > 0 && o->diff.max_wavefront <= o->diff.headway)
+        return cli_error(argv[0], "--max-wavefront %d: must be 0 (unlimited) or more than the headway (%d)",
+                         o->diff.max_wavefront, o->diff.headway);
+    if (o->gen == HG_GEN_DIFFUSION && !o->cache) o->cache = "latest-m4-compress-s4";
     if (!o->model) {
         o->model = cli_default_model();
         if (!o->model) return cli_error(argv[0], "no --model given and no bundled model found");
@@ -338,7 +445,7 @@ static int on_event(const hg_event *ev, void *user)
 {
     stream_state *ss = user;
     if (ss->tracing) {
-        if (ev->type == HG_EV_STEP) trace_step(ss, ev);
+        if (ev->type == HG_EV_STEP && ev->phase == HG_PHASE_DECODE) trace_step(ss, ev);
         else if (ev->type == HG_EV_TOKEN) trace_token(ss, ev);
     }
     if (ev->type == HG_EV_TOKEN && ss->on) {
@@ -467,6 +574,9 @@ int cmd_run(int argc, char **argv)
     p.min_steps = o.min_steps;
     p.check_every = o.check_every;
     p.warmstart = o.warmstart;
+    p.generator = o.gen;
+    p.spec = o.spec;
+    p.diff = o.diff;
 
     stream_state ss = {0};
     int text_mode = tok && (o.prompt || o.chat);
@@ -514,12 +624,24 @@ int cmd_run(int argc, char **argv)
         print_ids(stdout, r.output_ids, r.n_out);
         printf(", \"steps\": ");
         print_ids(stdout, r.steps, r.n_out);
-        printf(", \"stop_reason\": \"%s\"", hg_stop_reason_str(r.stop_reason));
+        printf(", \"stop_reason\": \"%s\", \"prefill_s\": %.6f, \"decode_s\": %.6f", hg_stop_reason_str(r.stop_reason),
+               r.prefill_s, r.decode_s);
         if (text_mode && text) {
             printf(", \"text\": ");
             json_string(stdout, text);
         }
-        printf("}\n");
+        const hg_gen_stats *st = &r.stats;
+        printf(", \"stats\": {\"generator\": \"%s\"", hg_generator_name(p.generator));
+        if (p.generator == HG_GEN_SPECULATIVE)
+            printf(", \"rounds\": %d, \"drafted\": %d, \"accepted\": %d", st->rounds, st->drafted, st->accepted);
+        if (p.generator == HG_GEN_DIFFUSION) {
+            printf(", \"num_core_forward_passes\": %d, \"num_tokens_forward\": %ld, \"diffusion_steps\": %d, "
+                   "\"num_cache_clears\": %d, \"num_standing_waves\": %d, \"recurrence_per_position\": ",
+                   st->num_core_forward_passes, st->num_tokens_forward, st->diffusion_steps, st->num_cache_clears,
+                   st->num_standing_waves);
+            print_ids(stdout, st->recurrence_per_position, st->n_positions);
+        }
+        printf("}}\n");
     } else if (!ss.on) {
         if (text_mode && text) printf("%s\n", text);
         else {
@@ -533,8 +655,14 @@ int cmd_run(int argc, char **argv)
     }
     if (!o.json && isatty(2)) {
         double tps = r.n_out > 1 && r.decode_s > 0 ? (r.n_out - 1) / r.decode_s : 0;
-        fprintf(stderr, "[%d tokens, prefill %.3f s, decode %.2f tok/s, stop: %s]\n", r.n_out, r.prefill_s, tps,
+        fprintf(stderr, "[%d tokens, prefill %.3f s, decode %.2f tok/s, stop: %s", r.n_out, r.prefill_s, tps,
                 hg_stop_reason_str(r.stop_reason));
+        if (p.generator == HG_GEN_SPECULATIVE)
+            fprintf(stderr, ", %d rounds, %d/%d drafts accepted", r.stats.rounds, r.stats.accepted, r.stats.drafted);
+        if (p.generator == HG_GEN_DIFFUSION)
+            fprintf(stderr, ", %d core passes in %d diffusion steps", r.stats.num_core_forward_passes,
+                    r.stats.diffusion_steps);
+        fputs("]\n", stderr);
     }
     hg_gen_result_free(&r);
 out:

@@ -7,59 +7,13 @@
  * changes nothing in the result.  All buffers live in the context and are
  * allocated when it is made (KV slots: when a call needs more steps than any
  * before); the per-token loop allocates nothing. */
-#include "exitcrit.h"
-#include "kernels.h"
-#include "kvcache.h"
-#include "model.h"
-#include "sampler.h"
+#include "engine.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct hg_ctx {
-    hg_model *m;
-    int n_ctx;               /* positions the context holds                         */
-    int ubatch;              /* rows per chunk                                      */
-    hg_kvs kvs;
-    int n_slots;             /* slot arrays allocated: n_coda + n_prelude + core     */
-    int core_slots_used;     /* highest compressed core slot written + 1 (minus P)  */
-    void **K, **V;           /* [n_coda + slot] -> (n_ctx, kv_dim) of kv_dtype      */
-    hg_kv_dtype kv_dtype;
-    size_t kv_elt;           /* bytes per KV element                                */
-    int *steps_done;         /* (n_ctx) recurrence steps each cached position ran   */
-    int32_t *tokens;         /* (n_ctx + 1) known tokens; [0, n_past) are cached    */
-    int n_tokens, n_past;
-    /* batch buffers, (n_ctx, n_embd) each */
-    float *e;                /* prelude output (the injected embedding)            */
-    float *x;                /* recurrent state                                     */
-    /* chunk scratch */
-    float *xn;               /* (ubatch, n_embd)                                    */
-    float *qkv;              /* (ubatch, q_dim + 2 kv_dim)                          */
-    float *att;              /* (ubatch, q_dim)                                     */
-    float *tmp;              /* (ubatch, n_embd)                                    */
-    float *fc;               /* (ubatch, 2 intermediate)                            */
-    float *act;              /* (ubatch, intermediate)                              */
-    float *cat;              /* (ubatch, 2 n_embd)                                  */
-    float *y;                /* (ubatch, n_embd) coda activations                   */
-    float *scores;           /* (threads, n_ctx) attention scores of one query      */
-    float *kvrow;            /* (threads, 2 head_dim) a K and a V row as f32        */
-    float *kt, *vt;          /* (threads, head_dim, n_ctx) a head's keys/values, transposed */
-    int *vidx;               /* (n_ctx) positions attended to, in order            */
-    int *rslot;              /* (n_ctx) slot array to read for each past position   */
-    float *logits;           /* (vocab) logits of the last position                 */
-    float *warm;             /* (n_embd) warm-start state for the next token        */
-    hg_exit_state ex;
-    hg_sampler_work sw;
-    int warm_valid;          /* warm holds the state of the token pending now     */
-    hg_rng rng;              /* sampler/state RNG, continued across calls          */
-    uint64_t rng_seed;
-    int rng_valid;           /* rng continues the stream of rng_seed              */
-    hg_profile prof;
-    double prof_mark;        /* time of the last product/attention end        */
-    double prof_total0;      /* time the profiled call started                */
-};
 
 /* ----------------------------------------------------------------- setup */
 
@@ -113,7 +67,7 @@ void hg_ctx_free(hg_ctx *c)
 }
 
 /* Make sure slot arrays exist for num_steps recurrence steps. */
-static hg_status ensure_slots(hg_ctx *c, int num_steps, hg_err *err)
+hg_status hg_ensure_slots(hg_ctx *c, int num_steps, hg_err *err)
 {
     const hg_config *cf = &c->m->cfg;
     int need = cf->n_coda + cf->n_prelude + hg_kvs_core_slots(&c->kvs, cf->n_core, num_steps);
@@ -201,7 +155,7 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
         return hg_fail(err, HG_E_NOMEM, "out of memory for a context of %zu positions", N);
     }
     int steps = p->max_steps > 0 ? p->max_steps : cf->mean_recurrence;
-    if ((s = ensure_slots(c, steps, err))) {
+    if ((s = hg_ensure_slots(c, steps, err))) {
         hg_ctx_free(c);
         return s;
     }
@@ -550,20 +504,8 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
 
 /* ------------------------------------------------------ batch pipeline */
 
-typedef struct batch_opts {
-    int num_steps;
-    float init_scale;
-    hg_rng *rng;
-    hg_criterion crit;
-    double threshold;
-    int min_steps, check_every;
-    const float *warm_in;    /* starting state of a 1-row batch, or NULL for s0 */
-    float *logits_all;       /* (T, vocab) for every row, or NULL: last row only */
-    hg_event_cb cb;
-    void *user;
-} batch_opts;
 
-static void embed_and_prelude(hg_ctx *c, int T, int pos0)
+void hg_embed_and_prelude(hg_ctx *c, int T, int pos0)
 {
     const hg_model *m = c->m;
     const hg_config *cf = &m->cfg;
@@ -581,7 +523,7 @@ static void embed_and_prelude(hg_ctx *c, int T, int pos0)
         }
 }
 
-static void init_state(hg_ctx *c, int T, const batch_opts *o)
+void hg_init_state(hg_ctx *c, int T, const hg_batch_opts *o)
 {
     int E = c->m->cfg.n_embd;
     size_t n = (size_t)T * E;
@@ -599,7 +541,7 @@ static void init_state(hg_ctx *c, int T, const batch_opts *o)
 }
 
 /* One recurrence step k on the whole batch: x = core(adapter([x, e])). */
-static void recurrence_step(hg_ctx *c, int T, int pos0, int k)
+void hg_recurrence_step(hg_ctx *c, int T, int pos0, int k)
 {
     const hg_model *m = c->m;
     const hg_config *cf = &m->cfg;
@@ -620,7 +562,7 @@ static void recurrence_step(hg_ctx *c, int T, int pos0, int k)
 
 /* Coda and head on the batch's current state: writes the coda slots, and
  * the logits of the last row (or of every row into logits_all). */
-static void coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
+void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
 {
     const hg_model *m = c->m;
     const hg_config *cf = &m->cfg;
@@ -641,29 +583,51 @@ static void coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all)
     if (logits_all) memcpy(c->logits, logits_all + (size_t)(T - 1) * V, sizeof(float) * (size_t)V);
 }
 
+void hg_commit(hg_ctx *c, int pos0, int T, int steps)
+{
+    for (int t = 0; t < T; t++) c->steps_done[pos0 + t] = steps;
+    c->n_past = pos0 + T;
+}
+
+hg_status hg_advance(hg_ctx *c, int pos0, int T, int k0, int n, int *counts, hg_phase phase, int num_steps,
+                     hg_event_cb cb, void *user)
+{
+    for (int k = k0; k < k0 + n; k++) {
+        hg_recurrence_step(c, T, pos0, k);
+        if (counts)
+            for (int t = 0; t < T; t++) counts[t]++;
+        if (cb) {
+            hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
+                           .num_steps = num_steps, .exit_value = NAN, .threshold = NAN, .phase = phase};
+            if (cb(&ev, user)) return HG_E_CANCELLED;
+        }
+    }
+    return HG_OK;
+}
+
 /* Process the pending tokens [n_past, n_past + T): on success the positions
  * join the cache, c->logits holds the last row's logits, c->warm the state to
  * continue from, and *steps_used the recurrence steps run. */
-static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps_used)
+hg_status hg_process_batch(hg_ctx *c, int T, const hg_batch_opts *o, int *steps_used)
 {
     const hg_config *cf = &c->m->cfg;
     int E = cf->n_embd, pos0 = c->n_past;
     c->prof_mark = hg_now();
-    embed_and_prelude(c, T, pos0);
-    init_state(c, T, o);
+    hg_embed_and_prelude(c, T, pos0);
+    hg_init_state(c, T, o);
     int adaptive = o->crit != HG_CRIT_OFF;
     int needs_logits = hg_exit_needs_logits(o->crit);
     if (adaptive) hg_exit_begin(&c->ex, o->crit, o->threshold, c->x, T, E);
     double thr = adaptive ? c->ex.threshold : NAN;
     int logits_step = -1, steps = o->num_steps;
     for (int k = 0; k < o->num_steps; k++) {
-        recurrence_step(c, T, pos0, k);
+        hg_recurrence_step(c, T, pos0, k);
         double value = NAN;
         int exit_now = 0;
         int check = adaptive && k >= o->min_steps && (k - o->min_steps) % o->check_every == 0;
         if (check) {
             if (needs_logits) {
-                coda_and_head(c, T, pos0, o->logits_all);
+                hg_coda_and_head(c, T, pos0, o->logits_all);
                 logits_step = k;
             }
             value = hg_exit_value(&c->ex, c->logits, c->x, T, E);
@@ -671,7 +635,7 @@ static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps
         }
         if (o->cb) {
             hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
-                           .num_steps = o->num_steps, .exit_value = value, .threshold = thr};
+                           .num_steps = o->num_steps, .exit_value = value, .threshold = thr, .phase = o->phase};
             if (o->cb(&ev, o->user)) return HG_E_CANCELLED;
         }
         if (exit_now) {
@@ -679,88 +643,20 @@ static hg_status process_batch(hg_ctx *c, int T, const batch_opts *o, int *steps
             break;
         }
     }
-    if (logits_step != steps - 1) coda_and_head(c, T, pos0, o->logits_all);
+    if (logits_step != steps - 1) hg_coda_and_head(c, T, pos0, o->logits_all);
     const float *last = c->x + (size_t)(T - 1) * E;
     if (adaptive) memcpy(c->warm, last, sizeof(float) * (size_t)E);
     else hg_rmsnorm(c->m->pool, c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
-    for (int t = 0; t < T; t++) c->steps_done[pos0 + t] = steps;
-    c->n_past += T;
+    hg_commit(c, pos0, T, steps);
     *steps_used = steps;
     prof_other(c, hg_now());
     c->prof_mark = 0;
     return HG_OK;
 }
 
-/* ------------------------------------------------------------ generation */
+/* ------------------------------------------------------------ tokens */
 
-void hg_gen_params_default(hg_gen_params *p, const hg_model *m)
-{
-    memset(p, 0, sizeof *p);
-    p->num_steps = m ? m->cfg.mean_recurrence : 32;
-    p->max_new_tokens = 256;
-    p->greedy = 1;
-    p->temperature = 1.0f;
-    p->repetition_penalty = 1.0f;
-    p->criterion = HG_CRIT_OFF;
-    p->threshold = NAN;
-    p->check_every = 1;
-    p->n_stop = -1;
-    if (m) {
-        const hg_gen_defaults *g = &m->gen;
-        p->greedy = !g->do_sample;
-        p->temperature = g->temperature > 0 ? g->temperature : 1.0f;
-        p->top_k = g->top_k;
-        p->top_p = g->top_p;
-        p->min_p = g->min_p;
-        p->repetition_penalty = g->repetition_penalty > 0 ? g->repetition_penalty : 1.0f;
-    }
-}
-
-const char *hg_stop_reason_str(hg_stop_reason r)
-{
-    switch (r) {
-    case HG_STOP_TOKEN: return "stop_token";
-    case HG_STOP_MAX_TOKENS: return "max_new_tokens";
-    case HG_STOP_CONTEXT: return "context_full";
-    case HG_STOP_CANCELLED: return "cancelled";
-    default: return "none";
-    }
-}
-
-void hg_gen_result_free(hg_gen_result *r)
-{
-    if (!r) return;
-    free(r->output_ids);
-    free(r->steps);
-    memset(r, 0, sizeof *r);
-}
-
-#define HG_MAX_STEPS 4096
-
-static hg_status check_params(const hg_ctx *c, const hg_gen_params *p, hg_err *err)
-{
-    if (p->num_steps < 1 || p->num_steps > HG_MAX_STEPS)
-        return hg_fail(err, HG_E_ARG, "num_steps %d: must be 1..%d", p->num_steps, HG_MAX_STEPS);
-    if (p->max_new_tokens < 0) return hg_fail(err, HG_E_ARG, "max_new_tokens %d: must be >= 0", p->max_new_tokens);
-    if (!(p->init_scale >= 0) || p->init_scale > 1e6)
-        return hg_fail(err, HG_E_ARG, "init_scale %g: must be >= 0", p->init_scale);
-    if (p->criterion < HG_CRIT_OFF || p->criterion >= HG_CRIT_COUNT)
-        return hg_fail(err, HG_E_ARG, "unknown exit criterion %d", (int)p->criterion);
-    if (p->min_steps < 0) return hg_fail(err, HG_E_ARG, "min_steps %d: must be >= 0", p->min_steps);
-    if (p->check_every < 1) return hg_fail(err, HG_E_ARG, "check_every %d: must be >= 1", p->check_every);
-    if (!p->greedy) {
-        if (!(p->temperature >= 0)) return hg_fail(err, HG_E_ARG, "temperature %g: must be >= 0", p->temperature);
-        if (p->top_k < 0) return hg_fail(err, HG_E_ARG, "top_k %d: must be >= 0", p->top_k);
-        if (!(p->top_p >= 0 && p->top_p <= 1)) return hg_fail(err, HG_E_ARG, "top_p %g: must be in [0, 1]", p->top_p);
-        if (!(p->min_p >= 0 && p->min_p <= 1)) return hg_fail(err, HG_E_ARG, "min_p %g: must be in [0, 1]", p->min_p);
-    }
-    if (!(p->repetition_penalty > 0))
-        return hg_fail(err, HG_E_ARG, "repetition_penalty %g: must be > 0", p->repetition_penalty);
-    (void)c;
-    return HG_OK;
-}
-
-static hg_status append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
+hg_status hg_append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
 {
     int V = c->m->cfg.vocab_size;
     for (int i = 0; i < n; i++)
@@ -775,98 +671,6 @@ static hg_status append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
     return HG_OK;
 }
 
-hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_params *p, hg_event_cb cb, void *user,
-                      hg_gen_result *res, hg_err *err)
-{
-    memset(res, 0, sizeof *res);
-    hg_status s = check_params(c, p, err);
-    if (s) return s;
-    if (n_ids < 0 || (n_ids > 0 && !ids)) return hg_fail(err, HG_E_ARG, "bad token list");
-    int old_tokens = c->n_tokens;
-    if ((s = append_ids(c, ids, n_ids, err))) return s;
-    if (c->n_tokens == c->n_past) {
-        c->n_tokens = old_tokens;
-        return hg_fail(err, HG_E_ARG, "nothing to process: no new tokens");
-    }
-    if (c->n_tokens > c->n_ctx) {
-        c->n_tokens = old_tokens;
-        return hg_fail(err, HG_E_RANGE, "the context of %d positions is full", c->n_ctx);
-    }
-    if ((s = ensure_slots(c, p->num_steps, err))) {
-        c->n_tokens = old_tokens;
-        return s;
-    }
-    int cap = p->max_new_tokens > 0 ? p->max_new_tokens : 1;
-    res->output_ids = malloc(sizeof(int32_t) * (size_t)cap);
-    res->steps = malloc(sizeof(int32_t) * (size_t)cap);
-    if (!res->output_ids || !res->steps) {
-        hg_gen_result_free(res);
-        c->n_tokens = old_tokens;
-        return hg_fail(err, HG_E_NOMEM, "out of memory");
-    }
-    const int32_t *stops = p->n_stop >= 0 ? p->stop_ids : NULL;
-    int n_stop = p->n_stop;
-    if (p->n_stop < 0) {
-        n_stop = c->m->gen.n_stop;
-    }
-    /* A call that continues the previous one (no new ids, the one pending
-     * token is the last one generated) continues its RNG stream and warm
-     * state, so N calls of one token equal one call of N tokens. */
-    int continuing = n_ids == 0 && c->warm_valid && c->n_tokens - c->n_past == 1;
-    if (!c->rng_valid || c->rng_seed != p->seed || !continuing) {
-        hg_rng_seed(&c->rng, p->seed);
-        c->rng_seed = p->seed;
-        c->rng_valid = 1;
-    }
-    batch_opts o = {.num_steps = p->num_steps, .init_scale = p->init_scale, .rng = &c->rng, .crit = p->criterion,
-                    .threshold = p->threshold, .min_steps = p->min_steps, .check_every = p->check_every,
-                    .cb = cb, .user = user};
-    int V = c->m->cfg.vocab_size;
-    res->stop_reason = HG_STOP_MAX_TOKENS;
-    double t0 = hg_now();
-    for (int t = 0; t < p->max_new_tokens; t++) {
-        if (c->n_tokens > c->n_ctx) {
-            res->stop_reason = HG_STOP_CONTEXT;
-            break;
-        }
-        int T = c->n_tokens - c->n_past;
-        o.warm_in = (t > 0 || continuing) && p->warmstart ? c->warm : NULL;
-        int steps = 0;
-        s = process_batch(c, T, &o, &steps);
-        if (s == HG_E_CANCELLED) {
-            res->stop_reason = HG_STOP_CANCELLED;
-            s = HG_OK;
-            break;
-        }
-        int tok = hg_sample(c->logits, V, p, c->tokens, c->n_tokens, &c->rng, &c->sw);
-        c->tokens[c->n_tokens++] = tok;
-        c->warm_valid = 1;
-        res->output_ids[res->n_out] = tok;
-        res->steps[res->n_out] = steps;
-        res->n_out++;
-        double now = hg_now();
-        if (t == 0) res->prefill_s = now - t0;
-        else res->decode_s += now - t0;
-        t0 = now;
-        int is_stop = 0;
-        for (int i = 0; i < n_stop; i++) is_stop |= (stops ? stops[i] : c->m->gen.stop_ids[i]) == tok;
-        if (cb) {
-            hg_event ev = {.type = HG_EV_TOKEN, .position = c->n_tokens - 1, .n_positions = 1, .step = steps,
-                           .num_steps = p->num_steps, .exit_value = NAN, .threshold = NAN, .token_id = tok,
-                           .steps_used = steps, .index = res->n_out - 1};
-            if (cb(&ev, user) && !is_stop) {
-                res->stop_reason = HG_STOP_CANCELLED;
-                break;
-            }
-        }
-        if (is_stop) {
-            res->stop_reason = HG_STOP_TOKEN;
-            break;
-        }
-    }
-    return s;
-}
-
 hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, float init_scale, uint64_t seed,
                      float *logits, float *last_logits, hg_err *err)
 {
@@ -875,15 +679,15 @@ hg_status hg_forward(hg_ctx *c, const int32_t *ids, int n_ids, int num_steps, fl
     if (n_ids < 1) return hg_fail(err, HG_E_ARG, "no tokens to process");
     if (!(init_scale >= 0)) return hg_fail(err, HG_E_ARG, "init_scale %g: must be >= 0", init_scale);
     hg_ctx_reset(c);
-    hg_status s = append_ids(c, ids, n_ids, err);
+    hg_status s = hg_append_ids(c, ids, n_ids, err);
     if (s) return s;
-    if ((s = ensure_slots(c, num_steps, err))) return s;
+    if ((s = hg_ensure_slots(c, num_steps, err))) return s;
     hg_rng rng;
     hg_rng_seed(&rng, seed);
-    batch_opts o = {.num_steps = num_steps, .init_scale = init_scale, .rng = &rng, .crit = HG_CRIT_OFF,
+    hg_batch_opts o = {.num_steps = num_steps, .init_scale = init_scale, .rng = &rng, .crit = HG_CRIT_OFF,
                     .threshold = NAN, .check_every = 1, .logits_all = logits};
     int steps;
-    s = process_batch(c, n_ids, &o, &steps);
+    s = hg_process_batch(c, n_ids, &o, &steps);
     if (s) return hg_fail(err, s, "forward pass failed: %s", hg_status_str(s));
     if (last_logits) memcpy(last_logits, c->logits, sizeof(float) * (size_t)c->m->cfg.vocab_size);
     return HG_OK;

@@ -241,6 +241,61 @@ hg_status hg_cache_strategy_check(const char *strategy, hg_err *err);
 
 /* ---------------------------------------------------------- generation */
 
+/* How tokens are generated (HUGINN.md §5, §7, §8). */
+typedef enum hg_generator {
+    HG_GEN_PLAIN = 0,       /* one token at a time, full depth              */
+    HG_GEN_SPECULATIVE,     /* the model drafts for itself at fewer steps,
+                               one full-depth pass verifies the drafts      */
+    HG_GEN_DIFFUSION,       /* a wave of positions iterated together, a few
+                               steps at a time, frozen as states settle     */
+    HG_GEN_COUNT
+} hg_generator;
+
+const char *hg_generator_name(hg_generator g);   /* "plain", "speculative", "diffusion" */
+hg_status hg_generator_parse(const char *name, hg_generator *out);
+
+/* Speculative generation (reference generate_speculative). */
+typedef struct hg_spec_params {
+    int draft_steps;        /* D: recurrence steps of a draft (default 32)  */
+    int lookahead;          /* K: tokens drafted per round (default 8, >= 1)*/
+    double verification_threshold; /* V (default 1): >= 1 a draft stands while
+                               it equals the verify pass's argmax; < 1 while
+                               its verify probability >= V * max probability */
+} hg_spec_params;
+
+void hg_spec_params_default(hg_spec_params *p);
+
+/* Which positions of the diffusion wave freeze. */
+typedef enum hg_freeze {
+    HG_FREEZE_LATENT_DIFF = 0,      /* relative state change < exit_t        */
+    HG_FREEZE_LATENT_ACCEL1,        /* relative change of the change < exit_t */
+    HG_FREEZE_LATENT_ACCEL2,        /* same over three aligned steps          */
+    HG_FREEZE_TOKEN_STABILITY,      /* token unchanged > num_steps / R steps  */
+    HG_FREEZE_FIXED,                /* headway tokens per step after num_steps / R steps */
+    HG_FREEZE_COUNT
+} hg_freeze;
+
+const char *hg_freeze_name(hg_freeze f);   /* "latent-diff", "latent-acceleration-1", … */
+hg_status hg_freeze_parse(const char *name, hg_freeze *out);
+
+/* Diffusion-style generation (reference generate_diffusion_style). */
+typedef struct hg_diff_params {
+    int inner_recurrence;   /* R: core steps per diffusion step (default 4) */
+    int headway;            /* new positions per diffusion step (default 1) */
+    int max_wavefront;      /* widest wave (default 128; 0 = unlimited;
+                               otherwise > headway)                         */
+    hg_freeze freeze;       /* default latent-diff                          */
+    double exit_t;          /* freezing threshold of the latent criteria (0.03) */
+    double ema_embeds;      /* embedding moving average (0.1)               */
+    double state_noise_mixing; /* mix of fresh initial states (0.5)         */
+    int dampened_mixer;     /* mixing / (1 + recurrence count) (default 1)  */
+    int sqrt_mixer;         /* mix with square roots of the weights (0)    */
+    int full_prefill;       /* the prompt at full depth first (default 1)  */
+    int max_diffusion_steps;/* safety limit (default 4096)                 */
+} hg_diff_params;
+
+void hg_diff_params_default(hg_diff_params *p);
+
 typedef struct hg_gen_params {
     int num_steps;          /* recurrence steps per token (>= 1); 0 = mean_recurrence */
     int max_new_tokens;     /* default 256                                 */
@@ -262,16 +317,55 @@ typedef struct hg_gen_params {
     /* stop set: n_stop < 0 = the model's defaults */
     int n_stop;
     const int32_t *stop_ids;
+    /* the generator and its parameters (the one in use is read) */
+    hg_generator generator; /* HG_GEN_PLAIN by default                     */
+    hg_spec_params spec;
+    hg_diff_params diff;
 } hg_gen_params;
 
 /* Defaults: num_steps = mean_recurrence, the model's generation_config
- * sampling, criterion off, check_every 1. m may be NULL (generic defaults). */
+ * sampling, criterion off, check_every 1, the plain generator, the
+ * reference's speculative and diffusion defaults.  m may be NULL (generic
+ * defaults).
+ *
+ * Speculative and diffusion generation take the normal sampler (greedy or
+ * sampled), every cache strategy and warm start, but no exit criterion
+ * (criterion must be HG_CRIT_OFF).  Where the reference fails, huginn does:
+ * - speculative + warm start: each draft starts from the previous token's
+ *   final state, the verify pass from s0; the next round starts from the
+ *   verify state of the position that produced the last accepted token;
+ * - diffusion `fixed` freezing freezes min(headway, new tokens) positions per
+ *   step even when the wave stands at max_wavefront (the reference indexes
+ *   past its sequence there); max_wavefront must be 0 or > headway;
+ * - diffusion guessed tokens (headway > 1) are drawn from the vocabulary.
+ * Both stop at max_new_tokens and at the first stop token (included); the
+ * reference may run past them (it gives the same prefix). */
 void hg_gen_params_default(hg_gen_params *p, const hg_model *m);
 
 typedef enum hg_event_type {
     HG_EV_STEP = 1,         /* one recurrence step of the token/prefill finished */
-    HG_EV_TOKEN,            /* a token was produced                        */
+    HG_EV_TOKEN,            /* a token was produced (final: in the output) */
+    HG_EV_DRAFT,            /* speculative: a token was drafted (provisional:
+                               token_id, index = its place in the round,
+                               position = where it would go)            */
+    HG_EV_VERIFY,           /* speculative: a round was verified: n_drafted
+                               drafts, n_accepted of them stand (the first
+                               n_accepted), token_id = the verify pass's own
+                               token that follows them or -1; the tokens
+                               kept then arrive as HG_EV_TOKEN          */
+    HG_EV_WAVE,             /* diffusion: one diffusion step finished: the
+                               wave's provisional tokens and counters
+                               (wave_* fields), n_frozen frozen tokens;
+                               newly frozen tokens then arrive as HG_EV_TOKEN */
 } hg_event_type;
+
+/* What a pass is for (HG_EV_STEP events). */
+typedef enum hg_phase {
+    HG_PHASE_DECODE = 0,    /* plain decoding (or the prefill)             */
+    HG_PHASE_DRAFT,         /* speculative draft of one token (D steps)    */
+    HG_PHASE_VERIFY,        /* speculative verify pass (K positions)       */
+    HG_PHASE_WAVE,          /* diffusion step over the wave                */
+} hg_phase;
 
 typedef struct hg_event {
     hg_event_type type;
@@ -285,6 +379,15 @@ typedef struct hg_event {
     int token_id;           /* HG_EV_TOKEN: the id produced                */
     int steps_used;         /* HG_EV_TOKEN: steps that produced it         */
     int index;              /* HG_EV_TOKEN: index in this call's output    */
+    hg_phase phase;         /* HG_EV_STEP: what the pass is for            */
+    /* speculative (HG_EV_VERIFY) */
+    int n_drafted, n_accepted;
+    /* diffusion (HG_EV_WAVE): positions wave_pos0 .. wave_pos0+n_wave-1;
+     * position out_pos0 holds output index 0; frozen: positions < out_pos0
+     * + n_frozen.  Pointers are valid during the callback only. */
+    int wave_pos0, n_wave, out_pos0, n_frozen, diffusion_step;
+    const int32_t *wave_ids;   /* (n_wave) provisional tokens              */
+    const int32_t *wave_counts;/* (n_wave) recurrence steps of each position */
 } hg_event;
 
 /* Called for every event; return non-zero to stop.  A stop leaves the cache
@@ -297,17 +400,40 @@ typedef enum hg_stop_reason {
     HG_STOP_MAX_TOKENS,     /* max_new_tokens reached                      */
     HG_STOP_CONTEXT,        /* the context is full                         */
     HG_STOP_CANCELLED,      /* the callback asked to stop                  */
+    HG_STOP_STEP_LIMIT,     /* diffusion: max_diffusion_steps ran out      */
 } hg_stop_reason;
 
 const char *hg_stop_reason_str(hg_stop_reason r); /* "stop_token", …      */
 
+/* What a speculative or diffusion run did (zeros for the plain generator). */
+typedef struct hg_gen_stats {
+    /* speculative */
+    int rounds;             /* draft-and-verify rounds                     */
+    int drafted;            /* tokens drafted                              */
+    int accepted;           /* drafted tokens that stood                   */
+    /* diffusion (the reference's statistics, same names) */
+    int num_core_forward_passes; /* core-block passes (the prefill counts 1) */
+    long num_tokens_forward;/* positions passed through those passes        */
+    int num_cache_clears;   /* cache positions dropped                     */
+    int num_standing_waves; /* steps the wave stood at max_wavefront      */
+    int diffusion_steps;
+    int n_positions;        /* entries of recurrence_per_position          */
+    int32_t *recurrence_per_position; /* recurrence steps of every position
+                               0 .. n_positions-1 of the context (prompt and
+                               frozen output; malloc'd, NULL when unused)  */
+} hg_gen_stats;
+
 typedef struct hg_gen_result {
     int n_out;
     int32_t *output_ids;    /* n_out ids (malloc'd; hg_gen_result_free)    */
-    int32_t *steps;         /* steps[t]: recurrence steps that produced output_ids[t] */
+    int32_t *steps;         /* steps[t]: recurrence steps that produced output_ids[t]
+                               (speculative: num_steps, every kept token
+                               passed the full-depth verify pass;
+                               diffusion: the position's recurrence count) */
     hg_stop_reason stop_reason;
     double prefill_s;       /* seconds for the prefill (first token)       */
     double decode_s;        /* seconds for the remaining tokens            */
+    hg_gen_stats stats;
 } hg_gen_result;
 
 void hg_gen_result_free(hg_gen_result *r);
@@ -323,6 +449,12 @@ void hg_gen_result_free(hg_gen_result *r);
 hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids,
                       const hg_gen_params *p, hg_event_cb cb, void *user,
                       hg_gen_result *res, hg_err *err);
+
+/* Time one core-block pass (adapter and every core layer: one recurrence
+ * step) over `width` positions after the cached ones, as a diffusion wave
+ * or a verify pass runs it: the median of reps passes, in seconds.  The
+ * context's cache and tokens are left as they were. */
+hg_status hg_time_wave_pass(hg_ctx *c, int width, int reps, double *seconds, hg_err *err);
 
 /* One plain forward pass over ids on an empty context (the context is reset
  * first and left holding the ids): logits for every position into

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "kernels.h"
 #include "pool.h"
+#include "platform.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -299,18 +300,23 @@ static hg_status find_checked(hg_model *m, const char *name, int ndim, const int
     return HG_OK;
 }
 
-void *hg_model_own(hg_model *m, size_t bytes)
+/* Make buf the model's (freed with it); 0 when out of memory (buf freed). */
+static int model_adopt(hg_model *m, void *buf)
 {
-    void *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     void **no = realloc(m->owned, sizeof *no * (size_t)(m->n_owned + 1));
-    if (!buf || !no) {
+    if (!no) {
         free(buf);
-        if (no) m->owned = no;
-        return NULL;
+        return 0;
     }
     m->owned = no;
     m->owned[m->n_owned++] = buf;
-    return buf;
+    return 1;
+}
+
+void *hg_model_own(hg_model *m, size_t bytes)
+{
+    void *buf = hg_alloc_streamed(bytes);
+    return buf && model_adopt(m, buf) ? buf : NULL;
 }
 
 /* Element i of a float tensor as f32. */
@@ -523,19 +529,38 @@ static void default_cache_dir(char *out, size_t n)
 }
 
 /* Point the pending matrices at a mapped cache file if it is valid. */
+/* Read a whole file into buf; 1 when every byte came. */
+static int read_all(int fd, void *buf, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t r = pread(fd, (char *)buf + done, size - done > ((size_t)1 << 30) ? (size_t)1 << 30 : size - done,
+                          (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        done += (size_t)r;
+    }
+    return 1;
+}
+
+/* Point the pending matrices at a valid cache file: read into memory with
+ * huge pages (the weights stream every token), or mapped where that memory
+ * can't be had. */
 static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *ml, hg_mat_type ty)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || (size_t)sb.st_size < sizeof(cache_header)) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(cache_header)) {
         close(fd);
         return 0;
     }
     size_t size = (size_t)sb.st_size;
     void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return 0;
+    if (map == MAP_FAILED) {
+        close(fd);
+        return 0;
+    }
     const cache_header *h = map;
     const cache_entry *e = (const cache_entry *)(h + 1);
     int ok = !memcmp(h->magic, CACHE_MAGIC, 8) && h->version == CACHE_VERSION && h->key == key &&
@@ -551,16 +576,31 @@ static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *m
     }
     if (!ok) {
         munmap(map, size);
+        close(fd);
         return 0;
     }
+    const char *base = map;
+    char *copy = hg_alloc_streamed(size);
+    if (copy && read_all(fd, copy, size) && !memcmp(copy, map, sizeof *h + sizeof *e * (size_t)ml->n)) {
+        if (model_adopt(m, copy)) { /* (it frees the copy when it can't) */
+            munmap(map, size);
+            hg_drop_file_cache(fd);
+            map = NULL;
+            base = copy;
+        }
+    } else {
+        free(copy);
+    }
+    close(fd);
+    e = (const cache_entry *)((const cache_header *)base + 1);
     for (int i = 0; i < ml->n; i++) {
         hg_mat *d = ml->v[i].dst;
         if (!ml->v[i].convert) continue;
         d->type = ty;
-        d->data = (const char *)map + e[i].data_off;
+        d->data = base + e[i].data_off;
     }
     m->cache_map = map;
-    m->cache_size = size;
+    m->cache_size = map ? size : 0;
     return 1;
 }
 

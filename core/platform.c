@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -208,4 +210,26 @@ unsigned hg_arm_features(void)
 #endif
 #endif
     return f;
+}
+
+void *hg_alloc_streamed(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    size_t n = (bytes + huge - 1) & ~(huge - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, n) != 0) return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(p, n, MADV_HUGEPAGE); /* advice: no huge pages is no error */
+#endif
+    return p;
+}
+
+void hg_drop_file_cache(int fd)
+{
+#if defined(__linux__) && defined(POSIX_FADV_DONTNEED)
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+#else
+    (void)fd; /* macOS: fcntl(F_NOCACHE) before reading would do it */
+#endif
 }

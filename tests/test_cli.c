@@ -310,6 +310,87 @@ static void test_bad_input(void **state)
     expect_bad("export a.json /tmp%.0s", "is a directory");
     expect_bad("export a.json b.html c%.0s", "too many");
     expect_bad("export a.json b.html --theme nosuchtheme%.0s", "nosuchtheme");
+    /* generators: bad combinations and values */
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --draft-steps 2", "--diffusion");
+    expect_bad("run --model '%s' --prompt-ids 1 --lookahead 0", "--lookahead");
+    expect_bad("run --model '%s' --prompt-ids 1 --draft-steps 0", "--draft-steps");
+    expect_bad("run --model '%s' --prompt-ids 1 --verification-threshold 0", "--verification-threshold");
+    expect_bad("run --model '%s' --prompt-ids 1 --headway 2", "--diffusion");
+    expect_bad("run --model '%s' --prompt-ids 1 --freeze fixed", "--diffusion");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --freeze bogus", "bogus");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --max-wavefront 2 --headway 2", "--max-wavefront");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --sqrt-mixer maybe", "--sqrt-mixer");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --full-prefill", "--full-prefill");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --ema-embeds 1.5", "--ema-embeds");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --inner-recurrence 0", "--inner-recurrence");
+    expect_bad("run --model '%s' --prompt-ids 1 --diffusion --criterion kl", "--criterion");
+    expect_bad("run --model '%s' --prompt-ids 1 --lookahead 2 --criterion kl", "--criterion");
+    expect_bad("run --model '%s' --prompt-ids 1,2,3 --diffusion --full-prefill off --max-wavefront 2", "wavefront");
+}
+
+/* The sampler golden cases through `huginn run --json`: tokens and stats. */
+static void test_run_generators(void **state)
+{
+    (void)state;
+    cJSON *golden = tu_read_json(HG_FIXTURES "/tiny-huginn.samplers.golden.json");
+    assert_non_null(golden);
+    const cJSON *cs;
+    int n = 0;
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(golden, "cases"))
+    {
+        const char *name = cJSON_GetObjectItem(cs, "name")->valuestring;
+        const cJSON *a = cJSON_GetObjectItem(cs, "args");
+        static char ids[16384], args[32768];
+        ids_arg(cJSON_GetObjectItem(cs, "prompt_ids"), ids, sizeof ids);
+        int max_new = cJSON_GetObjectItem(cs, "max_new_tokens")->valueint;
+        snprintf(args, sizeof args,
+                 "run --model '%s' --prompt-ids %s --steps %d --max-new-tokens %d --init-scale 0 --greedy --json "
+                 "--threads 1",
+                 g_model, ids, cJSON_GetObjectItem(a, "num_steps")->valueint, max_new);
+#define ADD(...) snprintf(args + strlen(args), sizeof args - strlen(args), __VA_ARGS__)
+        const cJSON *v;
+        if (!strcmp(cJSON_GetObjectItem(cs, "kind")->valuestring, "speculative")) {
+            ADD(" --draft-steps %d --lookahead %d", cJSON_GetObjectItem(a, "draft_steps")->valueint,
+                cJSON_GetObjectItem(a, "lookahead_for_draft")->valueint);
+            if ((v = cJSON_GetObjectItem(a, "verification_threshold"))) ADD(" --verification-threshold %g", v->valuedouble);
+        } else {
+            ADD(" --diffusion --inner-recurrence %d", cJSON_GetObjectItem(a, "inner_recurrence")->valueint);
+            if ((v = cJSON_GetObjectItem(a, "freeze_strategy"))) ADD(" --freeze %s", v->valuestring);
+            if ((v = cJSON_GetObjectItem(a, "max_wavefront"))) ADD(" --max-wavefront %d", v->valueint);
+            if ((v = cJSON_GetObjectItem(a, "ema_embeds"))) ADD(" --ema-embeds %g", v->valuedouble);
+            if ((v = cJSON_GetObjectItem(a, "state_noise_mixing"))) ADD(" --state-noise-mixing %g", v->valuedouble);
+            if ((v = cJSON_GetObjectItem(a, "full_prefill"))) ADD(" --full-prefill %s", cJSON_IsTrue(v) ? "on" : "off");
+        }
+        if ((v = cJSON_GetObjectItem(a, "cache_lookup_strategy"))) ADD(" --cache %s", v->valuestring);
+        if (cJSON_IsTrue(cJSON_GetObjectItem(a, "continuous_compute"))) ADD(" --warmstart");
+        result r = run(args);
+        if (r.status != 0) fail_msg("%s: exit %d: %s", name, r.status, r.err);
+        cJSON *j = cJSON_Parse(r.out);
+        assert_non_null(j);
+        const cJSON *out = cJSON_GetObjectItem(j, "output_ids"), *gold = cJSON_GetObjectItem(cs, "output_ids");
+        assert_int_equal(cJSON_GetArraySize(out), max_new);
+        for (int i = 0; i < max_new; i++)
+            if (cJSON_GetArrayItem(out, i)->valueint != cJSON_GetArrayItem(gold, i)->valueint)
+                fail_msg("%s: token %d differs", name, i);
+        const cJSON *st = cJSON_GetObjectItem(j, "stats"), *gst = cJSON_GetObjectItem(cs, "stats");
+        assert_non_null(st);
+        if (gst) {
+            const char *keys[] = {"num_core_forward_passes", "num_tokens_forward", "diffusion_steps"};
+            for (int k = 0; k < 3; k++)
+                assert_int_equal(cJSON_GetObjectItem(st, keys[k])->valueint, cJSON_GetObjectItem(gst, keys[k])->valueint);
+            assert_ids_equal(cJSON_GetObjectItem(st, "recurrence_per_position"),
+                             cJSON_GetArrayItem(cJSON_GetObjectItem(gst, "recurrence_per_position"), 0),
+                             "recurrence_per_position");
+        } else {
+            assert_true(cJSON_GetObjectItem(st, "rounds")->valueint > 0);
+            assert_true(cJSON_GetObjectItem(st, "accepted")->valueint <= cJSON_GetObjectItem(st, "drafted")->valueint);
+        }
+        cJSON_Delete(j);
+        result_free(&r);
+        n++;
+    }
+    assert_true(n >= 11);
+    cJSON_Delete(golden);
 }
 
 /* tokenize / detokenize: the JSON contract on the golden tokenizer cases */
@@ -450,8 +531,8 @@ int main(void)
         cmocka_unit_test(test_run_golden),   cmocka_unit_test(test_forward_golden),
         cmocka_unit_test(test_readable_output), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_help),          cmocka_unit_test(test_tokenize_cli),
-        cmocka_unit_test(test_run_chat),     cmocka_unit_test(test_run_trace_golden),
-        cmocka_unit_test(test_run_trace_bad_file),
+        cmocka_unit_test(test_run_chat),      cmocka_unit_test(test_run_generators),
+        cmocka_unit_test(test_run_trace_golden), cmocka_unit_test(test_run_trace_bad_file),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

@@ -59,6 +59,8 @@ static int start_reply(ua_app *a)
     if (rc) { ss_pop(&a->ss); ua_notice(a, 1, "a reply is running"); return -1; }
     a->streaming = 1;
     a->sweeping = 0;
+    a->prov_kind = a->prov_len = a->prov_n = 0;
+    a->gen_drafted = a->gen_accepted = a->gen_rejected_last = a->gen_passes = a->gen_tokens = 0;
     return 0;
 }
 
@@ -86,6 +88,8 @@ int ua_sweep(ua_app *a, const int *steps, int n_steps)
     for (int i = 0; i < n_steps; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", steps[i]);
     ua_notice(a, 0, "sweep %s: the last message answered at each depth (Ctrl-C stops)", list);
+    a->prov_kind = a->prov_len = a->prov_n = 0;
+    a->gen_drafted = a->gen_accepted = a->gen_rejected_last = a->gen_passes = a->gen_tokens = 0;
     return 0;
 }
 
@@ -145,10 +149,50 @@ void ua_event(ua_app *a, const ue_event *ev)
         r->tok_per_s = ev->tok_per_s;
         if (ev->stop_reason == HG_STOP_CANCELLED) r->stopped = 1;
         break;
+    case UE_DRAFT:
+        if (a->prov_kind != 1) a->prov_kind = 1, a->prov_len = a->prov_n = 0;
+        if (ev->text && a->prov_n < 512 && a->prov_len + (int)ev->text_len < (int)sizeof a->prov) {
+            a->prov_start[a->prov_n] = a->prov_len;
+            a->prov_count[a->prov_n] = a->set.draft_steps;
+            a->prov_n++;
+            memcpy(a->prov + a->prov_len, ev->text, ev->text_len);
+            a->prov_len += (int)ev->text_len;
+        }
+        break;
+    case UE_VERIFY:
+        /* the drafts that stood come back as tokens; the rest vanish */
+        a->gen_drafted += ev->n_drafted;
+        a->gen_accepted += ev->n_accepted;
+        a->gen_rejected_last = ev->n_drafted - ev->n_accepted;
+        a->prov_kind = 0;
+        a->prov_len = a->prov_n = 0;
+        break;
+    case UE_WAVE:
+        a->prov_kind = 2;
+        a->gen_passes = ev->core_passes;
+        a->prov_len = a->prov_n = 0;
+        for (int i = 0; i < ev->n_wave && i < 512; i++) {
+            int end = i + 1 < ev->n_wave ? ev->wave_starts[i + 1] : (int)ev->text_len;
+            if (end >= (int)sizeof a->prov) break;
+            a->prov_start[i] = ev->wave_starts[i];
+            a->prov_count[i] = ev->wave_counts[i];
+            a->prov_n = i + 1;
+            a->prov_len = end;
+        }
+        if (ev->text) memcpy(a->prov, ev->text, (size_t)a->prov_len);
+        break;
     case UE_NOTICE: ua_notice(a, 0, "%s", ev->text ? ev->text : ""); break;
     case UE_ERROR: ua_notice(a, 1, "%s", ev->text ? ev->text : ""); break;
     case UE_DONE:
         a->streaming = 0;
+        a->prov_kind = 0;
+        a->prov_len = a->prov_n = 0;
+        if (ev->generator != HG_GEN_PLAIN) {
+            a->gen_drafted = ev->n_drafted;
+            a->gen_accepted = ev->n_accepted;
+            a->gen_passes = ev->core_passes;
+            a->gen_tokens = ev->n_tokens;
+        }
         a->ctx_used = ev->ctx_used;
         a->n_ctx = ev->n_ctx;
         a->kv = ev->kv_bytes;
@@ -180,6 +224,23 @@ void ua_event(ua_app *a, const ue_event *ev)
         ua_autosave(a);
         break;
     default: break;
+    }
+}
+
+void ua_generator_text(const ua_app *a, char *out, size_t cap)
+{
+    const us_settings *s = &a->set;
+    if (s->generator == HG_GEN_SPECULATIVE) {
+        int n = snprintf(out, cap, "spec D%d×K%d", s->draft_steps, s->lookahead);
+        if (a->gen_drafted > 0 && n > 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, " %d%% ok", (int)(100.0 * a->gen_accepted / a->gen_drafted + 0.5));
+    } else if (s->generator == HG_GEN_DIFFUSION) {
+        int n = snprintf(out, cap, "diffusion R%d", s->inner_recurrence);
+        int toks = a->streaming && a->reply < a->ss.n ? a->ss.msg[a->reply].n_tok : a->gen_tokens;
+        if (a->gen_passes > 0 && toks > 0 && n > 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, " %.1f passes/tok", (double)a->gen_passes / toks);
+    } else if (cap) {
+        out[0] = 0;
     }
 }
 

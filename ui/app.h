@@ -29,7 +29,19 @@ typedef struct ua_app {
     char notice[512];           /* the latest notice or error               */
     int notice_is_error;
     int notice_seq;             /* bumps on every notice                    */
+    /* the live view of the parallel generators: provisional tokens after the
+     * reply's text (speculative drafts, or the diffusion wave) */
+    int prov_kind;              /* 0 none, 1 drafts, 2 wave                 */
+    char prov[4096];
+    int prov_len;
+    int prov_n;                 /* tokens in prov                           */
+    int prov_start[512], prov_count[512]; /* each token's offset and steps  */
+    /* the running (or last) reply's generator statistics */
+    int gen_drafted, gen_accepted, gen_rejected_last, gen_passes, gen_tokens;
 } ua_app;
+
+/* Status-bar text of the generator ("" for plain). */
+void ua_generator_text(const ua_app *a, char *out, size_t cap);
 
 /* Send a user message (start a reply).  -1 (notice set) while streaming. */
 int ua_send(ua_app *a, const char *text);

@@ -36,6 +36,16 @@ const char ud_default_script[] =
     "note argmax-stability: exit once the top token is stable.\n"
     "say Tell me about the sea.\n"
     "pause 4\n"
+    "/greedy\n"
+    "key Alt-g\n"
+    "note Speculative: drafts at 4 steps appear dim, one 32-step pass checks 4 at a time.\n"
+    "say What is a raven?\n"
+    "pause 3\n"
+    "key Alt-g\n"
+    "note Diffusion: a wave of positions, 4 steps a pass, frozen as their states settle.\n"
+    "say What is a raven?\n"
+    "pause 4\n"
+    "/gen plain\n"
     "quit\n";
 
 int ud_key_by_name(const char *name)

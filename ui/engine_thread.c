@@ -45,6 +45,8 @@ struct ue_engine {
     hg_stream *stream;
     int reply_tokens;
     double steps_sum;
+    int gen;                    /* the running reply's generator      */
+    int drafted, accepted, passes;
     struct timespec t_first;
 };
 
@@ -111,8 +113,11 @@ void ue_event_free(ue_event *ev)
 {
     free(ev->text);
     free(ev->trace);
+    free(ev->wave_starts);
+    free(ev->wave_counts);
     ev->text = NULL;
     ev->trace = NULL;
+    ev->wave_starts = ev->wave_counts = NULL;
 }
 
 void ue_drain_wake(ue_engine *e)
@@ -153,6 +158,18 @@ void ue_ctx_info(ue_engine *e, int *used, int *n_ctx, size_t *kv, const char **c
 
 /* --------------------------------------------------- event callback */
 
+/* The text of one token on its own (special tokens: "·"), into buf. */
+static const char *piece_text(ue_engine *e, int id, char *buf, size_t cap)
+{
+    if (hg_tokenizer_is_special(e->tok, id)) return "·";
+    char *t = NULL;
+    int32_t one = id;
+    if (hg_detokenize(e->tok, &one, 1, 1, &t, NULL) != HG_OK || !t) return "?";
+    snprintf(buf, cap, "%s", t);
+    free(t);
+    return buf;
+}
+
 static int on_event(const hg_event *hev, void *user)
 {
     ue_engine *e = user;
@@ -164,12 +181,72 @@ static int on_event(const hg_event *hev, void *user)
         }
         ue_event ev = {0};
         ev.kind = UE_STEP;
+        ev.phase = (int)hev->phase;
         ev.n_positions = hev->n_positions;
         ev.step = hev->step;
         ev.num_steps = hev->num_steps;
         ev.exit_value = hev->exit_value;
         ev.threshold = hev->threshold;
         e->last_thr = hev->threshold;
+        push(e, &ev);
+    } else if (hev->type == HG_EV_DRAFT) {
+        ue_event ev = {0};
+        ev.kind = UE_DRAFT;
+        ev.token_id = hev->token_id;
+        ev.generator = e->gen;
+        char pb[256];
+        ev.text = strdup(piece_text(e, hev->token_id, pb, sizeof pb));
+        ev.text_len = ev.text ? strlen(ev.text) : 0;
+        push(e, &ev);
+    } else if (hev->type == HG_EV_VERIFY) {
+        ue_event ev = {0};
+        ev.kind = UE_VERIFY;
+        ev.generator = e->gen;
+        ev.n_drafted = hev->n_drafted;
+        ev.n_accepted = hev->n_accepted;
+        e->drafted += hev->n_drafted;
+        e->accepted += hev->n_accepted;
+        push(e, &ev);
+    } else if (hev->type == HG_EV_WAVE) {
+        ue_event ev = {0};
+        ev.kind = UE_WAVE;
+        ev.generator = e->gen;
+        int first = hev->out_pos0 + hev->n_frozen - hev->wave_pos0; /* first provisional */
+        if (first < 0) first = 0;
+        int n = hev->n_wave - first;
+        if (n < 0) n = 0;
+        e->passes += hev->step;
+        ev.core_passes = e->passes;
+        ev.n_frozen = hev->n_frozen;
+        size_t cap = 64, len = 0;
+        char *txt = malloc(cap);
+        ev.wave_starts = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        ev.wave_counts = malloc(sizeof(int) * (size_t)(n ? n : 1));
+        if (!txt || !ev.wave_starts || !ev.wave_counts) {
+            free(txt);
+            ue_event_free(&ev);
+            return atomic_load(&e->stop) ? 1 : 0;
+        }
+        for (int i = 0; i < n; i++) {
+            int id = hev->wave_ids[first + i];
+            char pb[256];
+            const char *t = piece_text(e, id, pb, sizeof pb);
+            size_t tl = strlen(t);
+            if (len + tl + 1 > cap) {
+                while (len + tl + 1 > cap) cap *= 2;
+                char *nt = realloc(txt, cap);
+                if (!nt) break;
+                txt = nt;
+            }
+            ev.wave_starts[i] = (int)len;
+            ev.wave_counts[i] = hev->wave_counts[first + i];
+            memcpy(txt + len, t, tl);
+            len += tl;
+            ev.n_wave = i + 1;
+        }
+        txt[len] = 0;
+        ev.text = txt;
+        ev.text_len = len;
         push(e, &ev);
     } else if (hev->type == HG_EV_TOKEN) {
         ue_event ev = {0};
@@ -256,17 +333,22 @@ static int fit_context(ue_engine *e, const us_settings *s, int32_t **ids_out, in
     return 0;
 }
 
-/* Generate one reply (at most max_new tokens) to ids.  fixed: a sweep run (these settings for every
- * token, seeds seed_base + i); NULL: the live settings, read before every
- * token.  Fills done's stop reason and stats. */
-static void gen_reply(ue_engine *e, const us_settings *fixed, uint64_t seed_base, int max_new, const int32_t *ids,
-                      int n_ids, ue_event *done)
+/* Generate one reply to ids.  s: the settings at the start of the job.
+ * fixed: a sweep run (these settings for every token, seeds seed_base + i);
+ * NULL: plain replies read the live settings before every token.  Fills
+ * done's stop reason and stats. */
+static void gen_reply(ue_engine *e, const us_settings *s, const us_settings *fixed, uint64_t seed_base,
+                      const int32_t *ids, int n_ids, ue_event *done)
 {
     hg_err err = {{0}};
+    const us_settings *base = fixed ? fixed : s;
     int n_ctx = hg_ctx_n_ctx(e->ctx);
     e->reply_tokens = 0;
     e->steps_sum = 0;
     e->n_trace = 0;
+    e->gen = (int)base->generator;
+    e->drafted = e->accepted = e->passes = 0;
+    done->generator = e->gen;
     /* keep the longest common prefix with what the context holds */
     int nt = hg_ctx_n_tokens(e->ctx);
     const int32_t *have = hg_ctx_tokens(e->ctx);
@@ -277,9 +359,14 @@ static void gen_reply(ue_engine *e, const us_settings *fixed, uint64_t seed_base
         hg_ctx_reset(e->ctx);
         lcp = 0;
     }
+
     e->stream = hg_stream_new(e->tok, 1);
-    double t0 = 0, t_last = 0;
-    for (int i = 0; i < max_new; i++) {
+    double t0 = 0, t_last = 0, t_start = now_s();
+    /* Speculative and diffusion replies run in one call (their rounds and
+     * waves span many tokens); plain ones token by token, so that settings
+     * changed meanwhile apply from the next token. */
+    int one_call = base->generator != HG_GEN_PLAIN;
+    for (int i = 0; i < base->max_new_tokens; i++) {
         us_settings cur;
         if (fixed) cur = *fixed;
         else {
@@ -295,6 +382,12 @@ static void gen_reply(ue_engine *e, const us_settings *fixed, uint64_t seed_base
         e->cur_crit = (int)cur.criterion;
         e->last_thr = NAN;
         p.max_new_tokens = 1;
+        if (one_call) {
+            us_to_gen(base, &p);
+            p.max_new_tokens = base->max_new_tokens;
+            if (p.max_new_tokens > n_ctx - n_ids) p.max_new_tokens = n_ctx - n_ids;
+            if (p.max_new_tokens < 1) p.max_new_tokens = 1;
+        }
         if (fixed) p.seed = seed_base + (uint64_t)i;
         else p.seed = cur.seed ? cur.seed + (uint64_t)i : (uint64_t)time(NULL) * 2654435761u + (uint64_t)i;
         hg_gen_result r = {0};
@@ -317,9 +410,12 @@ static void gen_reply(ue_engine *e, const us_settings *fixed, uint64_t seed_base
         hg_stop_reason why = r.stop_reason;
         hg_gen_result_free(&r);
         done->stop_reason = why;
-        if (why == HG_STOP_TOKEN || why == HG_STOP_CONTEXT) break;
+        if (why == HG_STOP_TOKEN || why == HG_STOP_CONTEXT || one_call) break;
         done->stop_reason = HG_STOP_MAX_TOKENS;
     }
+    done->n_drafted = e->drafted;
+    done->n_accepted = e->accepted;
+    done->core_passes = e->passes;
     char tail[64];
     size_t tl = hg_stream_finish(e->stream, tail, sizeof tail);
     if (tl) {
@@ -335,6 +431,7 @@ static void gen_reply(ue_engine *e, const us_settings *fixed, uint64_t seed_base
     done->n_tokens = e->reply_tokens;
     done->mean_steps = e->reply_tokens ? e->steps_sum / e->reply_tokens : 0;
     done->tok_per_s = e->reply_tokens > 1 && t_last > t0 ? (e->reply_tokens - 1) / (t_last - t0) : 0;
+    if (one_call) done->tok_per_s = e->reply_tokens > 0 && t_last > t_start ? e->reply_tokens / (t_last - t_start) : 0;
 }
 
 /* Run the job; its DONE event goes to *out (pushed by the caller once the
@@ -355,6 +452,7 @@ static void run_turn(ue_engine *e, ue_event *out)
     done.kind = UE_DONE;
     done.stop_reason = HG_STOP_NONE;
     done.sweep = n_sweep > 0;
+    done.generator = (int)s.generator;
     e->reply_tokens = 0;
     e->steps_sum = 0;
     e->n_trace = 0;
@@ -372,7 +470,7 @@ static void run_turn(ue_engine *e, ue_event *out)
     if (fit_context(e, &s, &ids, &n_ids, &drop)) goto out;
     done.dropped = drop;
     if (n_sweep == 0) {
-        gen_reply(e, NULL, 0, s.max_new_tokens, ids, n_ids, &done);
+        gen_reply(e, &s, NULL, 0, ids, n_ids, &done);
     } else {
         /* the same prompt at every depth: the settings of now, one seed */
         uint64_t seed = s.seed ? s.seed : (uint64_t)time(NULL) * 2654435761u;
@@ -388,7 +486,7 @@ static void run_turn(ue_engine *e, ue_event *out)
             ue_event end = {0};
             end.kind = UE_RUN_END;
             end.num_steps = sweep[k];
-            gen_reply(e, &run, seed, s.max_new_tokens, ids, n_ids, &end);
+            gen_reply(e, &s, &run, seed, ids, n_ids, &end);
             push(e, &end);
             done.stop_reason = end.stop_reason;
             if (end.stop_reason == HG_STOP_CANCELLED || end.stop_reason == HG_STOP_NONE) break;

@@ -19,6 +19,11 @@ typedef enum ue_kind {
     UE_ERROR,       /* text                                                    */
     UE_RUN_BEGIN,   /* a sweep run starts: num_steps its depth, step its index */
     UE_RUN_END,     /* a sweep run ended: stats as in DONE                     */
+    UE_DRAFT,       /* speculative: a drafted token (text: its piece; provisional) */
+    UE_VERIFY,      /* speculative: n_accepted of n_drafted drafts stood; the kept
+                       tokens follow as UE_TOKEN                                  */
+    UE_WAVE,        /* diffusion: text = the wave's provisional tokens after the
+                       frozen text, wave_starts/wave_counts per token (n_wave)     */
 } ue_kind;
 
 #define UE_SWEEP_MAX 16
@@ -42,6 +47,15 @@ typedef struct ue_event {
     size_t kv_bytes;
     int dropped;            /* DONE: messages left out of the context   */
     int sweep;              /* DONE: the job was a sweep                */
+    /* generators */
+    int generator;          /* hg_generator of the reply                */
+    int phase;              /* STEP: hg_phase (decode, draft, verify, wave) */
+    int n_drafted, n_accepted;   /* VERIFY; DONE: the reply's totals     */
+    int n_wave;             /* WAVE: provisional tokens                 */
+    int *wave_starts;       /* WAVE: byte offset of each token in text (malloc'd) */
+    int *wave_counts;       /* WAVE: recurrence steps of each (malloc'd) */
+    int core_passes;        /* WAVE, DONE: core passes so far           */
+    int n_frozen;           /* WAVE: tokens frozen                       */
 } ue_event;
 
 typedef struct ue_engine ue_engine;

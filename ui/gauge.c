@@ -94,7 +94,10 @@ void ug_draw(ui_canvas *c, int y, int x, int w, int h, const ug_gauge *g)
     int xe = x + w;
     char buf[2048];
     /* row 0: the step bar */
-    int cx = cv_puts(c, y, x, xe, g->n_positions > 1 && g->active ? "prefill " : "compute ", R_GAUGE_LABEL);
+    char lab[16];
+    if (g->label && g->active) snprintf(lab, sizeof lab, "%-7.7s ", g->label);
+    int cx = cv_puts(c, y, x, xe, g->label && g->active ? lab : g->n_positions > 1 && g->active ? "prefill " : "compute ",
+                     R_GAUGE_LABEL);
     int budget = g->num_steps > 0 ? g->num_steps : 1;
     int done = g->active ? g->step : g->last_used;
     char right[160], ev[32], th[32];
@@ -191,6 +194,7 @@ int ug_status_fields(const ug_status *s, char (*f)[64], int max)
     F("cache %s%s", s->cache ? s->cache : "full", s->cache_pending ? "*" : "");
     F("warm %s", s->warmstart ? "on" : "off");
     F("%s", s->sampling ? s->sampling : "greedy");
+    if (s->generator && s->generator[0]) F("%s", s->generator);
     F("%.1f tok/s", s->tok_per_s);
     F("%.2f steps/tok", s->mean_steps);
     F("ctx %d/%d", s->ctx_used, s->n_ctx);

@@ -16,6 +16,7 @@ typedef struct ug_gauge {
     int last_used;          /* the last token's steps (bar after its exit) */
     double exit_value, threshold;
     const char *crit;       /* criterion name ("kl"), NULL when off       */
+    const char *label;      /* "draft", "verify", "wave"; NULL: compute/prefill */
     int exits_above;
     int recent[UG_RECENT];  /* ring of recent tokens' steps               */
     int n_recent, head;
@@ -57,6 +58,7 @@ typedef struct ug_status {
     int ctx_used, n_ctx;
     size_t kv_bytes;
     const char *mode;           /* "heatmap", "browse", "streaming" or NULL */
+    const char *generator;      /* "spec D4×K4 87% ok", "diffusion R4 …"; NULL/"" plain */
 } ug_status;
 
 /* The status fields as text, e.g. "steps 32"; returns the count. */

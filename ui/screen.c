@@ -50,6 +50,14 @@ static void layout_transcript(const ua_app *a, int w, dlines *d)
         uw_wrap(s + skip, len - skip, tw, lines, nl);
         for (int k = 0; k < nl; k++) dl_add(d, i, 1, lines[k].start + (int)skip, lines[k].len);
         free(lines);
+        if (a->streaming && i == a->reply && a->prov_kind && a->prov_len > 0) {
+            /* the provisional tokens (drafts, or the diffusion wave) */
+            int np = uw_wrap(a->prov, (size_t)a->prov_len, tw - 2, NULL, 0);
+            uw_line *pl = malloc(sizeof *pl * (size_t)(np ? np : 1));
+            uw_wrap(a->prov, (size_t)a->prov_len, tw - 2, pl, np);
+            for (int k = 0; k < np; k++) dl_add(d, i, 3, pl[k].start, pl[k].len);
+            free(pl);
+        }
         dl_add(d, i, 2, 0, 0);
     }
 }
@@ -98,6 +106,22 @@ static void draw_header(ui_canvas *c, int y, int w, const ua_app *a, int i)
         if (live) x = cv_puts(c, y, x, w, "  …", R_DIM);
     }
     if (dropped) cv_puts(c, y, x, w, "  (left out of the context)", R_DIM);
+}
+
+/* A line of provisional tokens: drafts dim; the wave tinted by each
+ * position's recurrence steps (the heatmap's colours). */
+static void draw_prov_line(ui_canvas *c, int y, int w, const ua_app *a, const dline *l, int heat_max)
+{
+    int x = cv_puts(c, y, 2, w, l->start == 0 ? (a->prov_kind == 1 ? "⋯ " : "≈ ") : "  ", R_DIM);
+    int i = l->start, end = l->start + l->len, tk = 0;
+    while (i < end) {
+        uint32_t cp;
+        int n = uw_decode(a->prov + i, (size_t)(end - i), &cp);
+        while (tk + 1 < a->prov_n && a->prov_start[tk + 1] <= i) tk++;
+        int role = a->prov_kind == 2 ? uh_role(a->prov_count[tk], heat_max) : R_DIM;
+        x = cv_put(c, y, x, w, a->prov + i, (size_t)n, role);
+        i += n;
+    }
 }
 
 static void draw_text_line(ui_canvas *c, int y, int w, const ua_app *a, const dline *l,
@@ -198,15 +222,17 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
     int w = c->w, h = c->h;
     cv_clear(c, R_NORMAL);
     /* status bar */
-    char samp[64];
+    char samp[64], gen[64];
     ua_sampling_text(&a->set, samp, sizeof samp);
+    ua_generator_text(a, gen, sizeof gen);
     ug_status st = {
         .model = a->model_name, .num_steps = a->set.num_steps,
-        .criterion = hg_criterion_name(a->set.criterion), .threshold = us_threshold(&a->set),
+        .criterion = a->set.generator != HG_GEN_PLAIN ? "criterion off" : hg_criterion_name(a->set.criterion),
+        .threshold = a->set.generator != HG_GEN_PLAIN ? NAN : us_threshold(&a->set),
         .cache = a->set.cache, .cache_pending = a->cache_used[0] && strcmp(a->cache_used, a->set.cache) != 0,
         .warmstart = a->set.warmstart, .sampling = samp, .tok_per_s = a->tok_per_s,
         .mean_steps = a->mean_steps, .ctx_used = a->ctx_used, .n_ctx = a->n_ctx, .kv_bytes = a->kv,
-        .mode = v->browse ? "browse" : v->heatmap ? "heatmap" : NULL,
+        .mode = v->browse ? "browse" : v->heatmap ? "heatmap" : NULL, .generator = gen,
     };
     int sr = ug_status_draw(c, 0, w, 0, &st);
     if (sr > 3) sr = 3;
@@ -310,6 +336,7 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         const dline *l = &d.v[first + r];
         if (l->kind == 0) draw_header(c, r, w, a, l->msg);
         else if (l->kind == 1) draw_text_line(c, r, w, a, l, v, heat_max);
+        else if (l->kind == 3) draw_prov_line(c, r, w, a, l, heat_max);
     }
     if (v->scroll > 0) {
         char b[64];

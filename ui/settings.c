@@ -31,6 +31,21 @@ void us_defaults(us_settings *s, int mean_recurrence)
     s->seed = 0;
     s->max_new_tokens = 256;
     snprintf(s->theme, sizeof s->theme, "default");
+    s->generator = HG_GEN_PLAIN;
+    s->draft_steps = 4;
+    s->lookahead = 4;
+    s->inner_recurrence = 4;
+}
+
+static void describe_gen(const us_settings *s, char *msg, size_t cap)
+{
+    if (s->generator == HG_GEN_SPECULATIVE)
+        snprintf(msg, cap, "generator speculative: drafts at %d steps, %d at a time, checked at %d", s->draft_steps,
+                 s->lookahead, s->num_steps);
+    else if (s->generator == HG_GEN_DIFFUSION)
+        snprintf(msg, cap, "generator diffusion: a wave, %d steps a pass (criterion off)", s->inner_recurrence);
+    else
+        snprintf(msg, cap, "generator plain");
 }
 
 static void env_dir(const char *var, const char *home_rel, char *out, size_t cap)
@@ -141,6 +156,10 @@ int us_hotkey(us_settings *s, int action, char *msg, size_t cap)
         snprintf(msg, cap, "cache %s (from the next turn)", s->cache);
         return 1;
     }
+    case A_GEN_CYCLE:
+        s->generator = (hg_generator)((s->generator + 1) % HG_GEN_COUNT);
+        describe_gen(s, msg, cap);
+        return 1;
     case A_SAMPLING:
         s->greedy = !s->greedy;
         snprintf(msg, cap, "%s", s->greedy ? "greedy" : "sampled");
@@ -164,6 +183,14 @@ void us_to_gen(const us_settings *s, hg_gen_params *p)
     p->top_k = s->top_k;
     p->min_p = s->min_p;
     p->seed = s->seed;
+    p->generator = s->generator;
+    p->spec.draft_steps = s->draft_steps;
+    p->spec.lookahead = s->lookahead;
+    p->diff.inner_recurrence = s->inner_recurrence;
+    if (s->generator != HG_GEN_PLAIN) { /* these generators run without the exit test */
+        p->criterion = HG_CRIT_OFF;
+        p->threshold = NAN;
+    }
 }
 
 /* ------------------------------------------------------------ config */
@@ -198,6 +225,7 @@ int us_apply_config(us_settings *s, const char *json, char *model_out, size_t mo
             snprintf(s->cache, sizeof s->cache, "%s", it->valuestring);
         else if (!strcmp(k, "warmstart") && bol) s->warmstart = cJSON_IsTrue(it);
         else if (!strcmp(k, "greedy") && bol) s->greedy = cJSON_IsTrue(it);
+        else if (!strcmp(k, "generator") && str && hg_generator_parse(it->valuestring, &s->generator) == HG_OK) {}
         else if (!strcmp(k, "temperature") && num && v >= 0) s->temperature = (float)v;
         else if (!strcmp(k, "top_p") && num && v >= 0 && v <= 1) s->top_p = (float)v;
         else if (!strcmp(k, "top_k") && num && v >= 0) s->top_k = (int)v;
@@ -222,6 +250,7 @@ const char *const us_command_help[] = {
     "/criterion NAME [THR]    none, off, kl, argmax-stability, entropy-diff, latent-diff, minp-kl, cosine",
     "/cache S                 full, latest-m4, latest-m4-compress-s16, compress-sN, … (next turn)",
     "/warmstart on|off        continuous compute",
+    "/gen plain|speculative|diffusion [N M]   the generator (speculative: draft steps N, lookahead M; diffusion: inner recurrence N)",
     "/temp T  /top-p P  /top-k K  /min-p M  /seed S   sampling (/temp 0 = greedy)",
     "/greedy  /sample         greedy or sampled decoding",
     "/system TEXT             set the system message (empty: none)",
@@ -323,6 +352,19 @@ us_cmd_kind us_command(us_settings *s, const char *line, us_cmd *o)
         else if (!strcmp(arg, "off")) s->warmstart = 0;
         else ERR("/warmstart: on or off");
         snprintf(o->msg, sizeof o->msg, "warm start %.8s", arg);
+    } else if (!strcmp(name, "gen") || !strcmp(name, "generator")) {
+        char gn[32] = "";
+        int a1 = 0, a2 = 0;
+        int na = sscanf(arg, "%31s %d %d", gn, &a1, &a2);
+        hg_generator g;
+        if (na < 1 || hg_generator_parse(gn, &g) != HG_OK) ERR("/gen: plain, speculative or diffusion");
+        if (na >= 2 && (a1 < 1 || a1 > US_MAX_STEPS)) ERR("/gen: steps 1..%d", US_MAX_STEPS);
+        if (na >= 3 && (a2 < 1 || a2 > 64)) ERR("/gen: lookahead 1..64");
+        s->generator = g;
+        if (g == HG_GEN_SPECULATIVE && na >= 2) s->draft_steps = a1;
+        if (g == HG_GEN_SPECULATIVE && na >= 3) s->lookahead = a2;
+        if (g == HG_GEN_DIFFUSION && na >= 2) s->inner_recurrence = a1;
+        describe_gen(s, o->msg, sizeof o->msg);
     } else if (!strcmp(name, "temp") || !strcmp(name, "temperature")) {
         if (parse_double(arg, &v) || v < 0 || v > 100) ERR("/temp: give a number >= 0");
         s->temperature = (float)v;

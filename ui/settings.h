@@ -21,10 +21,17 @@ typedef struct us_settings {
     uint64_t seed;
     int max_new_tokens;
     char theme[64];
+    /* the generator (HUGINN.md §7, §8); speculative and diffusion run
+     * without the exit criterion */
+    hg_generator generator;
+    int draft_steps, lookahead;     /* speculative (default 4, 4)        */
+    int inner_recurrence;           /* diffusion (default 4)             */
 } us_settings;
 
 /* The chat's defaults: steps = mean_recurrence (32 if unknown), criterion kl
- * threshold 5e-4, cache latest-m4, greedy, max_new_tokens 256. */
+ * threshold 5e-4, cache latest-m4, greedy, max_new_tokens 256, the plain
+ * generator (speculative: drafts at 4 steps, 4 at a time; diffusion: inner
+ * recurrence 4). */
 void us_defaults(us_settings *s, int mean_recurrence);
 /* Apply a config.json text (keys: steps, criterion, threshold, cache,
  * warmstart, greedy, temperature, top_p, top_k, min_p, seed,

@@ -184,7 +184,7 @@ static void do_action(uk_action act)
         break;
     case A_REDRAW: crt_redraw(); break;
     case A_STEPS_INC: case A_STEPS_DEC: case A_STEPS_MUL: case A_STEPS_DIV:
-    case A_CRIT_CYCLE: case A_THR_DIV: case A_THR_MUL: case A_WARM: case A_CACHE_CYCLE: case A_SAMPLING:
+    case A_CRIT_CYCLE: case A_THR_DIV: case A_THR_MUL: case A_WARM: case A_CACHE_CYCLE: case A_SAMPLING: case A_GEN_CYCLE:
         us_hotkey(&a->set, act, msg, sizeof msg);
         ua_settings_changed(a);
         ua_notice(a, 0, "%s%s", msg, a->streaming && act != A_CACHE_CYCLE ? " (from the next token)" : "");
@@ -325,7 +325,10 @@ static void drain_events(void)
     while (ue_pop(a->eng, &ev)) {
         switch (ev.kind) {
         case UE_STEP:
-            T->g.crit = a->set.criterion == HG_CRIT_OFF ? NULL : hg_criterion_name(a->set.criterion);
+            T->g.crit = a->set.criterion == HG_CRIT_OFF || a->set.generator != HG_GEN_PLAIN
+                            ? NULL : hg_criterion_name(a->set.criterion);
+            T->g.label = ev.phase == HG_PHASE_DRAFT ? "draft" : ev.phase == HG_PHASE_VERIFY ? "verify"
+                         : ev.phase == HG_PHASE_WAVE ? "wave" : NULL;
             T->g.exits_above = a->set.criterion == HG_CRIT_ARGMAX_STABILITY;
             ug_step(&T->g, ev.step, ev.num_steps, ev.exit_value, ev.threshold, ev.n_positions);
             break;
