@@ -439,8 +439,10 @@ static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
 {
     double t0 = hg_now();
     prof_other(c, t0);
-    if (U >= 8) {
-        /* the positions attended to: cached ones with an entry, then the batch's */
+    if (U > HG_SMALL_BATCH) {
+        /* a prefill chunk: the positions attended to (cached ones with an
+         * entry, then the batch's) gathered once per head; waves of the
+         * parallel generators (up to HG_SMALL_BATCH rows) go row by row */
         int n = 0, last = qpos0 + U - 1;
         for (int p = 0; p <= last; p++)
             if (p >= bpos0 || c->rslot[p] >= 0) c->vidx[n++] = p;
