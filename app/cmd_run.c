@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "huginn.h"
+#include "export.h"
 #include "platform.h"
 
 #include <math.h>
@@ -17,7 +18,7 @@ static const char run_usage[] =
     "                  [--greedy | --temperature T --top-k K --top-p P --min-p M]\n"
     "                  [--repetition-penalty R] [--seed S]\n"
     "                  [--criterion NAME --threshold X --min-steps N --check-every N]\n"
-    "                  [--cache STRATEGY] [--warmstart] [--ctx N] [--threads N] [--json]\n"
+    "                  [--cache STRATEGY] [--warmstart] [--ctx N] [--threads N] [--json] [--trace FILE]\n"
     "                  [--draft-steps D --lookahead K [--verification-threshold V]]\n"
     "                  [--diffusion [--inner-recurrence R] [--headway H] [--max-wavefront W]\n"
     "                   [--freeze NAME] [--exit-t X] [--ema-embeds E] [--state-noise-mixing M]\n"
@@ -89,6 +90,12 @@ static const char run_usage[] =
     "                         and, speculative: rounds, drafted, accepted; diffusion:\n"
     "                         num_core_forward_passes, num_tokens_forward, diffusion_steps,\n"
     "                         num_cache_clears, num_standing_waves, recurrence_per_position\n"
+    "  --trace FILE           per-token trace as JSON Lines, one line per produced token:\n"
+    "                         {\"index\": i, \"id\": t, \"text\": \"...\", \"steps\": s, \"exit_values\": [...]}\n"
+    "                         (index 0 is the prefill's token; text when the model has a tokenizer;\n"
+    "                         exit_values: the criterion's value after every step, null where not\n"
+    "                         evaluated).  Written atomically; a directory, FIFO or unwritable place\n"
+    "                         is refused before anything runs\n"
     "\n"
     "Exit status: 0 ok, 2 bad input (options, files, a prompt longer than the context), 1 failure.\n";
 
@@ -118,6 +125,7 @@ typedef struct run_opts {
     int warmstart;
     hg_weights weights;
     hg_kv_dtype kv_dtype;
+    const char *trace;
     /* generators */
     hg_generator gen;
     hg_spec_params spec;
@@ -247,6 +255,10 @@ static int parse_opts(int argc, char **argv, run_opts *o, int is_run)
             if (hg_cache_strategy_check(o->cache, &e) != HG_OK) return cli_error(c.cmd, "--cache: %s", e.msg);
         } else if (cli_is(&c, "--warmstart")) {
             o->warmstart = 1;
+        } else if (cli_is(&c, "--trace")) {
+            if (!(o->trace = cli_str(&c))) return 2;
+            char err[1024];
+            if (ux_check_output(o->trace, err, sizeof err)) return cli_error(c.cmd, "--trace: %s", err);
         } else if (cli_is(&c, "--draft-steps")) {
             if (!cli_int(&c, 1, 4096, &o->spec.draft_steps)) return 2;
             o->spec_opt = "--draft-steps";
@@ -358,11 +370,85 @@ static int load(const run_opts *o, const char *cmd, hg_model **m, hg_ctx **ctx, 
 typedef struct stream_state {
     hg_stream *st;
     int on;
+    /* --trace: every token's exit values and text */
+    int tracing;
+    hg_stream *tst;             /* text of each token (specials included)  */
+    float *cur;                 /* exit values of the token being computed */
+    int n_cur, cap_cur;
+    ux_tok *tok;
+    int n_tok, cap_tok;
+    int oom;
 } stream_state;
+
+static void trace_step(stream_state *ss, const hg_event *ev)
+{
+    if (ev->step == 1) ss->n_cur = 0;
+    if (ev->step < 1) return;
+    if (ev->step > ss->cap_cur) {
+        int cap = ss->cap_cur ? ss->cap_cur : 64;
+        while (cap < ev->step) cap *= 2;
+        float *c = realloc(ss->cur, sizeof *c * (size_t)cap);
+        if (!c) { ss->oom = 1; return; }
+        ss->cur = c;
+        ss->cap_cur = cap;
+    }
+    for (int k = ss->n_cur; k < ev->step - 1; k++) ss->cur[k] = NAN;
+    ss->cur[ev->step - 1] = (float)ev->exit_value;
+    if (ev->step > ss->n_cur) ss->n_cur = ev->step;
+}
+
+static void trace_token(stream_state *ss, const hg_event *ev)
+{
+    if (ss->n_tok == ss->cap_tok) {
+        int cap = ss->cap_tok ? ss->cap_tok * 2 : 64;
+        ux_tok *t = realloc(ss->tok, sizeof *t * (size_t)cap);
+        if (!t) { ss->oom = 1; return; }
+        ss->tok = t;
+        ss->cap_tok = cap;
+    }
+    ux_tok *t = &ss->tok[ss->n_tok++];
+    memset(t, 0, sizeof *t);
+    t->id = ev->token_id;
+    t->steps = ev->steps_used;
+    int n = ss->n_cur < ev->steps_used ? ss->n_cur : ev->steps_used;
+    float *v = n > 0 ? malloc(sizeof *v * (size_t)n) : NULL;
+    if (v) {
+        memcpy(v, ss->cur, sizeof *v * (size_t)n);
+        t->trace = v;
+        t->n_trace = n;
+    }
+    ss->n_cur = 0;
+    if (ss->tst) {
+        char buf[1024];
+        size_t len = hg_stream_push(ss->tst, ev->token_id, buf, sizeof buf);
+        char *s = malloc(len + 1);
+        if (s) {
+            memcpy(s, buf, len);
+            s[len] = 0;
+            t->text = s;
+            t->text_len = len;
+        }
+    }
+}
+
+static void trace_free(stream_state *ss)
+{
+    for (int i = 0; i < ss->n_tok; i++) {
+        free((void *)ss->tok[i].trace);
+        free((void *)ss->tok[i].text);
+    }
+    free(ss->tok);
+    free(ss->cur);
+    if (ss->tst) hg_stream_free(ss->tst);
+}
 
 static int on_event(const hg_event *ev, void *user)
 {
     stream_state *ss = user;
+    if (ss->tracing) {
+        if (ev->type == HG_EV_STEP && ev->phase == HG_PHASE_DECODE) trace_step(ss, ev);
+        else if (ev->type == HG_EV_TOKEN) trace_token(ss, ev);
+    }
     if (ev->type == HG_EV_TOKEN && ss->on) {
         char buf[1024];
         size_t n = hg_stream_push(ss->st, ev->token_id, buf, sizeof buf);
@@ -415,7 +501,7 @@ int cmd_run(int argc, char **argv)
 
     /* The tokenizer: needed for text prompts, used for readable output (not
      * loaded for ids in, JSON out). */
-    s = o.json && o.ids_arg ? HG_E_IO : hg_tokenizer_load_dir(hg_model_dir(m), &tok, &e);
+    s = o.json && o.ids_arg && !o.trace ? HG_E_IO : hg_tokenizer_load_dir(hg_model_dir(m), &tok, &e);
     if (s && (o.prompt || o.chat)) {
         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
         rc = cli_status_exit(s);
@@ -499,6 +585,10 @@ int cmd_run(int argc, char **argv)
         ss.st = hg_stream_new(tok, 1);
         ss.on = ss.st != NULL;
     }
+    if (o.trace) {
+        ss.tracing = 1;
+        if (tok) ss.tst = hg_stream_new(tok, 0);
+    }
     hg_gen_result r;
     s = hg_generate(ctx, ids, n_ids, &p, on_event, &ss, &r, &e);
     if (ss.on) {
@@ -511,7 +601,23 @@ int cmd_run(int argc, char **argv)
     if (s) {
         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
         rc = cli_status_exit(s);
+        trace_free(&ss);
         goto out;
+    }
+    if (o.trace) {
+        char err[1024];
+        if (ss.oom) {
+            fprintf(stderr, "huginn %s: --trace: out of memory\n", cmd);
+            rc = EXIT_RUNTIME;
+        } else if (ux_trace_write(o.trace, ss.tok, ss.n_tok, err, sizeof err)) {
+            fprintf(stderr, "huginn %s: --trace: %s\n", cmd, err);
+            rc = EXIT_RUNTIME;
+        }
+        trace_free(&ss);
+        if (rc) {
+            hg_gen_result_free(&r);
+            goto out;
+        }
     }
     if (tok && hg_detokenize(tok, r.output_ids, r.n_out, 1, &text, &e) != HG_OK) text = NULL;
     if (o.json) {

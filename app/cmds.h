@@ -14,5 +14,6 @@ int cmd_chat(int argc, char **argv);         /* app/cmd_chat.c     */
 int cmd_demo(int argc, char **argv);         /* app/cmd_chat.c     */
 int cmd_mkmodel(int argc, char **argv);      /* app/cmd_mkmodel.c  */
 int cmd_perplexity(int argc, char **argv);   /* app/cmd_perplexity.c */
+int cmd_export(int argc, char **argv);       /* app/cmd_export.c   */
 
 #endif

@@ -23,6 +23,7 @@ static const char usage[] =
     "  bench        benchmarks (bench tokenizer …)\n"
     "  demo         a scripted chat session for presentations\n"
     "  mkmodel      write a random checkpoint of a named shape (for load/convert timing)\n"
+    "  export       a saved chat session as an HTML page (tinted by steps) or Markdown\n"
     "\n"
     "'huginn COMMAND --help' describes each; 'man huginn' has the whole story.\n";
 
@@ -49,7 +50,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"run", cmd_run},           {"forward", cmd_forward},       {"tokenize", cmd_tokenize},
         {"detokenize", cmd_detokenize}, {"bench", cmd_bench},       {"chat", cmd_chat},
-        {"demo", cmd_demo},         {"mkmodel", cmd_mkmodel},
+        {"demo", cmd_demo},         {"mkmodel", cmd_mkmodel},       {"export", cmd_export},
         {"perplexity", cmd_perplexity},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -4,6 +4,8 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,6 +127,99 @@ static void test_run_golden(void **state)
     assert_true(n >= 10);
 }
 
+static void expect_bad(const char *args, const char *needle);
+
+/* run --trace on every adaptive case: one JSON line per token whose steps
+ * and exit_values are the golden file's (relative 1e-3; null = NaN). */
+static void test_run_trace_golden(void **state)
+{
+    (void)state;
+    const cJSON *cs;
+    int n_cases = 0;
+    char tpath[PATH_MAX + 32];
+    snprintf(tpath, sizeof tpath, "%s/trace.jsonl", g_tmp);
+    cJSON_ArrayForEach(cs, cJSON_GetObjectItem(g_golden, "cases"))
+    {
+        if (strcmp(cJSON_GetObjectItem(cs, "kind")->valuestring, "adaptive")) continue;
+        const char *name = cJSON_GetObjectItem(cs, "name")->valuestring;
+        static char ids[16384], args[32768];
+        ids_arg(cJSON_GetObjectItem(cs, "prompt_ids"), ids, sizeof ids);
+        const cJSON *thr = cJSON_GetObjectItem(cs, "threshold");
+        char *thr_s = cJSON_IsNumber(thr) ? cJSON_PrintUnformatted(thr) : NULL;
+        snprintf(args, sizeof args,
+                 "run --model '%s' --prompt-ids %s --steps %d --max-new-tokens %d --init-scale 0 --greedy"
+                 " --criterion %s --threshold %s --cache %s%s --trace '%s'",
+                 g_model, ids, cJSON_GetObjectItem(cs, "num_steps")->valueint,
+                 cJSON_GetObjectItem(cs, "max_new_tokens")->valueint,
+                 cJSON_GetObjectItem(cs, "criterion")->valuestring, thr_s ? thr_s : "auto",
+                 cJSON_GetObjectItem(cs, "cache")->valuestring,
+                 cJSON_IsTrue(cJSON_GetObjectItem(cs, "continuous")) ? " --warmstart" : "", tpath);
+        free(thr_s);
+        result r = run(args);
+        if (r.status != 0) fail_msg("%s: exit %d: %s", name, r.status, r.err);
+        result_free(&r);
+        char *text = tu_read_file(tpath, NULL);
+        assert_non_null(text);
+        const cJSON *gout = cJSON_GetObjectItem(cs, "output_ids"), *gsteps = cJSON_GetObjectItem(cs, "steps"),
+                    *gev = cJSON_GetObjectItem(cs, "exit_values");
+        int line = 0;
+        for (char *p = text, *nl; *p; p = nl + 1, line++) {
+            nl = strchr(p, '\n');
+            if (!nl) fail_msg("%s: line %d does not end in a newline", name, line);
+            *nl = 0;
+            cJSON *j = cJSON_Parse(p);
+            if (!j) fail_msg("%s: line %d is not JSON: %s", name, line, p);
+            if (line >= cJSON_GetArraySize(gout)) fail_msg("%s: more lines than golden tokens", name);
+            assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, line);
+            assert_int_equal(cJSON_GetObjectItem(j, "id")->valueint, cJSON_GetArrayItem(gout, line)->valueint);
+            assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "text")));   /* tiny-huginn has a tokenizer */
+            if (cJSON_GetObjectItem(j, "steps")->valueint != cJSON_GetArrayItem(gsteps, line)->valueint)
+                fail_msg("%s: token %d: steps %d, golden %d", name, line, cJSON_GetObjectItem(j, "steps")->valueint,
+                         cJSON_GetArrayItem(gsteps, line)->valueint);
+            const cJSON *ev = cJSON_GetObjectItem(j, "exit_values"), *grow = cJSON_GetArrayItem(gev, line);
+            if (cJSON_GetArraySize(ev) != cJSON_GetArraySize(grow))
+                fail_msg("%s: token %d: %d exit values, golden %d", name, line, cJSON_GetArraySize(ev),
+                         cJSON_GetArraySize(grow));
+            for (int k = 0; k < cJSON_GetArraySize(grow); k++) {
+                const cJSON *g = cJSON_GetArrayItem(grow, k), *v = cJSON_GetArrayItem(ev, k);
+                if (cJSON_IsNull(g)) {
+                    if (!cJSON_IsNull(v)) fail_msg("%s: exit value [%d][%d] = %g, golden null", name, line, k, v->valuedouble);
+                } else if (!cJSON_IsNumber(v) ||
+                           !(fabs(v->valuedouble - g->valuedouble) <= 1e-3 * fabs(g->valuedouble) + 1e-6)) {
+                    fail_msg("%s: exit value [%d][%d] = %.6g, golden %.6g", name, line, k,
+                             cJSON_IsNumber(v) ? v->valuedouble : NAN, g->valuedouble);
+                }
+            }
+            cJSON_Delete(j);
+        }
+        assert_int_equal(line, cJSON_GetArraySize(gout));
+        free(text);
+        unlink(tpath);
+        n_cases++;
+    }
+    assert_true(n_cases >= 8);
+}
+
+/* --trace to a place that cannot take it: one line, status 2, nothing run,
+ * nothing replaced. */
+static void test_run_trace_bad_file(void **state)
+{
+    (void)state;
+    char fifo[PATH_MAX + 16], args[2 * PATH_MAX + 256];
+    snprintf(fifo, sizeof fifo, "%s/fifo", g_tmp);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(args, sizeof args, "run --model '%%s' --prompt-ids 1,2 --steps 2 --trace '%s'", fifo);
+    expect_bad(args, "not a regular file");
+    struct stat st;
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    unlink(fifo);
+    snprintf(args, sizeof args, "run --model '%%s' --prompt-ids 1,2 --steps 2 --trace '%s'", g_tmp);
+    expect_bad(args, "is a directory");
+    expect_bad("run --model '%s' --prompt-ids 1,2 --steps 2 --trace /nonexistent-dir/t.jsonl", "/nonexistent-dir");
+    expect_bad("run --model '%s' --prompt-ids 1,2 --steps 2 --trace", "--trace");
+}
+
 static void test_forward_golden(void **state)
 {
     (void)state;
@@ -208,6 +303,13 @@ static void test_bad_input(void **state)
     for (int i = 0; i < 300; i++) strcat(longp, ",7");
     expect_bad(longp, "context");
     expect_bad("nosuchcommand", "unknown command");
+    /* export: a missing session, a missing or unwritable target, stray arguments */
+    expect_bad("export /nonexistent/s.json out.html%.0s", "/nonexistent/s.json");
+    expect_bad("export%.0s", "SESSION.json");
+    expect_bad("export a.json%.0s", "SESSION.json");
+    expect_bad("export a.json /tmp%.0s", "is a directory");
+    expect_bad("export a.json b.html c%.0s", "too many");
+    expect_bad("export a.json b.html --theme nosuchtheme%.0s", "nosuchtheme");
     /* generators: bad combinations and values */
     expect_bad("run --model '%s' --prompt-ids 1 --diffusion --draft-steps 2", "--diffusion");
     expect_bad("run --model '%s' --prompt-ids 1 --lookahead 0", "--lookahead");
@@ -413,7 +515,8 @@ static void test_help(void **state)
 {
     (void)state;
     const char *cmds[] = {"--help", "run --help", "forward --help", "tokenize --help", "detokenize --help",
-                          "bench --help", "bench tokenizer --help", "chat --help", "mkmodel --help"};
+                          "bench --help", "bench tokenizer --help", "chat --help", "mkmodel --help",
+                          "export --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         result r = run(cmds[i]);
         assert_int_equal(r.status, 0);
@@ -429,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_readable_output), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_help),          cmocka_unit_test(test_tokenize_cli),
         cmocka_unit_test(test_run_chat),      cmocka_unit_test(test_run_generators),
+        cmocka_unit_test(test_run_trace_golden), cmocka_unit_test(test_run_trace_bad_file),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

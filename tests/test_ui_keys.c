@@ -199,6 +199,27 @@ static void test_commands(void **st)
     assert_int_equal(us_command(&s, "/help", &c), UC_HELP);
     assert_int_equal(us_command(&s, "/quit", &c), UC_QUIT);
     assert_int_equal(us_command(&s, "/frobnicate", &c), UC_ERROR);
+    /* /trace FILE, /sweep [LIST] */
+    assert_int_equal(us_command(&s, "/trace t.jsonl", &c), UC_TRACE);
+    assert_string_equal(c.arg, "t.jsonl");
+    assert_int_equal(us_command(&s, "/trace", &c), UC_ERROR);
+    assert_int_equal(us_command(&s, "/sweep", &c), UC_SWEEP);
+    assert_int_equal(c.n_steps, 5);
+    assert_int_equal(c.steps[0], 4);
+    assert_int_equal(c.steps[4], 64);
+    assert_int_equal(us_command(&s, "/sweep 2,8, 32", &c), UC_SWEEP);
+    assert_int_equal(c.n_steps, 3);
+    assert_int_equal(c.steps[0], 2);
+    assert_int_equal(c.steps[1], 8);
+    assert_int_equal(c.steps[2], 32);
+    assert_int_equal(us_command(&s, "/sweep 2,0", &c), UC_ERROR);
+    assert_int_equal(us_command(&s, "/sweep 2,x", &c), UC_ERROR);
+    assert_int_equal(us_command(&s, "/sweep 257", &c), UC_ERROR);
+    assert_int_equal(us_command(&s, "/sweep 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", &c), UC_ERROR);
+    assert_non_null(strstr(c.msg, "16"));
+    /* the sweep hotkey is in the table */
+    assert_int_equal(uk_dispatch(UK_ALT('d'), 0), A_SWEEP);
+    assert_int_equal(uk_dispatch(UK_F(8), 0), A_SWEEP);
 }
 
 static void test_config(void **st)

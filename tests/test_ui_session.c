@@ -1,6 +1,7 @@
 /* test_ui_session.c — the conversation model: save/load round trip (atomic),
  * Markdown export, token lookup, autosave paths. */
 #include "testutil.h"
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "session.h"
@@ -74,6 +75,10 @@ static void test_round_trip(void **st)
             assert_int_equal(t.msg[i].tok[k].id, s.msg[i].tok[k].id);
             assert_int_equal(t.msg[i].tok[k].steps, s.msg[i].tok[k].steps);
             assert_int_equal(t.msg[i].tok[k].start, s.msg[i].tok[k].start);
+            /* the convergence traces travel too */
+            assert_int_equal(t.msg[i].tok[k].n_trace, s.msg[i].tok[k].n_trace);
+            for (int j = 0; j < s.msg[i].tok[k].n_trace; j++)
+                assert_float_equal(t.msg[i].tok[k].trace[j], s.msg[i].tok[k].trace[j], 1e-6 * fabs(s.msg[i].tok[k].trace[j]));
         }
     }
     assert_int_equal(t.msg[2].stopped, 1);
@@ -114,6 +119,63 @@ static void test_export(void **st)
     ss_free(&s);
 }
 
+/* Sweep replies: grouped by id, the departure from the deepest run, kept
+ * through save/load, exported as sections; removing a message. */
+static void add_run(us_session *s, int id, int steps, const int *ids, int n)
+{
+    us_msg *m = ss_add(s, "sweep", "");
+    m->sweep = id;
+    m->num_steps = steps;
+    for (int i = 0; i < n; i++) ss_append_token(m, ids[i], "ab", 2, steps < 3 ? steps : 3, NULL, 0);
+}
+
+static void test_sweeps(void **st)
+{
+    (void)st;
+    us_session s, t;
+    char path[256], err[512];
+    build(&s);
+    int deep[] = {5, 6, 7, 8}, mid[] = {5, 6, 9, 8}, same[] = {5, 6, 7, 8}, shallow[] = {1};
+    add_run(&s, 1, 2, shallow, 1);
+    add_run(&s, 1, 8, mid, 4);
+    add_run(&s, 1, 32, deep, 4);
+    add_run(&s, 2, 64, same, 4);   /* another sweep: its own deepest */
+    add_run(&s, 2, 4, same, 3);    /* shorter but agreeing: no departure */
+    assert_true(ss_is_sweep(&s.msg[3]) && !ss_is_sweep(&s.msg[2]));
+    assert_int_equal(s.msg[3].diverge, -1);
+    ss_sweep_diverge(&s, 1);
+    ss_sweep_diverge(&s, 2);
+    assert_int_equal(s.msg[3].diverge, 0);    /* 2 steps: the first token already differs */
+    assert_int_equal(s.msg[4].diverge, 2);    /* 8 steps: the third */
+    assert_int_equal(s.msg[5].diverge, -1);   /* the deepest itself */
+    assert_int_equal(s.msg[6].diverge, -1);
+    assert_int_equal(s.msg[7].diverge, -1);
+    snprintf(path, sizeof path, "%s/sw.json", dir);
+    assert_int_equal(ss_save(&s, path, err, sizeof err), 0);
+    ss_init(&t);
+    assert_int_equal(ss_load(&t, path, err, sizeof err), 0);
+    assert_int_equal(t.n, s.n);
+    for (int i = 3; i < s.n; i++) {
+        assert_string_equal(t.msg[i].role, "sweep");
+        assert_int_equal(t.msg[i].sweep, s.msg[i].sweep);
+        assert_int_equal(t.msg[i].num_steps, s.msg[i].num_steps);
+        assert_int_equal(t.msg[i].diverge, s.msg[i].diverge);
+        assert_int_equal(t.msg[i].n_tok, s.msg[i].n_tok);
+    }
+    snprintf(path, sizeof path, "%s/sw.md", dir);
+    assert_int_equal(ss_export_md(&s, path, err, sizeof err), 0);
+    char *md = tu_read_file(path, NULL);
+    assert_non_null(strstr(md, "### Sweep 1 · steps 8\n\nDeparts from the deepest reply at token 2."));
+    assert_non_null(strstr(md, "### Sweep 2 · steps 64\n"));
+    free(md);
+    ss_remove(&t, 2);
+    assert_int_equal(t.n, s.n - 1);
+    assert_string_equal(t.msg[2].role, "sweep");
+    assert_int_equal(t.msg[2].num_steps, 2);
+    ss_free(&s);
+    ss_free(&t);
+}
+
 static void test_autosave_paths(void **st)
 {
     (void)st;
@@ -151,7 +213,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model), cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_export), cmocka_unit_test(test_autosave_paths),
+        cmocka_unit_test(test_export), cmocka_unit_test(test_autosave_paths), cmocka_unit_test(test_sweeps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

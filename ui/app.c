@@ -1,5 +1,6 @@
 /* app.c — messages, events and commands shared by the TUI and --plain. */
 #include "app.h"
+#include "export.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -28,13 +29,28 @@ void ua_sampling_text(const us_settings *s, char *out, size_t cap)
     if (s->min_p > 0 && n < cap) snprintf(out + n, cap - n, " min-p %g", s->min_p);
 }
 
+/* The conversation the model sees: messages[0..upto) without sweep replies
+ * (malloc'd; *n its length). */
+static hg_chat_msg *context_msgs(const ua_app *a, int upto, int *n)
+{
+    hg_chat_msg *v = malloc(sizeof *v * (size_t)(upto ? upto : 1));
+    *n = 0;
+    if (!v) return NULL;
+    for (int i = 0; i < upto; i++) {
+        if (ss_is_sweep(&a->ss.msg[i])) continue;
+        v[*n].role = a->ss.msg[i].role;
+        v[*n].content = a->ss.msg[i].content;
+        (*n)++;
+    }
+    return v;
+}
+
 static int start_reply(ua_app *a)
 {
-    /* the messages sent: all but the (empty) reply at the end */
-    int n = a->ss.n;
-    hg_chat_msg *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    /* the messages sent: all but the (empty) reply at the end, and no sweeps */
+    int n;
+    hg_chat_msg *v = context_msgs(a, a->ss.n, &n);
     if (!v) return -1;
-    for (int i = 0; i < n; i++) { v[i].role = a->ss.msg[i].role; v[i].content = a->ss.msg[i].content; }
     ue_set_settings(a->eng, &a->set);
     if (!ss_add(&a->ss, "Huginn", "")) { free(v); return -1; }
     a->reply = a->ss.n - 1;
@@ -42,6 +58,36 @@ static int start_reply(ua_app *a)
     free(v);
     if (rc) { ss_pop(&a->ss); ua_notice(a, 1, "a reply is running"); return -1; }
     a->streaming = 1;
+    a->sweeping = 0;
+    a->prov_kind = a->prov_len = a->prov_n = 0;
+    a->gen_drafted = a->gen_accepted = a->gen_rejected_last = a->gen_passes = a->gen_tokens = 0;
+    return 0;
+}
+
+int ua_sweep(ua_app *a, const int *steps, int n_steps)
+{
+    if (a->streaming) { ua_notice(a, 1, "a reply is running (Ctrl-C stops it)"); return -1; }
+    int u = a->ss.n - 1;
+    while (u >= 0 && strcmp(a->ss.msg[u].role, "user")) u--;
+    if (u < 0) { ua_notice(a, 1, "/sweep: no message to answer yet"); return -1; }
+    int n;
+    hg_chat_msg *v = context_msgs(a, u + 1, &n);
+    if (!v) return -1;
+    int id = 0;
+    for (int i = 0; i < a->ss.n; i++)
+        if (ss_is_sweep(&a->ss.msg[i]) && a->ss.msg[i].sweep > id) id = a->ss.msg[i].sweep;
+    ue_set_settings(a->eng, &a->set);
+    int rc = ue_sweep(a->eng, v, n, a->ss.n_dropped, steps, n_steps);
+    free(v);
+    if (rc) { ua_notice(a, 1, "a reply is running"); return -1; }
+    a->streaming = 1;
+    a->sweeping = 1;
+    a->sweep_id = id + 1;
+    a->reply = a->ss.n;   /* none yet: each run adds its message */
+    char list[128] = "";
+    for (int i = 0; i < n_steps; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", steps[i]);
+    ua_notice(a, 0, "sweep %s: the last message answered at each depth (Ctrl-C stops)", list);
     a->prov_kind = a->prov_len = a->prov_n = 0;
     a->gen_drafted = a->gen_accepted = a->gen_rejected_last = a->gen_passes = a->gen_tokens = 0;
     return 0;
@@ -57,8 +103,11 @@ int ua_send(ua_app *a, const char *text)
 int ua_regen(ua_app *a)
 {
     if (a->streaming) { ua_notice(a, 1, "a reply is running (Ctrl-C stops it)"); return -1; }
-    if (a->ss.n > 0 && !strcmp(a->ss.msg[a->ss.n - 1].role, "Huginn")) ss_pop(&a->ss);
-    if (a->ss.n == 0 || strcmp(a->ss.msg[a->ss.n - 1].role, "user")) {
+    int last = a->ss.n - 1;
+    while (last >= 0 && ss_is_sweep(&a->ss.msg[last])) last--;
+    if (last >= 0 && !strcmp(a->ss.msg[last].role, "Huginn")) ss_remove(&a->ss, last--);
+    while (last >= 0 && ss_is_sweep(&a->ss.msg[last])) last--;
+    if (last < 0 || strcmp(a->ss.msg[last].role, "user")) {
         ua_notice(a, 1, "/regen: no message to answer");
         return -1;
     }
@@ -86,6 +135,19 @@ void ua_event(ua_app *a, const ue_event *ev)
             r->tok[r->n_tok - 1].threshold = ev->threshold;
             r->tok[r->n_tok - 1].criterion = ev->criterion;
         }
+        break;
+    case UE_RUN_BEGIN: {
+        us_msg *m = a->sweeping ? ss_add(&a->ss, "sweep", "") : NULL;
+        if (!m) break;
+        m->sweep = a->sweep_id;
+        m->num_steps = ev->num_steps;
+        a->reply = a->ss.n - 1;
+        break;
+    }
+    case UE_RUN_END:
+        if (!r || !a->sweeping) break;
+        r->tok_per_s = ev->tok_per_s;
+        if (ev->stop_reason == HG_STOP_CANCELLED) r->stopped = 1;
         break;
     case UE_DRAFT:
         if (a->prov_kind != 1) a->prov_kind = 1, a->prov_len = a->prov_n = 0;
@@ -140,7 +202,12 @@ void ua_event(ua_app *a, const ue_event *ev)
             ue_ctx_info(a->eng, NULL, NULL, NULL, &c);
             snprintf(a->cache_used, sizeof a->cache_used, "%s", c);
         }
-        if (r) {
+        if (a->sweeping) {
+            a->sweeping = 0;
+            ss_sweep_diverge(&a->ss, a->sweep_id);
+            if (ev->stop_reason == HG_STOP_CANCELLED) ua_notice(a, 0, "sweep stopped");
+            else if (ev->stop_reason != HG_STOP_NONE) ua_notice(a, 0, "sweep done: the first token that departs from the deepest reply is marked");
+        } else if (r) {
             if (ev->n_tokens > 0) {
                 a->tok_per_s = ev->tok_per_s;
                 a->mean_steps = ev->mean_steps;
@@ -214,10 +281,23 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
             ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
         }
         break;
-    case UC_EXPORT:
-        if (ss_export_md(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/export: %s", err);
-        else ua_notice(a, 0, "exported %s", c->arg);
+    case UC_SWEEP: ua_sweep(a, c->steps, c->n_steps); break;
+    case UC_TRACE: {
+        int i = ux_last_reply(&a->ss);
+        if (a->streaming) ua_notice(a, 1, "/trace: wait for the reply to end");
+        else if (i < 0) ua_notice(a, 1, "/trace: no reply yet");
+        else if (ux_trace_msg(&a->ss.msg[i], a->tok, c->arg, err, sizeof err)) ua_notice(a, 1, "/trace: %s", err);
+        else ua_notice(a, 0, "wrote the trace of %d tokens to %s", a->ss.msg[i].n_tok, c->arg);
         break;
+    }
+    case UC_EXPORT: {
+        ut_theme th;
+        char terr[256];
+        if (ut_load(&th, a->set.theme, terr, sizeof terr)) ut_builtin(&th, "default");
+        if (ux_export(&a->ss, &th, c->arg, err, sizeof err)) ua_notice(a, 1, "/export: %s", err);
+        else ua_notice(a, 0, "exported %s (%s)", c->arg, ux_is_html(c->arg) ? "HTML" : "Markdown");
+        break;
+    }
     default: break;
     }
     return k;

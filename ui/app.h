@@ -19,6 +19,8 @@ typedef struct ua_app {
     char autosave[4300];        /* this session's autosave file ("" = none) */
     int streaming;              /* a reply is running                       */
     int reply;                  /* index of the reply message               */
+    int sweeping;               /* the running job is a sweep               */
+    int sweep_id;               /* its id (us_msg.sweep)                    */
     /* the last reply */
     double tok_per_s, mean_steps;
     int ctx_used, n_ctx;
@@ -43,12 +45,16 @@ void ua_generator_text(const ua_app *a, char *out, size_t cap);
 
 /* Send a user message (start a reply).  -1 (notice set) while streaming. */
 int ua_send(ua_app *a, const char *text);
-/* Regenerate the last reply. */
+/* Regenerate the last reply (sweep replies stay). */
 int ua_regen(ua_app *a);
+/* Answer the last user message again at each depth of steps[n] (the other
+ * settings as now, one seed), the replies added as "sweep" messages that
+ * the model never sees.  -1 (notice set) while streaming or with no message. */
+int ua_sweep(ua_app *a, const int *steps, int n);
 /* Apply one engine event to the conversation and stats. */
 void ua_event(ua_app *a, const ue_event *ev);
 /* Run a slash command; returns its kind (UC_NONE for a message).  Handles
- * settings, /system, /regen, /clear, /save, /load, /export; the caller
+ * settings, /system, /regen, /clear, /save, /load, /export, /trace, /sweep; the caller
  * handles UC_THEME, UC_HELP and UC_QUIT. */
 int ua_command(ua_app *a, const char *line, us_cmd *cmd);
 void ua_notice(ua_app *a, int is_error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

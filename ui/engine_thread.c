@@ -22,11 +22,13 @@ struct ue_engine {
     pthread_mutex_t mu;
     pthread_cond_t cv, idle_cv;
     int quit, busy, need_reset;
+    int finishing;                      /* DONE not yet queued (busy already 0) */
     atomic_int stop;
     us_settings settings;
     /* the job */
     hg_chat_msg *msgs;
     int n_msgs, dropped;
+    int sweep[UE_SWEEP_MAX], n_sweep;   /* a sweep: the depths, in order */
     /* the queue */
     ue_event *q;
     int q_head, q_len, q_cap;
@@ -288,36 +290,13 @@ static int tokenize_from(ue_engine *e, int drop, int32_t **ids, int *n, hg_err *
     return st == HG_OK ? 0 : -1;
 }
 
-static void run_turn(ue_engine *e)
+/* Fit the conversation and a reply budget into the context: the ids to
+ * compute (malloc'd) and the messages left out.  -1 after pushing an error. */
+static int fit_context(ue_engine *e, const us_settings *s, int32_t **ids_out, int *n_out, int *drop_out)
 {
-    us_settings s;
-    pthread_mutex_lock(&e->mu);
-    s = e->settings;
-    int reset = e->need_reset;
-    e->need_reset = 0;
-    pthread_mutex_unlock(&e->mu);
     hg_err err = {{0}};
-    ue_event done = {0};
-    done.kind = UE_DONE;
-    done.stop_reason = HG_STOP_NONE;
-    e->reply_tokens = 0;
-    e->steps_sum = 0;
-    e->n_trace = 0;
-    e->gen = (int)s.generator;
-    e->drafted = e->accepted = e->passes = 0;
-    done.generator = e->gen;
-
-    if (strcmp(hg_ctx_cache(e->ctx), s.cache)) {
-        hg_ctx_reset(e->ctx);
-        if (hg_ctx_set_cache(e->ctx, s.cache, &err) != HG_OK)
-            push_text(e, UE_ERROR, "cache: %s", err.msg);
-        else
-            push_text(e, UE_NOTICE, "cache %s: re-processing the conversation", s.cache);
-    } else if (reset) hg_ctx_reset(e->ctx);
-
-    /* fit the conversation and a reply budget into the context */
     int n_ctx = hg_ctx_n_ctx(e->ctx);
-    int reserve = s.max_new_tokens < n_ctx / 4 ? s.max_new_tokens : n_ctx / 4;
+    int reserve = s->max_new_tokens < n_ctx / 4 ? s->max_new_tokens : n_ctx / 4;
     if (reserve < 1) reserve = 1;
     int start = e->n_msgs > 0 && !strcmp(e->msgs[0].role, "system") ? 1 : 0;
     int drop = e->dropped, dropped0 = e->dropped;
@@ -328,7 +307,7 @@ static void run_turn(ue_engine *e)
         ids = NULL;
         if (tokenize_from(e, drop, &ids, &n_ids, &err)) {
             push_text(e, UE_ERROR, "tokenize: %s", err.msg);
-            goto out;
+            return -1;
         }
         if (n_ids + reserve <= n_ctx) break;
         if (start + drop >= e->n_msgs - 1) {   /* only the last message left */
@@ -336,7 +315,9 @@ static void run_turn(ue_engine *e)
             char m[128];
             snprintf(m, sizeof m, "%d tokens, the context holds %d", n_ids, n_ctx);
             push_text(e, UE_ERROR, "the message is too long for the context (%s)", m);
-            goto out;
+            free(ids);
+            *drop_out = drop;
+            return -1;
         }
         drop++;
     }
@@ -346,8 +327,28 @@ static void run_turn(ue_engine *e)
                  drop, drop == 1 ? "" : "s");
         push_text(e, UE_NOTICE, "%s", m);
     }
-    done.dropped = drop;
+    *ids_out = ids;
+    *n_out = n_ids;
+    *drop_out = drop;
+    return 0;
+}
 
+/* Generate one reply to ids.  s: the settings at the start of the job.
+ * fixed: a sweep run (these settings for every token, seeds seed_base + i);
+ * NULL: plain replies read the live settings before every token.  Fills
+ * done's stop reason and stats. */
+static void gen_reply(ue_engine *e, const us_settings *s, const us_settings *fixed, uint64_t seed_base,
+                      const int32_t *ids, int n_ids, ue_event *done)
+{
+    hg_err err = {{0}};
+    const us_settings *base = fixed ? fixed : s;
+    int n_ctx = hg_ctx_n_ctx(e->ctx);
+    e->reply_tokens = 0;
+    e->steps_sum = 0;
+    e->n_trace = 0;
+    e->gen = (int)base->generator;
+    e->drafted = e->accepted = e->passes = 0;
+    done->generator = e->gen;
     /* keep the longest common prefix with what the context holds */
     int nt = hg_ctx_n_tokens(e->ctx);
     const int32_t *have = hg_ctx_tokens(e->ctx);
@@ -364,13 +365,17 @@ static void run_turn(ue_engine *e)
     /* Speculative and diffusion replies run in one call (their rounds and
      * waves span many tokens); plain ones token by token, so that settings
      * changed meanwhile apply from the next token. */
-    int one_call = s.generator != HG_GEN_PLAIN;
-    for (int i = 0; i < s.max_new_tokens; i++) {
-        pthread_mutex_lock(&e->mu);
-        us_settings cur = e->settings;
-        pthread_mutex_unlock(&e->mu);
-        if (atomic_load(&e->stop)) { done.stop_reason = HG_STOP_CANCELLED; break; }
-        if (i > 0 && hg_ctx_n_tokens(e->ctx) >= n_ctx) { done.stop_reason = HG_STOP_CONTEXT; break; }
+    int one_call = base->generator != HG_GEN_PLAIN;
+    for (int i = 0; i < base->max_new_tokens; i++) {
+        us_settings cur;
+        if (fixed) cur = *fixed;
+        else {
+            pthread_mutex_lock(&e->mu);
+            cur = e->settings;
+            pthread_mutex_unlock(&e->mu);
+        }
+        if (atomic_load(&e->stop)) { done->stop_reason = HG_STOP_CANCELLED; break; }
+        if (i > 0 && hg_ctx_n_tokens(e->ctx) >= n_ctx) { done->stop_reason = HG_STOP_CONTEXT; break; }
         hg_gen_params p;
         hg_gen_params_default(&p, e->model);
         us_to_gen(&cur, &p);
@@ -378,12 +383,13 @@ static void run_turn(ue_engine *e)
         e->last_thr = NAN;
         p.max_new_tokens = 1;
         if (one_call) {
-            us_to_gen(&s, &p);
-            p.max_new_tokens = s.max_new_tokens;
+            us_to_gen(base, &p);
+            p.max_new_tokens = base->max_new_tokens;
             if (p.max_new_tokens > n_ctx - n_ids) p.max_new_tokens = n_ctx - n_ids;
             if (p.max_new_tokens < 1) p.max_new_tokens = 1;
         }
-        p.seed = cur.seed ? cur.seed + (uint64_t)i : (uint64_t)time(NULL) * 2654435761u + (uint64_t)i;
+        if (fixed) p.seed = seed_base + (uint64_t)i;
+        else p.seed = cur.seed ? cur.seed + (uint64_t)i : (uint64_t)time(NULL) * 2654435761u + (uint64_t)i;
         hg_gen_result r = {0};
         hg_status st = hg_generate(e->ctx, i == 0 ? ids + lcp : NULL, i == 0 ? n_ids - lcp : 0, &p,
                                    on_event, e, &r, &err);
@@ -392,24 +398,24 @@ static void run_turn(ue_engine *e)
         t_last = now_s();
         if (st == HG_E_CANCELLED || r.stop_reason == HG_STOP_CANCELLED) {
             hg_gen_result_free(&r);
-            done.stop_reason = HG_STOP_CANCELLED;
+            done->stop_reason = HG_STOP_CANCELLED;
             break;
         }
         if (st != HG_OK) {
             hg_gen_result_free(&r);
             push_text(e, UE_ERROR, "generate: %s", err.msg);
-            done.stop_reason = HG_STOP_NONE;
+            done->stop_reason = HG_STOP_NONE;
             break;
         }
         hg_stop_reason why = r.stop_reason;
         hg_gen_result_free(&r);
-        done.stop_reason = why;
+        done->stop_reason = why;
         if (why == HG_STOP_TOKEN || why == HG_STOP_CONTEXT || one_call) break;
-        done.stop_reason = HG_STOP_MAX_TOKENS;
+        done->stop_reason = HG_STOP_MAX_TOKENS;
     }
-    done.n_drafted = e->drafted;
-    done.n_accepted = e->accepted;
-    done.core_passes = e->passes;
+    done->n_drafted = e->drafted;
+    done->n_accepted = e->accepted;
+    done->core_passes = e->passes;
     char tail[64];
     size_t tl = hg_stream_finish(e->stream, tail, sizeof tail);
     if (tl) {
@@ -422,10 +428,71 @@ static void run_turn(ue_engine *e)
     }
     hg_stream_free(e->stream);
     e->stream = NULL;
-    done.n_tokens = e->reply_tokens;
-    done.mean_steps = e->reply_tokens ? e->steps_sum / e->reply_tokens : 0;
-    done.tok_per_s = e->reply_tokens > 1 && t_last > t0 ? (e->reply_tokens - 1) / (t_last - t0) : 0;
-    if (one_call) done.tok_per_s = e->reply_tokens > 0 && t_last > t_start ? e->reply_tokens / (t_last - t_start) : 0;
+    done->n_tokens = e->reply_tokens;
+    done->mean_steps = e->reply_tokens ? e->steps_sum / e->reply_tokens : 0;
+    done->tok_per_s = e->reply_tokens > 1 && t_last > t0 ? (e->reply_tokens - 1) / (t_last - t0) : 0;
+    if (one_call) done->tok_per_s = e->reply_tokens > 0 && t_last > t_start ? e->reply_tokens / (t_last - t_start) : 0;
+}
+
+/* Run the job; its DONE event goes to *out (pushed by the caller once the
+ * engine is idle, so that a turn started on DONE is accepted). */
+static void run_turn(ue_engine *e, ue_event *out)
+{
+    us_settings s;
+    pthread_mutex_lock(&e->mu);
+    s = e->settings;
+    int reset = e->need_reset;
+    e->need_reset = 0;
+    int n_sweep = e->n_sweep;
+    int sweep[UE_SWEEP_MAX];
+    memcpy(sweep, e->sweep, sizeof sweep);
+    pthread_mutex_unlock(&e->mu);
+    hg_err err = {{0}};
+    ue_event done = {0};
+    done.kind = UE_DONE;
+    done.stop_reason = HG_STOP_NONE;
+    done.sweep = n_sweep > 0;
+    done.generator = (int)s.generator;
+    e->reply_tokens = 0;
+    e->steps_sum = 0;
+    e->n_trace = 0;
+
+    if (strcmp(hg_ctx_cache(e->ctx), s.cache)) {
+        hg_ctx_reset(e->ctx);
+        if (hg_ctx_set_cache(e->ctx, s.cache, &err) != HG_OK)
+            push_text(e, UE_ERROR, "cache: %s", err.msg);
+        else
+            push_text(e, UE_NOTICE, "cache %s: re-processing the conversation", s.cache);
+    } else if (reset) hg_ctx_reset(e->ctx);
+
+    int32_t *ids = NULL;
+    int n_ids = 0, drop = e->dropped;
+    if (fit_context(e, &s, &ids, &n_ids, &drop)) goto out;
+    done.dropped = drop;
+    if (n_sweep == 0) {
+        gen_reply(e, &s, NULL, 0, ids, n_ids, &done);
+    } else {
+        /* the same prompt at every depth: the settings of now, one seed */
+        uint64_t seed = s.seed ? s.seed : (uint64_t)time(NULL) * 2654435761u;
+        for (int k = 0; k < n_sweep; k++) {
+            if (atomic_load(&e->stop)) { done.stop_reason = HG_STOP_CANCELLED; break; }
+            us_settings run = s;
+            run.num_steps = sweep[k];
+            ue_event b = {0};
+            b.kind = UE_RUN_BEGIN;
+            b.num_steps = sweep[k];
+            b.step = k;
+            push(e, &b);
+            ue_event end = {0};
+            end.kind = UE_RUN_END;
+            end.num_steps = sweep[k];
+            gen_reply(e, &s, &run, seed, ids, n_ids, &end);
+            push(e, &end);
+            done.stop_reason = end.stop_reason;
+            if (end.stop_reason == HG_STOP_CANCELLED || end.stop_reason == HG_STOP_NONE) break;
+        }
+        done.n_tokens = 0;
+    }
 out:
     free(ids);
     publish_ctx(e);
@@ -433,7 +500,7 @@ out:
     done.n_ctx = e->n_ctx;
     done.kv_bytes = e->kv;
     if (!done.dropped) done.dropped = drop;
-    push(e, &done);
+    *out = done;
 }
 
 static void *thread_main(void *arg)
@@ -444,13 +511,19 @@ static void *thread_main(void *arg)
         while (!e->quit && !(e->busy && e->msgs)) pthread_cond_wait(&e->cv, &e->mu);
         if (e->quit) break;
         pthread_mutex_unlock(&e->mu);
-        run_turn(e);
+        ue_event done;
+        run_turn(e, &done);
         pthread_mutex_lock(&e->mu);
         for (int i = 0; i < e->n_msgs; i++) { free((char *)e->msgs[i].role); free((char *)e->msgs[i].content); }
         free(e->msgs);
         e->msgs = NULL;
         e->n_msgs = 0;
-        e->busy = 0;
+        e->busy = 0;        /* a turn may start as soon as DONE is seen */
+        e->finishing = 1;
+        pthread_mutex_unlock(&e->mu);
+        push(e, &done);
+        pthread_mutex_lock(&e->mu);
+        e->finishing = 0;
         pthread_cond_broadcast(&e->idle_cv);
     }
     pthread_mutex_unlock(&e->mu);
@@ -505,8 +578,16 @@ void ue_free(ue_engine *e)
 
 int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped)
 {
+    return ue_sweep(e, msgs, n, dropped, NULL, 0);
+}
+
+int ue_sweep(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped, const int *steps, int n_steps)
+{
+    if (n_steps < 0 || n_steps > UE_SWEEP_MAX) return -1;
     pthread_mutex_lock(&e->mu);
     if (e->busy) { pthread_mutex_unlock(&e->mu); return -1; }
+    for (int i = 0; i < n_steps; i++) e->sweep[i] = steps[i];
+    e->n_sweep = n_steps;
     e->msgs = calloc((size_t)(n ? n : 1), sizeof *e->msgs);
     for (int i = 0; i < n; i++) {
         e->msgs[i].role = strdup(msgs[i].role);
@@ -541,6 +622,6 @@ void ue_reset(ue_engine *e)
 void ue_wait_idle(ue_engine *e)
 {
     pthread_mutex_lock(&e->mu);
-    while (e->busy) pthread_cond_wait(&e->idle_cv, &e->mu);
+    while (e->busy || e->finishing) pthread_cond_wait(&e->idle_cv, &e->mu);
     pthread_mutex_unlock(&e->mu);
 }

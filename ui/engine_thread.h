@@ -17,12 +17,16 @@ typedef enum ue_kind {
     UE_DONE,        /* the reply ended: stats                                  */
     UE_NOTICE,      /* text: e.g. oldest turns dropped                         */
     UE_ERROR,       /* text                                                    */
+    UE_RUN_BEGIN,   /* a sweep run starts: num_steps its depth, step its index */
+    UE_RUN_END,     /* a sweep run ended: stats as in DONE                     */
     UE_DRAFT,       /* speculative: a drafted token (text: its piece; provisional) */
     UE_VERIFY,      /* speculative: n_accepted of n_drafted drafts stood; the kept
                        tokens follow as UE_TOKEN                                  */
     UE_WAVE,        /* diffusion: text = the wave's provisional tokens after the
                        frozen text, wave_starts/wave_counts per token (n_wave)     */
 } ue_kind;
+
+#define UE_SWEEP_MAX 16
 
 typedef struct ue_event {
     ue_kind kind;
@@ -42,6 +46,7 @@ typedef struct ue_event {
     int ctx_used, n_ctx;
     size_t kv_bytes;
     int dropped;            /* DONE: messages left out of the context   */
+    int sweep;              /* DONE: the job was a sweep                */
     /* generators */
     int generator;          /* hg_generator of the reply                */
     int phase;              /* STEP: hg_phase (decode, draft, verify, wave) */
@@ -70,6 +75,11 @@ void ue_set_settings(ue_engine *e, const us_settings *s);
 /* Start a reply to msgs (copied).  dropped: messages after the system one
  * already left out.  -1 when a reply is running. */
 int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped);
+/* A sweep: answer the conversation msgs (ending with the user turn) once
+ * per depth in steps[] (at most UE_SWEEP_MAX), in order, with the settings
+ * of now (the same seed for every run), each run between UE_RUN_BEGIN and
+ * UE_RUN_END, then UE_DONE.  -1 when a reply is running. */
+int ue_sweep(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped, const int *steps, int n_steps);
 int ue_busy(ue_engine *e);
 void ue_stop(ue_engine *e);         /* cancel the reply (from any thread) */
 void ue_reset(ue_engine *e);        /* forget the context before the next turn */

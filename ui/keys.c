@@ -19,6 +19,8 @@ const uk_entry uk_table[] = {
     {"Compute", K(UK_ALT('k')), A_CACHE_CYCLE, UK_ANY,
      "cycle the KV-cache strategy (applied at the next turn: the conversation is re-processed)"},
     {"Compute", K(UK_ALT('s')), A_SAMPLING, UK_ANY, "greedy / sampled decoding"},
+    {"Compute", K(UK_ALT('d'), UK_F(8)), A_SWEEP, UK_ANY,
+     "depth sweep: answer the last message again at 4, 8, 16, 32 and 64 steps (/sweep LIST for others)"},
     {"Compute", K(UK_ALT('g')), A_GEN_CYCLE, UK_ANY,
      "cycle the generator: plain, speculative (drafts and checks), diffusion (a wave)"},
     {"View", K(UK_ALT('h'), UK_F(2)), A_HEATMAP, UK_ANY, "heatmap: tint every token by the steps it took"},
@@ -159,10 +161,10 @@ const char *uk_action_name(uk_action a)
 {
     static const char *n[A_COUNT] = {
         "none", "help", "quit", "stop", "redraw", "steps+1", "steps-1", "steps*2", "steps/2",
-        "criterion", "threshold/2", "threshold*2", "warmstart", "cache", "sampling", "heatmap",
+        "criterion", "threshold/2", "threshold*2", "warmstart", "cache", "sampling", "generator", "heatmap",
         "browse", "scroll-up", "scroll-down", "scroll-top", "scroll-bottom", "wheel-up",
         "wheel-down", "newline", "editor", "submit", "sel-prev", "sel-next", "sel-up",
-        "sel-down", "sel-exit",
+        "sel-down", "sel-exit", "sweep",
     };
     return a >= 0 && a < A_COUNT ? n[a] : "?";
 }

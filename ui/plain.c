@@ -37,6 +37,7 @@ static void stream_reply(ua_app *a, int *seq)
         ue_drain_wake(a->eng);
         ue_event ev;
         while (ue_pop(a->eng, &ev)) {
+            if (ev.kind == UE_RUN_BEGIN) printf("%s-- sweep · steps %d\n", n ? "\n" : "", ev.num_steps);
             if (ev.kind == UE_TOKEN) {
                 if (ev.text_len) fwrite(ev.text, 1, ev.text_len, stdout);
                 if (ev.token_id >= 0 && n < 4096) steps[n++] = ev.steps_used;
@@ -95,7 +96,7 @@ int plain_run(ua_app *a)
             if (k == UC_HELP) for (int i = 0; us_command_help[i]; i++) printf("%s\n", us_command_help[i]);
             else if (k == UC_THEME) printf("-- themes apply to the full-screen chat\n");
             print_notice(a, &seq);
-            if (k == UC_REGEN && a->streaming) stream_reply(a, &seq);
+            if ((k == UC_REGEN || k == UC_SWEEP) && a->streaming) stream_reply(a, &seq);
             free(line);
             continue;
         }

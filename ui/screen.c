@@ -75,9 +75,25 @@ static void draw_header(ui_canvas *c, int y, int w, const ua_app *a, int i)
 {
     const us_msg *m = &a->ss.msg[i];
     int sys0 = a->ss.n > 0 && !strcmp(a->ss.msg[0].role, "system") ? 1 : 0;
-    int dropped = i >= sys0 && i < sys0 + a->ss.n_dropped;
+    int ci = 0;     /* the index among the messages the model sees */
+    for (int k = 0; k < i; k++) ci += !ss_is_sweep(&a->ss.msg[k]);
+    int dropped = !ss_is_sweep(m) && ci >= sys0 && ci < sys0 + a->ss.n_dropped;
     int x;
     if (!strcmp(m->role, "user")) x = cv_puts(c, y, 0, w, "▌ you", R_USER_HDR);
+    else if (ss_is_sweep(m)) {
+        int live = a->streaming && i == a->reply;
+        x = cv_printf(c, y, 0, w, R_BOT_HDR, "▌ sweep · steps %d", m->num_steps);
+        if (m->n_tok)
+            x = cv_printf(c, y, x, w, R_DIM, "  %d token%s · %.2f steps/token", m->n_tok, m->n_tok == 1 ? "" : "s",
+                          ss_mean_steps(m));
+        if (!live && m->tok_per_s > 0) x = cv_printf(c, y, x, w, R_DIM, " · %.1f tok/s", m->tok_per_s);
+        if (m->stopped) x = cv_puts(c, y, x, w, " · stopped", R_NOTICE);
+        if (live) x = cv_puts(c, y, x, w, "  …", R_DIM);
+        else if (m->diverge >= 0) {
+            x = cv_puts(c, y, x, w, " · departs at ", R_DIM);
+            x = cv_printf(c, y, x, w, R_DIVERGE, "token %d", m->diverge + 1);
+        }
+    }
     else if (!strcmp(m->role, "system")) x = cv_puts(c, y, 0, w, "▌ system", R_SYSTEM);
     else {
         x = cv_puts(c, y, 0, w, "▌ huginn", R_BOT_HDR);
@@ -116,7 +132,8 @@ static void draw_text_line(ui_canvas *c, int y, int w, const ua_app *a, const dl
     int x = 2;
     const char *s = m->content;
     int i = l->start, end = l->start + l->len;
-    int tint = v->heatmap && m->n_tok > 0;
+    int sweep = ss_is_sweep(m);
+    int tint = (v->heatmap || sweep) && m->n_tok > 0;
     int tk = tint ? ss_token_at(m, i) : -1;
     while (i < end) {
         uint32_t cp;
@@ -126,6 +143,7 @@ static void draw_text_line(ui_canvas *c, int y, int w, const ua_app *a, const dl
             while (tk + 1 < m->n_tok && m->tok[tk + 1].start <= i) tk++;
             if (tk >= 0) {
                 role = uh_role(m->tok[tk].steps, heat_max);
+                if (sweep && tk == m->diverge) role = R_DIVERGE;
                 if (v->browse && l->msg == v->sel_msg && tk == v->sel_tok) role = R_SELECT;
             }
         }
@@ -263,7 +281,9 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
     cv_puts(c, sy, 2, w, " compute ", R_GAUGE_LABEL);
     int heat_max = max_steps_seen(a);
     if (heat_max < a->set.num_steps && a->ss.n == 0) heat_max = a->set.num_steps;
-    if (v->heatmap) {
+    int any_sweep = 0;
+    for (int i = 0; i < a->ss.n && !any_sweep; i++) any_sweep = ss_is_sweep(&a->ss.msg[i]);
+    if (v->heatmap || any_sweep) {
         char tmp[512];
         ui_canvas lc = {0};
         cv_init(&lc, w, 1);

@@ -1,5 +1,6 @@
 /* session.c — the conversation model and its files. */
 #include "session.h"
+#include "huginn.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -64,6 +65,7 @@ us_msg *ss_add(us_session *s, const char *role, const char *text)
     us_msg *m = &s->msg[s->n++];
     memset(m, 0, sizeof *m);
     snprintf(m->role, sizeof m->role, "%s", role);
+    m->diverge = -1;
     ss_append_text(m, text ? text : "", text ? strlen(text) : 0);
     return m;
 }
@@ -121,6 +123,35 @@ int ss_append_token(us_msg *m, int32_t id, const char *piece, size_t len, int st
     return 0;
 }
 
+int ss_is_sweep(const us_msg *m) { return !strcmp(m->role, "sweep"); }
+
+void ss_sweep_diverge(us_session *s, int id)
+{
+    int deep = -1;
+    for (int i = 0; i < s->n; i++)
+        if (ss_is_sweep(&s->msg[i]) && s->msg[i].sweep == id && !s->msg[i].stopped &&
+            (deep < 0 || s->msg[i].num_steps > s->msg[deep].num_steps))
+            deep = i;
+    for (int i = 0; i < s->n; i++) {
+        us_msg *m = &s->msg[i];
+        if (!ss_is_sweep(m) || m->sweep != id) continue;
+        m->diverge = -1;
+        if (deep < 0 || i == deep) continue;
+        const us_msg *d = &s->msg[deep];
+        int t = 0;
+        while (t < m->n_tok && t < d->n_tok && m->tok[t].id == d->tok[t].id) t++;
+        if (t < m->n_tok) m->diverge = t;   /* a stopped or shorter run that agrees so far: none */
+    }
+}
+
+void ss_remove(us_session *s, int i)
+{
+    if (i < 0 || i >= s->n) return;
+    msg_free(&s->msg[i]);
+    memmove(s->msg + i, s->msg + i + 1, sizeof *s->msg * (size_t)(s->n - i - 1));
+    s->n--;
+}
+
 int ss_token_at(const us_msg *m, int off)
 {
     /* the last token starting at or before off that has text there */
@@ -157,7 +188,7 @@ int ss_mkdirs(const char *dir)
     return 0;
 }
 
-static int write_atomic(const char *path, const char *text, char *err, size_t errcap)
+int ss_write_atomic(const char *path, const char *text, char *err, size_t errcap)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
@@ -174,6 +205,58 @@ static int write_atomic(const char *path, const char *text, char *err, size_t er
         return -1;
     }
     return 0;
+}
+
+/* A float for the session file: 6 significant digits, null for NaN. */
+static cJSON *num6(double v)
+{
+    if (!isfinite(v)) return cJSON_CreateNull();
+    char b[32];
+    snprintf(b, sizeof b, "%.6g", v);
+    return cJSON_CreateNumber(strtod(b, NULL));
+}
+
+static void save_traces(cJSON *o, const us_msg *m)
+{
+    int any = 0;
+    for (int t = 0; t < m->n_tok; t++) any |= m->tok[t].n_trace > 0;
+    if (!any) return;
+    cJSON *tr = cJSON_AddArrayToObject(o, "traces");
+    cJSON *th = cJSON_AddArrayToObject(o, "thresholds");
+    cJSON *cr = cJSON_AddArrayToObject(o, "criteria");
+    for (int t = 0; t < m->n_tok; t++) {
+        const us_token *k = &m->tok[t];
+        cJSON *row = cJSON_CreateArray();
+        for (int i = 0; i < k->n_trace; i++) cJSON_AddItemToArray(row, num6(k->trace[i]));
+        cJSON_AddItemToArray(tr, row);
+        cJSON_AddItemToArray(th, num6(k->threshold));
+        cJSON_AddItemToArray(cr, cJSON_CreateString(hg_criterion_name((hg_criterion)k->criterion)));
+    }
+}
+
+static void load_traces(us_msg *m, const cJSON *o)
+{
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(o, "traces");
+    const cJSON *th = cJSON_GetObjectItemCaseSensitive(o, "thresholds");
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(o, "criteria");
+    if (!cJSON_IsArray(tr) || cJSON_GetArraySize(tr) != m->n_tok) return;
+    for (int t = 0; t < m->n_tok; t++) {
+        us_token *k = &m->tok[t];
+        const cJSON *row = cJSON_GetArrayItem(tr, t);
+        int n = cJSON_IsArray(row) ? cJSON_GetArraySize(row) : 0;
+        if (n > 0 && n <= 65536 && (k->trace = malloc(sizeof *k->trace * (size_t)n))) {
+            for (int i = 0; i < n; i++) {
+                const cJSON *v = cJSON_GetArrayItem(row, i);
+                k->trace[i] = cJSON_IsNumber(v) ? (float)v->valuedouble : NAN;
+            }
+            k->n_trace = n;
+        }
+        const cJSON *tv = cJSON_GetArrayItem(th, t);
+        k->threshold = cJSON_IsNumber(tv) ? tv->valuedouble : NAN;
+        const cJSON *cv = cJSON_GetArrayItem(cr, t);
+        hg_criterion c;
+        if (cJSON_IsString(cv) && hg_criterion_parse(cv->valuestring, &c) == HG_OK) k->criterion = (int)c;
+    }
 }
 
 int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
@@ -198,15 +281,21 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
                 cJSON_AddItemToArray(st, cJSON_CreateNumber(m->tok[t].steps));
                 cJSON_AddItemToArray(of, cJSON_CreateNumber(m->tok[t].start));
             }
+            save_traces(o, m);
             if (m->tok_per_s > 0) cJSON_AddNumberToObject(o, "tokens_per_s", m->tok_per_s);
         }
         if (m->stopped) cJSON_AddBoolToObject(o, "stopped", 1);
+        if (ss_is_sweep(m)) {
+            cJSON_AddNumberToObject(o, "sweep", m->sweep);
+            cJSON_AddNumberToObject(o, "num_steps", m->num_steps);
+            cJSON_AddNumberToObject(o, "diverge", m->diverge);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) { snprintf(err, errcap, "out of memory"); return -1; }
-    int rc = write_atomic(path, text, err, errcap);
+    int rc = ss_write_atomic(path, text, err, errcap);
     free(text);
     return rc;
 }
@@ -258,10 +347,19 @@ int ss_load(us_session *s, const char *path, char *err, size_t errcap)
                                 cJSON_GetArrayItem(st, t)->valueint, NULL, 0);
             }
             if (m->len < clen) ss_append_text(m, c + m->len, clen - m->len);
+            load_traces(m, mo);
         } else ss_append_text(m, c, clen);
         const cJSON *tps = cJSON_GetObjectItemCaseSensitive(mo, "tokens_per_s");
         if (cJSON_IsNumber(tps)) m->tok_per_s = tps->valuedouble;
         m->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "stopped"));
+        if (ss_is_sweep(m)) {
+            const cJSON *sw = cJSON_GetObjectItemCaseSensitive(mo, "sweep");
+            const cJSON *ns = cJSON_GetObjectItemCaseSensitive(mo, "num_steps");
+            const cJSON *dv = cJSON_GetObjectItemCaseSensitive(mo, "diverge");
+            m->sweep = cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < 1e9 ? (int)sw->valuedouble : 1;
+            m->num_steps = cJSON_IsNumber(ns) && ns->valuedouble >= 1 && ns->valuedouble <= 1e6 ? (int)ns->valuedouble : 0;
+            m->diverge = cJSON_IsNumber(dv) && dv->valuedouble >= 0 && dv->valuedouble < m->n_tok ? (int)dv->valuedouble : -1;
+        }
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (cJSON_IsString(model)) snprintf(ns.model, sizeof ns.model, "%s", model->valuestring);
@@ -286,7 +384,14 @@ int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap
     for (int i = 0; i < s->n; i++) {
         const us_msg *m = &s->msg[i];
         const char *who = !strcmp(m->role, "user") ? "You" : !strcmp(m->role, "system") ? "System" : "Huginn";
-        PUT("## %s\n\n%s\n\n", who, m->content ? m->content : "");
+        if (ss_is_sweep(m)) {
+            PUT("### Sweep %d · steps %d\n\n", m->sweep, m->num_steps);
+            if (m->tok_per_s > 0) PUT("%.1f tokens/s. ", m->tok_per_s);
+            if (m->diverge >= 0) PUT("Departs from the deepest reply at token %d.", m->diverge);
+            else PUT("Agrees with the deepest reply.");
+            PUT("\n\n%s\n\n", m->content ? m->content : "");
+        } else
+            PUT("## %s\n\n%s\n\n", who, m->content ? m->content : "");
         if (m->n_tok) {
             PUT("<details><summary>%d tokens, %.2f steps/token%s</summary>\n\n", m->n_tok,
                 ss_mean_steps(m), m->stopped ? ", stopped" : "");
@@ -308,7 +413,7 @@ int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap
         }
     }
 #undef PUT
-    int rc = write_atomic(path, out, err, errcap);
+    int rc = ss_write_atomic(path, out, err, errcap);
     free(out);
     return rc;
 }

@@ -24,6 +24,12 @@ typedef struct us_msg {
     int n_tok, cap_tok;
     double tok_per_s;   /* replies: decode speed (0 unknown)            */
     int stopped;        /* the reply was stopped by the user            */
+    /* role "sweep": the last user turn answered again at another depth;
+     * shown, saved and exported, never sent to the model */
+    int sweep;          /* which sweep (1, 2, …; 0: not a sweep reply)   */
+    int num_steps;      /* its num_steps                                 */
+    int diverge;        /* first token that departs from the deepest run
+                           of its sweep (-1: none, or it is the deepest)  */
 } us_msg;
 
 typedef struct us_session {
@@ -45,6 +51,13 @@ int ss_append_token(us_msg *m, int32_t id, const char *piece, size_t len, int st
 void ss_append_text(us_msg *m, const char *text, size_t len);
 /* The token whose text covers byte off (-1 if none). */
 int ss_token_at(const us_msg *m, int off);
+/* Is the message a sweep reply (kept out of the model's context)? */
+int ss_is_sweep(const us_msg *m);
+/* Set diverge on every run of sweep id: the first token index where its
+ * ids depart from those of the run with the most steps (-1 when equal). */
+void ss_sweep_diverge(us_session *s, int id);
+/* Remove message i (later ones move up). */
+void ss_remove(us_session *s, int i);
 /* Mean steps per token of a reply (0 if none). */
 double ss_mean_steps(const us_msg *m);
 
@@ -53,6 +66,9 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap);
 int ss_load(us_session *s, const char *path, char *err, size_t errcap);
 /* Markdown with per-token steps for replies. */
 int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap);
+/* Write text to path atomically (a temporary file next to it, fsync, then
+ * rename).  0, or -1 with "path: reason" in err. */
+int ss_write_atomic(const char *path, const char *text, char *err, size_t errcap);
 /* Create dir and its parents (mode 0700). */
 int ss_mkdirs(const char *dir);
 /* A new autosave path: <state>/sessions/YYYYmmdd-HHMMSS-PID.json */

@@ -257,11 +257,43 @@ const char *const us_command_help[] = {
     "/regen                   regenerate the last reply",
     "/clear                   start a new conversation",
     "/save FILE  /load FILE   the conversation as JSON",
-    "/export FILE.md          Markdown with the steps of every token",
+    "/export FILE.md|.html    Markdown with the steps of every token, or a page tinted by steps",
+    "/trace FILE              the last reply's per-token steps and exit values (JSON Lines)",
+    "/sweep [LIST]            answer the last message again at each depth (default 4,8,16,32,64)",
     "/theme NAME              default, light, mono, …",
     "/help  /quit",
     NULL,
 };
+
+const int us_sweep_default[] = {4, 8, 16, 32, 64};
+const int us_sweep_default_n = 5;
+
+int us_parse_sweep(const char *s, int *steps, int *n, char *err, size_t errcap)
+{
+    *n = 0;
+    while (*s == ' ') s++;
+    if (!*s) {
+        for (int i = 0; i < us_sweep_default_n; i++) steps[i] = us_sweep_default[i];
+        *n = us_sweep_default_n;
+        return 0;
+    }
+    while (*s) {
+        while (*s == ' ' || *s == ',') s++;
+        if (!*s) break;
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (end == s || errno || v < 1 || v > US_MAX_STEPS || (*end && *end != ',' && *end != ' ')) {
+            snprintf(err, errcap, "/sweep: give step counts 1..%d separated by commas (e.g. /sweep 2,8,32)", US_MAX_STEPS);
+            return -1;
+        }
+        if (*n == 16) { snprintf(err, errcap, "/sweep: at most 16 depths"); return -1; }
+        steps[(*n)++] = (int)v;
+        s = end;
+    }
+    if (*n == 0) { snprintf(err, errcap, "/sweep: give step counts (e.g. /sweep 2,8,32)"); return -1; }
+    return 0;
+}
 
 static int parse_double(const char *s, double *v)
 {
@@ -362,10 +394,13 @@ us_cmd_kind us_command(us_settings *s, const char *line, us_cmd *o)
         o->kind = UC_SYSTEM; snprintf(o->arg, sizeof o->arg, "%s", arg);
     } else if (!strcmp(name, "regen")) o->kind = UC_REGEN;
     else if (!strcmp(name, "clear")) o->kind = UC_CLEAR;
-    else if (!strcmp(name, "save") || !strcmp(name, "load") || !strcmp(name, "export")) {
+    else if (!strcmp(name, "save") || !strcmp(name, "load") || !strcmp(name, "export") || !strcmp(name, "trace")) {
         if (!arg[0]) ERR("/%s: give a file name", name);
-        o->kind = name[0] == 's' ? UC_SAVE : name[0] == 'l' ? UC_LOAD : UC_EXPORT;
+        o->kind = name[0] == 's' ? UC_SAVE : name[0] == 'l' ? UC_LOAD : name[0] == 't' ? UC_TRACE : UC_EXPORT;
         snprintf(o->arg, sizeof o->arg, "%s", arg);
+    } else if (!strcmp(name, "sweep")) {
+        if (us_parse_sweep(arg, o->steps, &o->n_steps, o->msg, sizeof o->msg)) return o->kind = UC_ERROR;
+        o->kind = UC_SWEEP;
     } else if (!strcmp(name, "theme")) {
         if (!arg[0]) ERR("/theme: give a name (default, light, mono)");
         o->kind = UC_THEME; snprintf(o->arg, sizeof o->arg, "%s", arg);

@@ -63,13 +63,23 @@ typedef enum us_cmd_kind {
     UC_SET,             /* a setting changed (msg says what) */
     UC_ERROR,           /* bad command or value (msg says why) */
     UC_SYSTEM, UC_REGEN, UC_CLEAR, UC_SAVE, UC_LOAD, UC_EXPORT, UC_THEME, UC_HELP, UC_QUIT,
+    UC_TRACE,           /* arg: the file for the last reply's trace */
+    UC_SWEEP,           /* steps[n_steps]: the depths of a sweep */
 } us_cmd_kind;
 
 typedef struct us_cmd {
     us_cmd_kind kind;
     char arg[1024];     /* file name, theme name, system text */
     char msg[256];
+    int steps[16], n_steps;
 } us_cmd;
+
+/* The default sweep: 4, 8, 16, 32, 64. */
+extern const int us_sweep_default[];
+extern const int us_sweep_default_n;
+/* Parse a sweep list "2,8,32" (commas or spaces; 1..256 each, at most 16;
+ * "" = the default).  0, or -1 with a message in err. */
+int us_parse_sweep(const char *s, int *steps, int *n, char *err, size_t errcap);
 
 /* Parse and, for settings, apply a line that starts with '/'.  Lines that do
  * not start with '/' give UC_NONE. */

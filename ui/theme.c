@@ -20,6 +20,7 @@ static const char *role_names[R_COUNT] = {
     "prompt", "input",
     "help", "help.key", "select", "border",
     "heat.0", "heat.1", "heat.2", "heat.3", "heat.4", "heat.5", "heat.6", "heat.7",
+    "sweep.diverge",
 };
 
 const char *ut_role_name(int role)
@@ -150,6 +151,7 @@ static const spec dark_spec[] = {
     {R_HEAT2, 0xffffff, 0x1f6f6f, 0},     {R_HEAT3, 0x000000, 0x3a9a4a, 0},
     {R_HEAT4, 0x000000, 0x9ac53a, 0},     {R_HEAT5, 0x000000, 0xe0c020, 0},
     {R_HEAT6, 0x000000, 0xf08030, 0},     {R_HEAT7, 0xffffff, 0xd03030, UT_BOLD},
+    {R_DIVERGE, 0xffffff, 0xaf00ff, UT_BOLD | UT_UNDERLINE},
 };
 
 static const spec mono_spec[] = {
@@ -164,6 +166,7 @@ static const spec mono_spec[] = {
     {R_HEAT0, -1, -1, UT_DIM}, {R_HEAT1, -1, -1, UT_DIM}, {R_HEAT2, -1, -1, 0}, {R_HEAT3, -1, -1, 0},
     {R_HEAT4, -1, -1, UT_UNDERLINE}, {R_HEAT5, -1, -1, UT_BOLD}, {R_HEAT6, -1, -1, UT_BOLD | UT_UNDERLINE},
     {R_HEAT7, -1, -1, UT_REVERSE},
+    {R_DIVERGE, -1, -1, UT_BOLD | UT_UNDERLINE | UT_REVERSE},
 };
 
 static void apply(ut_theme *t, const spec *s, size_t n)

@@ -16,6 +16,7 @@ typedef enum ut_role {
     R_PROMPT, R_INPUT,
     R_HELP, R_HELP_KEY, R_SELECT, R_BORDER,
     R_HEAT0, R_HEAT1, R_HEAT2, R_HEAT3, R_HEAT4, R_HEAT5, R_HEAT6, R_HEAT7,
+    R_DIVERGE,          /* a sweep reply's first token that departs from the deepest */
     R_COUNT
 } ut_role;
 #define UT_HEAT_LEVELS 8

@@ -210,6 +210,9 @@ static void do_action(uk_action act)
     case A_WHEEL_DOWN: T->v.scroll -= 3; break;
     case A_NEWLINE: rl_insert_text("\n"); break;
     case A_EDITOR: run_editor(); break;
+    case A_SWEEP:
+        if (ua_sweep(a, us_sweep_default, us_sweep_default_n) == 0) { ug_new_reply(&T->g); T->v.scroll = 0; }
+        break;
     default: break;
     }
     if (T->v.scroll < 0) T->v.scroll = 0;
@@ -297,7 +300,7 @@ static void submit(const char *text)
             }
         } else if (k == UC_HELP) { T->v.help = 1; T->v.help_top = 0; }
         else if (k == UC_QUIT) T->quit = 1;
-        else if (k == UC_REGEN && a->streaming) { ug_new_reply(&T->g); T->v.scroll = 0; }
+        else if ((k == UC_REGEN || k == UC_SWEEP) && a->streaming) { ug_new_reply(&T->g); T->v.scroll = 0; }
         else if (k == UC_CLEAR || k == UC_LOAD) { T->v.browse = 0; T->v.scroll = 0; ug_init(&T->g); }
         return;
     }
