@@ -3,18 +3,27 @@
 #   make test     install missing Debian packages, build, run every test
 #   make run      install missing Debian packages, build, open the chat
 #   make deps     install missing Debian packages (apt-get, as root)
+#   make test-sanitize   every suite and the e2e tests under ASan + UBSan (build-san/)
+#   make fuzz     libFuzzer harnesses, FUZZ_SECONDS each (default 60; build-fuzz/)
+#   make install / uninstall   PREFIX (default /usr/local), DESTDIR
 #   make test-arm64  cross-build for aarch64 into build-arm64/ and run every
 #                 cmocka suite under qemu-aarch64 (installs what is missing)
+# CFLAGS=... and CC=clang on the command line keep the project's own flags.
 
 CC      ?= cc
+VERSION := 0.1.0
 # The target architecture, from the compiler (x86_64, aarch64, ...): it
 # decides which arch-specific sources are built and which OpenBLAS is used.
 ARCH    := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
 PKGS    := ncursesw readline libcjson cmocka oniguruma
-# OpenBLAS, the single-threaded build: the engine's own thread pool spreads
-# the products; the threaded build's idle threads would fight it for cores.
-# Debian multiarch: the one of the target's architecture.
+# OpenBLAS: Debian's single-threaded build of the target's architecture first
+# (the engine's own thread pool spreads the products; the threaded build's
+# idle threads would fight it for cores), else whatever pkg-config knows as
+# openblas.
 OPENBLAS_PC := $(firstword $(wildcard /usr/lib/$(ARCH)-*/openblas-serial/pkgconfig/openblas.pc))
+ifeq ($(OPENBLAS_PC),)
+OPENBLAS_PC := $(shell pkg-config --exists openblas 2>/dev/null && echo openblas)
+endif
 # pkg-config name -> Debian package
 DEB_ncursesw := libncurses-dev
 DEB_readline := libreadline-dev
@@ -30,10 +39,27 @@ PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma 2>/
               $(if $(OPENBLAS_PC),$(shell pkg-config --libs $(OPENBLAS_PC)) -Wl$(comma)-rpath$(comma)$(shell pkg-config --variable=libdir $(OPENBLAS_PC)))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
+# Installation paths.  The binary looks for its data next to itself
+# (<bin>/../share/huginn) first, then in DATADIR as compiled in.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/huginn
+MANDIR  ?= $(PREFIX)/share/man/man1
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+
+# CFLAGS and LDFLAGS are the user's (optimisation, debug, sanitizers); the
+# project's own flags live in HG_CFLAGS / HG_LDLIBS and are always added,
+# so `make CFLAGS=-O3` keeps -Icore, -pthread and the packages' flags.
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -pthread -Icore -Iui $(PKG_CFLAGS)
-LDLIBS  := $(PKG_LIBS) -lm -pthread
+LDFLAGS ?=
+HG_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -pthread -Icore -Iui $(PKG_CFLAGS) \
+             -DHUGINN_VERSION='"$(VERSION)"'
+HG_LDLIBS := $(PKG_LIBS) -lm -pthread
+ALL_CFLAGS = $(HG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(HG_LDLIBS)
 
 BUILD   ?= build
 BIN     ?= huginn
@@ -54,13 +80,13 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 MODEL   ?= tests/fixtures/demo-huginn
 
-.PHONY: all deps deps-arm64 test test-arm64 unit e2e run clean
+.PHONY: all deps deps-arm64 test test-arm64 unit e2e run clean test-sanitize fuzz install uninstall FORCE
 all: $(BIN)
 
 deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
-	ls /usr/lib/$(ARCH)-*/openblas-serial/pkgconfig/openblas.pc >/dev/null 2>&1 || missing="$$missing openblas-serial"; \
+	[ -n "$(OPENBLAS_PC)" ] || missing="$$missing openblas-serial"; \
 	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: missing:$$missing"; \
@@ -72,7 +98,14 @@ deps:
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h ui/*.h app/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The files that know DATADIR are rebuilt when it changes.
+$(BUILD)/datadir.stamp: FORCE
+	@mkdir -p $(dir $@); echo '$(DATADIR)' | cmp -s - $@ || echo '$(DATADIR)' > $@
+DATADIR_OBJ := $(BUILD)/app/cli.o $(BUILD)/ui/theme.o $(BUILD)/ui/demo.o
+$(DATADIR_OBJ): $(BUILD)/datadir.stamp
+$(DATADIR_OBJ): EXTRA_CFLAGS = -DHUGINN_DATADIR='"$(DATADIR)"'
 
 $(BUILD)/libhuginn.a: $(CORE_OBJ)
 	@rm -f $@
@@ -83,11 +116,11 @@ $(BUILD)/libhuginnui.a: $(UI_OBJ)
 	$(if $(UI_OBJ),ar rcs $@ $^)
 
 $(BIN): $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
-	$(CC) $(CFLAGS) -o $@ $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
 
 E2E     := $(wildcard tests/e2e_*.sh)
 
@@ -149,5 +182,74 @@ test-arm64: deps-arm64
 	case "$$v" in *"kernels: neon"*) ;; *) echo "make test-arm64: no NEON kernel variant chosen" >&2; exit 1;; esac
 	@HUGINN_TEST_RUNNER="$(QEMU_ARM64)" HUGINN_TEST_BIN=$(ARM64_BUILD)/huginn bash tests/run_all.sh $(ARM64_TESTS) --
 
+# ---------------------------------------------------------------- sanitizers
+# Everything built again with ASan + UBSan in build-san/ and run: every suite
+# and the e2e tests.  Any report fails the run: the sanitizers halt on the
+# first error and write their reports under build-san/logs (the TUI's too).
+SAN_DIR    := build-san
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+test-sanitize: deps
+	@rm -rf $(SAN_DIR)/logs; mkdir -p $(SAN_DIR)/logs
+	@$(MAKE) --no-print-directory BUILD=$(SAN_DIR) BIN=$(SAN_DIR)/huginn CFLAGS="$(SAN_CFLAGS)" \
+	  LDFLAGS="-fsanitize=address,undefined" $(SAN_DIR)/huginn $(TEST_BIN:$(BUILD)/%=$(SAN_DIR)/%)
+	@export HUGINN_BIN=$(CURDIR)/$(SAN_DIR)/huginn HUGINN_TEST_BIN=$(CURDIR)/$(SAN_DIR)/huginn HUGINN_SANITIZE=1 \
+	  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:log_path=$(CURDIR)/$(SAN_DIR)/logs/asan \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(SAN_DIR)/logs/ubsan; \
+	  bash tests/run_all.sh $(TEST_BIN:$(BUILD)/%=$(SAN_DIR)/%) -- $(E2E); rc=$$?; \
+	  if ls $(SAN_DIR)/logs/* >/dev/null 2>&1; then \
+	    echo "test-sanitize: sanitizer reports:"; cat $(SAN_DIR)/logs/*; rc=1; \
+	  else echo "test-sanitize: no sanitizer report"; fi; exit $$rc
+
+# ------------------------------------------------------------------- fuzzing
+# libFuzzer harnesses tests/fuzz/fuzz_<target>.c against the libraries built
+# with clang, ASan and UBSan in build-fuzz/; each runs FUZZ_SECONDS on a
+# corpus seeded from tests/fixtures with its dictionary from tests/fuzz/.
+# Any crash, leak, UB report or timeout fails the run.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' | \
+	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null || { \
+	  echo "make fuzz: installing clang and its libFuzzer runtime"; \
+	  [ "$$(id -u)" = 0 ] || { echo "make fuzz: run as root or install clang libclang-rt-dev" >&2; exit 1; }; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update && \
+	  apt-get install -y --no-install-recommends clang $$(apt-cache show libclang-rt-dev >/dev/null 2>&1 && echo libclang-rt-dev) || exit 1; }
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" \
+	  $(FUZZ_DIR)/libhuginn.a $(FUZZ_DIR)/libhuginnui.a
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=$(FUZZ_CC) $(FUZZ_BIN)
+	@bash tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(notdir $(FUZZ_BIN))
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a
+	$(FUZZ_CC) $(HG_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=all -Itests/fuzz -o $@ $< $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a $(HG_LDLIBS)
+
+# --------------------------------------------------------------- installing
+# The binary, the man page, the themes, the demo script and the demo model
+# (so that an installed `huginn chat` with no --model opens it), and bash and
+# zsh completion.  DESTDIR stages a package.
+INSTALL ?= install
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)/themes \
+	  $(DESTDIR)$(DATADIR)/demo $(DESTDIR)$(DATADIR)/demo-huginn $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/huginn
+	$(INSTALL) -m 644 man/huginn.1 $(DESTDIR)$(MANDIR)/huginn.1
+	$(INSTALL) -m 644 themes/*.json $(DESTDIR)$(DATADIR)/themes/
+	$(INSTALL) -m 644 ui/demo/default.txt $(DESTDIR)$(DATADIR)/demo/default.txt
+	$(INSTALL) -m 644 tests/fixtures/demo-huginn/* $(DESTDIR)$(DATADIR)/demo-huginn/
+	$(INSTALL) -m 644 completions/huginn.bash $(DESTDIR)$(BASHCOMPDIR)/huginn
+	$(INSTALL) -m 644 completions/_huginn $(DESTDIR)$(ZSHCOMPDIR)/_huginn
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/huginn $(DESTDIR)$(MANDIR)/huginn.1 \
+	  $(DESTDIR)$(BASHCOMPDIR)/huginn $(DESTDIR)$(ZSHCOMPDIR)/_huginn
+	rm -rf $(DESTDIR)$(DATADIR)
+	-rmdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	  $(dir $(DESTDIR)$(DATADIR)) 2>/dev/null || true
+
 clean:
-	rm -rf $(BUILD) $(ARM64_BUILD) huginn
+	rm -rf $(BUILD) $(ARM64_BUILD) $(SAN_DIR) $(FUZZ_DIR) huginn

@@ -2,6 +2,10 @@
 #include "cli.h"
 #include "platform.h"
 
+#ifndef HUGINN_DATADIR
+#define HUGINN_DATADIR "/usr/local/share/huginn"
+#endif
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -216,11 +220,15 @@ const char *cli_default_model(void)
     static char path[4096];
     char exe[4096];
     if (hg_exe_dir(exe, sizeof exe)) return NULL;
+    /* the source tree, an installed tree (relocatable), the compiled-in DATADIR */
     const char *cands[] = {"%s/tests/fixtures/demo-huginn", "%s/../share/huginn/demo-huginn"};
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
         snprintf(path, sizeof path, cands[i], exe);
         struct stat sb;
         if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return path;
     }
+    snprintf(path, sizeof path, "%s/demo-huginn", HUGINN_DATADIR);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return path;
     return NULL;
 }

@@ -206,10 +206,14 @@ static int run_chat(int argc, char **argv, int is_demo)
     ss_autosave_path(a.state_dir, a.autosave, sizeof a.autosave);
     if (resume) {
         char last[4300];
-        if (ss_latest(a.state_dir, last, sizeof last) == 0 && ss_load(&a.ss, last, err, sizeof err) == 0) {
+        int rc = -2;
+        if (ss_latest(a.state_dir, last, sizeof last) == 0) rc = ss_load(&a.ss, last, err, sizeof err);
+        if (rc >= 0) {
             snprintf(a.autosave, sizeof a.autosave, "%s", last);
-            ua_notice(&a, 0, "resumed %s (%d messages)", last, a.ss.n);
-        } else ua_notice(&a, 1, "--resume: no saved conversation in %s/sessions", a.state_dir);
+            if (rc) ua_notice(&a, 1, "--resume: %s", err);
+            else ua_notice(&a, 0, "resumed %s (%d messages)", last, a.ss.n);
+        } else if (rc == -1) ua_notice(&a, 1, "--resume: %s", err);
+        else ua_notice(&a, 1, "--resume: no saved conversation in %s/sessions", a.state_dir);
     }
     if (ue_start(&a.eng, a.model, a.tok, ctx, &a.set, err, sizeof err)) {
         fprintf(stderr, "huginn %s: %s\n", cmd, err);
@@ -225,7 +229,7 @@ static int run_chat(int argc, char **argv, int is_demo)
         rc = plain_run(&a);
     } else {
         rc = tui_run(&a, is_demo ? &demo : NULL, err, sizeof err);
-        if (rc) fprintf(stderr, "huginn %s: %s\n", cmd, err);
+        if (rc == 1) fprintf(stderr, "huginn %s: %s\n", cmd, err);
     }
     ue_free(a.eng);
     ss_free(&a.ss);

@@ -308,22 +308,14 @@ int cmd_bench_tokenizer(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     hg_tokenizer *t = NULL;
     if ((rc = load_tok(&o, cmd, &t))) return rc;
-    FILE *f = fopen(o.text_file, "rb");
-    if (!f) {
+    char *text;
+    size_t tlen;
+    hg_err fe;
+    if (hg_file_read(o.text_file, 0, &text, &tlen, &fe) != HG_OK) {
         hg_tokenizer_free(t);
-        return cli_error(cmd, "%s: cannot open", o.text_file);
+        return cli_error(cmd, "%s", fe.msg);
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(text);
-        hg_tokenizer_free(t);
-        return cli_error(cmd, "%s: read failed", o.text_file);
-    }
-    fclose(f);
+    long n = (long)tlen;
     hg_err e;
     int32_t *ids;
     int nid;

@@ -3,9 +3,14 @@
 #include "cli.h"
 #include "huginn.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifndef HUGINN_VERSION
+#define HUGINN_VERSION "0.1"
+#endif
 #include <unistd.h>
 
 static const char usage[] =
@@ -25,9 +30,30 @@ static const char usage[] =
     "  mkmodel      write a random checkpoint of a named shape (for load/convert timing)\n"
     "  export       a saved chat session as an HTML page (tinted by steps) or Markdown\n"
     "\n"
+    "options:\n"
+    "  --help       this text\n"
+    "  --version    the version and the kernels chosen for this CPU\n"
+    "\n"
     "'huginn COMMAND --help' describes each; 'man huginn' has the whole story.\n";
 
+static int dispatch(int argc, char **argv);
+
+/* Every command's output is checked before success is reported: a full disk
+ * or a closed pipe is exit 1 with a message, never a silent exit 0. */
 int main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    int e = errno;
+    if (bad || ferror(stdout)) {
+        fprintf(stderr, "huginn: writing the output failed%s%s\n", e ? ": " : "", e ? strerror(e) : "");
+        if (rc == 0) rc = EXIT_RUNTIME;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
     if (argc < 2) {
@@ -43,8 +69,8 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    if (!strcmp(cmd, "--version")) {
-        printf("huginn 0.1 (kernels: %s)\n", hg_kernels_name());
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        printf("huginn %s\nkernels: %s\n", HUGINN_VERSION, hg_kernels_name());
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {

@@ -699,7 +699,7 @@ hg_status hg_append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
     if (n > c->n_ctx - c->n_tokens)
         return hg_fail(err, HG_E_RANGE, "%d tokens do not fit: the context holds %d positions and %d are in use", n,
                        c->n_ctx, c->n_tokens);
-    memcpy(c->tokens + c->n_tokens, ids, sizeof(int32_t) * (size_t)n);
+    if (n > 0) memcpy(c->tokens + c->n_tokens, ids, sizeof(int32_t) * (size_t)n);
     c->n_tokens += n;
     return HG_OK;
 }

@@ -125,6 +125,8 @@ static hg_status check_params(const hg_ctx *c, const hg_gen_params *p, hg_err *e
     }
     if (!(p->repetition_penalty > 0))
         return hg_fail(err, HG_E_ARG, "repetition_penalty %g: must be > 0", p->repetition_penalty);
+    if (p->n_stop > 0 && !p->stop_ids) return hg_fail(err, HG_E_ARG, "n_stop %d with no stop_ids", p->n_stop);
+    if (p->n_stop > 1 << 20) return hg_fail(err, HG_E_ARG, "n_stop %d: too many stop ids", p->n_stop);
     if (p->generator < HG_GEN_PLAIN || p->generator >= HG_GEN_COUNT)
         return hg_fail(err, HG_E_ARG, "unknown generator %d", (int)p->generator);
     if (p->generator != HG_GEN_PLAIN && p->criterion != HG_CRIT_OFF)
@@ -226,6 +228,7 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
         s = p->generator == HG_GEN_SPECULATIVE ? hg_gen_speculative(c, &run, res, err)
                                                : hg_gen_diffusion(c, &run, res, err);
         c->warm_valid = 0; /* a later plain call does not continue these */
+        if (s != HG_OK && s != HG_E_CANCELLED) hg_gen_result_free(res); /* a refused call leaks nothing */
         return s;
     }
     hg_batch_opts o = {.num_steps = p->num_steps, .init_scale = p->init_scale, .rng = &c->rng, .crit = p->criterion,

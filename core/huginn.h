@@ -532,6 +532,21 @@ hg_status hg_chat_tokenize(const hg_tokenizer *t, const hg_chat_msg *msgs, int n
                            int add_generation_prompt, int32_t **ids, int *n_ids,
                            hg_err *err);
 
+/* ---------------------------------------------------------------- files */
+
+/* Open a file for reading, refusing anything but a regular file: a FIFO, a
+ * device or a directory is an error at once, never a hang.  Returns a
+ * blocking, close-on-exec descriptor, or -1 with err filled. */
+int hg_file_open(const char *path, hg_err *err);
+/* Read a whole regular file into a malloc'd NUL-terminated buffer;
+ * max_bytes > 0 refuses a larger file (HG_E_RANGE). */
+hg_status hg_file_read(const char *path, size_t max_bytes, char **out, size_t *len, hg_err *err);
+/* Replace a file's contents atomically (a temporary file in the same folder,
+ * then rename).  A symlink is written through to its target; a target that
+ * exists and is not a regular file (a device, a FIFO, a directory) is
+ * refused and left alone.  An existing file keeps its permissions. */
+hg_status hg_file_write_atomic(const char *path, const void *data, size_t n, hg_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,8 @@ static int get_int(const cJSON *o, const char *k, int *out)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!cJSON_IsNumber(j)) return 0;
-    *out = (int)j->valuedouble;
+    /* not a whole number in int range: INT_MIN, which every check refuses */
+    if (!hg_int_in(j->valuedouble, INT_MIN, INT_MAX, out)) *out = INT_MIN;
     return 1;
 }
 
@@ -97,6 +99,11 @@ hg_status hg_config_parse(const char *json, const char *what, hg_config *cfg, hg
         {"n_layers_in_coda", cfg->n_coda, 0}, {"mean_recurrence", cfg->mean_recurrence, 1},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        if (checks[i].v == INT_MIN) {
+            s = hg_fail(err, HG_E_FORMAT, "%s: \"%s\" is not a whole number in range %d..%d", what, checks[i].name,
+                        checks[i].lo, 1 << 24);
+            goto done;
+        }
         if (checks[i].v < checks[i].lo || checks[i].v > (1 << 24)) {
             s = hg_fail(err, HG_E_FORMAT, "%s: \"%s\" = %d is out of range", what, checks[i].name, checks[i].v);
             goto done;
@@ -226,15 +233,18 @@ static hg_status load_gen_defaults(hg_model *m, hg_err *err)
         get_int(o, "pad_token_id", &g->pad_token_id);
         add_stop(g, g->bos_token_id);
         const cJSON *eos = cJSON_GetObjectItemCaseSensitive(o, "eos_token_id");
-        if (cJSON_IsNumber(eos)) add_stop(g, (int)eos->valuedouble);
+        int id;
+        if (cJSON_IsNumber(eos) && hg_int_in(eos->valuedouble, 0, INT_MAX, &id)) add_stop(g, id);
         else if (cJSON_IsArray(eos)) {
             const cJSON *it;
-            cJSON_ArrayForEach(it, eos) if (cJSON_IsNumber(it)) add_stop(g, (int)it->valuedouble);
+            cJSON_ArrayForEach(it, eos) if (cJSON_IsNumber(it) && hg_int_in(it->valuedouble, 0, INT_MAX, &id))
+                add_stop(g, id);
         }
         g->do_sample = get_bool(o, "do_sample", 0);
         double d;
         if (get_num(o, "temperature", &d) && d > 0) g->temperature = (float)d;
         get_int(o, "top_k", &g->top_k);
+        if (g->top_k < 0) g->top_k = 0;
         if (get_num(o, "top_p", &d)) g->top_p = (float)d;
         if (get_num(o, "min_p", &d)) g->min_p = (float)d;
         if (get_num(o, "repetition_penalty", &d) && d > 0) g->repetition_penalty = (float)d;
@@ -242,7 +252,9 @@ static hg_status load_gen_defaults(hg_model *m, hg_err *err)
     }
     /* <|end_text|> and <|end_turn|> from the tokenizer's added tokens. */
     snprintf(path, sizeof path, "%s/tokenizer.json", m->dir);
-    if (access(path, F_OK) == 0 && hg_read_file(path, &text, NULL, NULL) == HG_OK) {
+    if (access(path, F_OK) == 0) { /* there but unreadable (a FIFO, a directory): say so */
+        hg_status ts = hg_read_file(path, &text, NULL, err);
+        if (ts != HG_OK) return ts;
         cJSON *o = cJSON_Parse(text);
         free(text);
         const cJSON *added = o ? cJSON_GetObjectItemCaseSensitive(o, "added_tokens") : NULL;
@@ -548,7 +560,7 @@ static int read_all(int fd, void *buf, size_t size)
  * can't be had. */
 static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *ml, hg_mat_type ty)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hg_file_open(path, NULL);
     if (fd < 0) return 0;
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < sizeof(cache_header)) {
@@ -608,10 +620,13 @@ static int cache_attach(hg_model *m, const char *path, uint64_t key, mat_list *m
 static hg_status cache_write(hg_model *m, const char *path, uint64_t key, mat_list *ml, hg_mat_type ty,
                              const hg_load_params *lp, hg_err *err)
 {
-    char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return HG_E_IO;
+    hg_atomic at;
+    if (hg_atomic_open(&at, path, NULL)) return HG_E_IO;
+    FILE *f = fdopen(at.fd, "wb");
+    if (!f) {
+        hg_atomic_commit(&at, 0, NULL);
+        return HG_E_IO;
+    }
     size_t off = sizeof(cache_header) + sizeof(cache_entry) * (size_t)ml->n;
     cache_entry *ents = calloc((size_t)ml->n, sizeof *ents);
     double total_bytes = 0, done = 0;
@@ -657,11 +672,12 @@ static hg_status cache_write(hg_model *m, const char *path, uint64_t key, mat_li
     }
     /* pad to the full size */
     if (s == HG_OK && (fseek(f, (long)off - 1, SEEK_SET) != 0 || fputc(0, f) == EOF)) s = HG_E_IO;
+    if (s == HG_OK && (fflush(f) != 0 || (fsync(at.fd) != 0 && errno != EINVAL))) s = HG_E_IO;
     if (fclose(f) != 0 && s == HG_OK) s = HG_E_IO;
+    at.fd = -1;
     free(rowbuf);
     free(ents);
-    if (s == HG_OK && rename(tmp, path) != 0) s = HG_E_IO;
-    if (s != HG_OK) unlink(tmp);
+    if (hg_atomic_commit(&at, s == HG_OK, NULL) != HG_OK && s == HG_OK) s = HG_E_IO;
     if (s == HG_E_CANCELLED) return hg_fail(err, s, "loading %s: cancelled", m->dir);
     return s;
 }

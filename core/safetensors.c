@@ -62,20 +62,19 @@ static int json_uint(const cJSON *j, uint64_t *out)
 {
     if (!cJSON_IsNumber(j)) return 0;
     double v = j->valuedouble;
-    if (v < 0 || v != (double)(uint64_t)v || v > 9.0e15) return 0;
+    if (!(v >= 0 && v <= 9.0e15) || v != (double)(uint64_t)v) return 0;
     *out = (uint64_t)v;
     return 1;
 }
 
 hg_status hg_st_add_file(hg_st *st, const char *path, hg_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return hg_fail(err, HG_E_IO, "%s: %s", path, strerror(errno));
+    int fd = hg_file_open(path, err);
+    if (fd < 0) return HG_E_IO;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return hg_fail(err, HG_E_IO, "%s: not a regular file", path);
+        return hg_fail(err, HG_E_IO, "%s: %s", path, strerror(errno));
     }
     size_t size = (size_t)sb.st_size;
     if (size < 8) {
@@ -216,10 +215,12 @@ fail:
     return st_;
 }
 
+/* Something is there (a FIFO or a directory too: opening it says what is
+ * wrong rather than the loader quietly looking elsewhere). */
 static int file_exists(const char *path)
 {
     struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    return stat(path, &sb) == 0;
 }
 
 static hg_status open_index(hg_st *st, const char *dir, const char *index_path, hg_err *err)

@@ -66,20 +66,37 @@ void hg_repetition_penalty(float *logits, int V, const int32_t *hist, int n_hist
     }
 }
 
-static const float *g_sort_vals;
-static int cmp_desc(const void *a, const void *b)
+/* Does index a come before b: higher value first, then lower index?  A total
+ * order, so the sorted result is unique. */
+static int before(const float *v, int a, int b) { return v[a] > v[b] || (v[a] == v[b] && a < b); }
+
+static void sift_down(const float *v, int *idx, int root, int n)
 {
-    float x = g_sort_vals[*(const int *)a], y = g_sort_vals[*(const int *)b];
-    if (x > y) return -1;
-    if (x < y) return 1;
-    return *(const int *)a - *(const int *)b;
+    for (;;) {
+        int c = 2 * root + 1;
+        if (c >= n) return;
+        /* a heap with the last-in-order element on top */
+        if (c + 1 < n && before(v, idx[c], idx[c + 1])) c++;
+        if (!before(v, idx[root], idx[c])) return;
+        int t = idx[root];
+        idx[root] = idx[c];
+        idx[c] = t;
+        root = c;
+    }
 }
 
+/* idx = 0..V-1 sorted by descending probs (heap sort: no shared state, so
+ * contexts on different threads sample independently). */
 static void sort_desc(const float *probs, int V, int *idx)
 {
     for (int i = 0; i < V; i++) idx[i] = i;
-    g_sort_vals = probs;
-    qsort(idx, (size_t)V, sizeof *idx, cmp_desc);
+    for (int i = V / 2 - 1; i >= 0; i--) sift_down(probs, idx, i, V);
+    for (int n = V - 1; n > 0; n--) {
+        int t = idx[0];
+        idx[0] = idx[n];
+        idx[n] = t;
+        sift_down(probs, idx, 0, n);
+    }
 }
 
 void hg_filter_top_k(float *probs, int V, int k, int *idx)

@@ -309,14 +309,18 @@ static char *utf8_sanitize(const char *text, size_t len, size_t *out_len)
     return o;
 }
 
-static int utf8_decode(const char *s, int *cp)
+/* Decode the character at s (n > 0 bytes left): its length, or 1 with
+ * U+FFFD for an invalid or cut sequence.  Never reads past s + n. */
+static int utf8_decode(const char *s, size_t n, int *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
-    if (u[0] < 0x80) { *cp = u[0]; return 1; }
-    if (u[0] < 0xE0) { *cp = (u[0] & 0x1F) << 6 | (u[1] & 0x3F); return 2; }
-    if (u[0] < 0xF0) { *cp = (u[0] & 0x0F) << 12 | (u[1] & 0x3F) << 6 | (u[2] & 0x3F); return 3; }
-    *cp = (u[0] & 0x07) << 18 | (u[1] & 0x3F) << 12 | (u[2] & 0x3F) << 6 | (u[3] & 0x3F);
-    return 4;
+    int l = utf8_valid_len(u, n);
+    if (!l) { *cp = 0xFFFD; return 1; }
+    if (l == 1) *cp = u[0];
+    else if (l == 2) *cp = (u[0] & 0x1F) << 6 | (u[1] & 0x3F);
+    else if (l == 3) *cp = (u[0] & 0x0F) << 12 | (u[1] & 0x3F) << 6 | (u[2] & 0x3F);
+    else *cp = (u[0] & 0x07) << 18 | (u[1] & 0x3F) << 12 | (u[2] & 0x3F) << 6 | (u[3] & 0x3F);
+    return l;
 }
 
 /* ---------------------------------------------------------------- load */
@@ -480,8 +484,8 @@ static hg_status parse_model(hg_tokenizer *t, const cJSON *m, const char *path, 
     cJSON_ArrayForEach(it, vocab)
     {
         if (!cJSON_IsNumber(it)) return hg_fail(err, HG_E_FORMAT, "%s: vocab entry '%s' is not a number", path, it->string);
-        int id = (int)it->valuedouble, len = (int)strlen(it->string);
-        if (!smap_put(&t->vocab, it->string, len, id) || !add_id_str(t, id, it->string, len))
+        int id = -1, len = (int)strlen(it->string);
+        if (!hg_int_in(it->valuedouble, 0, 1 << 24, &id) || !smap_put(&t->vocab, it->string, len, id) || !add_id_str(t, id, it->string, len))
             return hg_fail(err, HG_E_FORMAT, "%s: bad vocab entry '%s' (id %d)", path, it->string, id);
     }
     t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ignore_merges"));
@@ -570,7 +574,17 @@ static hg_status parse_post(hg_tokenizer *t, const cJSON *j, const char *path, h
             ti->n_ids = cJSON_GetArraySize(ids);
             ti->ids = calloc((size_t)(ti->n_ids ? ti->n_ids : 1), sizeof(int32_t));
             if (!ti->ids) return hg_fail(err, HG_E_NOMEM, "out of memory");
-            for (int k = 0; k < ti->n_ids; k++) ti->ids[k] = (int32_t)cJSON_GetArrayItem(ids, k)->valuedouble;
+            int k = 0, v;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, ids)
+            {
+                if (!cJSON_IsNumber(x) || !hg_int_in(x->valuedouble, 0, 1 << 24, &v)) {
+                    free(ti->ids);
+                    ti->ids = NULL;
+                    return hg_fail(err, HG_E_FORMAT, "%s: TemplateProcessing has a bad token id", path);
+                }
+                ti->ids[k++] = v;
+            }
         } else {
             return hg_fail(err, HG_E_FORMAT, "%s: bad TemplateProcessing item", path);
         }
@@ -639,14 +653,16 @@ hg_status hg_tokenizer_load(const char *path, hg_tokenizer **out, hg_err *err)
     cJSON_ArrayForEach(it, added)
     {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "content"), *id = cJSON_GetObjectItemCaseSensitive(it, "id");
-        if (!cJSON_IsString(c) || !cJSON_IsNumber(id) || !c->valuestring[0]) {
+        int idv;
+        if (!cJSON_IsString(c) || !cJSON_IsNumber(id) || !c->valuestring[0] ||
+            !hg_int_in(id->valuedouble, 0, 1 << 24, &idv)) {
             s = hg_fail(err, HG_E_FORMAT, "%s: bad added_tokens entry", path);
             goto fail;
         }
         added_tok *a = &t->added[t->n_added++];
         a->content = strdup(c->valuestring);
         a->len = (int)strlen(c->valuestring);
-        a->id = (int)id->valuedouble;
+        a->id = idv;
         a->special = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "special"));
         a->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "lstrip"));
         a->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "rstrip"));
@@ -1025,153 +1041,145 @@ static void bpe_piece(hg_tokenizer *t, const char *p, int len, ids_buf *out)
 
 /* ------------------------------------------------------- pre-tokenizing */
 
-typedef struct span {
-    int start, end;          /* byte offsets into the piece buffer */
-} span;
+/* Pre-tokenizing runs depth first: each piece a stage cuts goes through the
+ * next stages and BPE before the stage looks for its next match, so memory
+ * stays a few times the text however long it is (the output ids aside).
+ * Every stage works inside the pieces of the one before, so the ids are the
+ * same as running each stage over the whole text in turn. */
+typedef struct pipe_ctx {
+    hg_tokenizer *t;
+    ids_buf *out;
+    OnigRegion *region[16];  /* one per stage, reused */
+    int ok;
+} pipe_ctx;
 
-typedef struct spans {
-    span *v;
-    int n, cap;
-    int oom;
-} spans;
+static void run_stage(pipe_ctx *c, int level, const char *p, int len);
 
-static void spans_push(spans *s, int a, int b)
+/* One Split's behaviour applied to its raw pieces in order, holding at most
+ * one piece that may still merge with the next. */
+typedef struct splitter {
+    pipe_ctx *c;
+    int level, behavior;
+    const char *p;
+    int has, a, b;           /* the pending output piece                  */
+    int prev_match;          /* is_match of the previous raw piece         */
+} splitter;
+
+static void sp_emit(splitter *s, int a, int b)
 {
-    if (s->n == s->cap) {
-        int nc = s->cap ? s->cap * 2 : 64;
-        span *nv = realloc(s->v, sizeof *nv * (size_t)nc);
-        if (!nv) {
-            s->oom = 1;
-            return;
-        }
-        s->v = nv;
-        s->cap = nc;
-    }
-    s->v[s->n++] = (span){a, b};
+    if (b > a && s->c->ok) run_stage(s->c, s->level + 1, s->p + a, b - a);
 }
 
-typedef struct mspan {
-    int start, end, is_match;
-} mspan;
-
-/* The regex's matches over text[0, len) as alternating (span, is_match)
- * pieces covering the whole text (the onig crate's find_iter rules: an empty
- * match right after the previous match is skipped one character on). */
-static int find_matches(regex_t *re, const char *text, int len, mspan **out, int *n_out)
+static void sp_flush(splitter *s)
 {
-    int cap = 16, n = 0;
-    mspan *v = malloc(sizeof *v * (size_t)cap);
-    if (!v) return 0;
-#define MPUSH(a, b, m)                                                                                                 \
-    do {                                                                                                               \
-        if (n == cap) {                                                                                                \
-            cap *= 2;                                                                                                  \
-            mspan *nv = realloc(v, sizeof *v * (size_t)cap);                                                           \
-            if (!nv) {                                                                                                 \
-                free(v);                                                                                               \
-                return 0;                                                                                              \
-            }                                                                                                          \
-            v = nv;                                                                                                    \
-        }                                                                                                              \
-        v[n++] = (mspan){(a), (b), (m)};                                                                               \
-    } while (0)
-    if (len == 0) {
-        MPUSH(0, 0, 0);
-        *out = v;
-        *n_out = n;
-        return 1;
+    if (s->has) sp_emit(s, s->a, s->b);
+    s->has = 0;
+}
+
+static void sp_hold(splitter *s, int a, int b)
+{
+    sp_flush(s);
+    s->has = 1;
+    s->a = a;
+    s->b = b;
+}
+
+static void sp_piece(splitter *s, int a, int b, int m)
+{
+    switch (s->behavior) {
+    case SPLIT_ISOLATED: sp_emit(s, a, b); break;
+    case SPLIT_REMOVED:
+        if (!m) sp_emit(s, a, b);
+        break;
+    case SPLIT_CONTIGUOUS: /* runs of equal is_match become one piece */
+        if (s->has && m == s->prev_match) s->b = b;
+        else sp_hold(s, a, b);
+        break;
+    case SPLIT_MERGED_PREV: /* a match joins the non-match before it */
+        if (s->has && m && !s->prev_match) s->b = b;
+        else sp_hold(s, a, b);
+        break;
+    case SPLIT_MERGED_NEXT: /* a match joins the non-match after it */
+        if (s->has && !m && s->prev_match) {
+            s->b = b;
+            sp_flush(s);
+        } else if (m) sp_hold(s, a, b);
+        else {
+            sp_flush(s);
+            sp_emit(s, a, b);
+        }
+        break;
     }
-    OnigRegion *region = onig_region_new();
-    const UChar *s = (const UChar *)text, *end = s + len;
+    s->prev_match = m;
+}
+
+/* The regex's matches over p[0, len) as alternating (piece, is_match) raw
+ * pieces covering the whole text (the onig crate's find_iter rules: an
+ * empty match right after the previous match is skipped one character on). */
+static void split_pieces(pipe_ctx *c, int level, regex_t *re, int invert, int behavior, const char *p, int len)
+{
+    if (len == 0) return; /* one empty piece: nothing to emit */
+    if (!c->region[level] && !(c->region[level] = onig_region_new())) {
+        c->ok = 0;
+        return;
+    }
+    OnigRegion *region = c->region[level];
+    splitter sp = {c, level, behavior, p, 0, 0, 0, 0};
+    const UChar *s = (const UChar *)p, *end = s + len;
     int prev = 0, last_end = 0, last_match_end = -1;
-    while (last_end <= len) {
+    while (last_end <= len && c->ok) {
         int r = onig_search(re, s, end, s + last_end, end, region, ONIG_OPTION_NONE);
         if (r < 0) break;
         int ms = region->beg[0], me = region->end[0];
         if (ms == me && last_match_end == me) { /* skip one character */
             if (last_end >= len) break;
             int cl = 1;
-            unsigned char c = s[last_end];
-            if (c >= 0xF0) cl = 4;
-            else if (c >= 0xE0) cl = 3;
-            else if (c >= 0xC0) cl = 2;
+            unsigned char ch = s[last_end];
+            if (ch >= 0xF0) cl = 4;
+            else if (ch >= 0xE0) cl = 3;
+            else if (ch >= 0xC0) cl = 2;
             last_end += cl;
             continue;
         }
         last_end = me;
         last_match_end = me;
-        if (prev != ms) MPUSH(prev, ms, 0);
-        MPUSH(ms, me, 1);
+        if (prev != ms) sp_piece(&sp, prev, ms, invert);
+        sp_piece(&sp, ms, me, !invert);
         prev = me;
         if (ms == me && me >= len) break;
     }
-    onig_region_free(region, 1);
-    if (prev != len) MPUSH(prev, len, 0);
-#undef MPUSH
-    *out = v;
-    *n_out = n;
-    return 1;
+    if (prev != len) sp_piece(&sp, prev, len, invert);
+    sp_flush(&sp);
 }
 
-/* Apply a Split to every current span of buf; returns the new spans. */
-static int apply_split(const pretok *p, const char *buf, const spans *in, spans *out)
+static void run_stage(pipe_ctx *c, int level, const char *p, int len)
 {
-    for (int si = 0; si < in->n; si++) {
-        int base = in->v[si].start, len = in->v[si].end - base;
-        mspan *m;
-        int nm;
-        if (!find_matches(p->re, buf + base, len, &m, &nm)) return 0;
-        if (p->invert)
-            for (int i = 0; i < nm; i++) m[i].is_match = !m[i].is_match;
-        /* behaviour: produce (span, remove) pieces */
-        mspan *r = malloc(sizeof *r * (size_t)(nm + 1));
-        int nr = 0;
-        if (!r) {
-            free(m);
-            return 0;
-        }
-        int prev_match = 0;
-        switch (p->behavior) {
-        case SPLIT_ISOLATED:
-            for (int i = 0; i < nm; i++) r[nr++] = (mspan){m[i].start, m[i].end, 0};
-            break;
-        case SPLIT_REMOVED:
-            for (int i = 0; i < nm; i++) r[nr++] = m[i];
-            break;
-        case SPLIT_CONTIGUOUS:
-            for (int i = 0; i < nm; i++) {
-                if (m[i].is_match == prev_match && nr > 0) r[nr - 1].end = m[i].end;
-                else r[nr++] = (mspan){m[i].start, m[i].end, 0};
-                prev_match = m[i].is_match;
-            }
-            break;
-        case SPLIT_MERGED_PREV:
-            for (int i = 0; i < nm; i++) {
-                if (m[i].is_match && !prev_match && nr > 0) r[nr - 1].end = m[i].end;
-                else r[nr++] = (mspan){m[i].start, m[i].end, 0};
-                prev_match = m[i].is_match;
-            }
-            break;
-        case SPLIT_MERGED_NEXT:
-            for (int i = nm - 1; i >= 0; i--) {
-                if (m[i].is_match && !prev_match && nr > 0) r[nr - 1].start = m[i].start;
-                else r[nr++] = (mspan){m[i].start, m[i].end, 0};
-                prev_match = m[i].is_match;
-            }
-            for (int i = 0; i < nr / 2; i++) {
-                mspan t = r[i];
-                r[i] = r[nr - 1 - i];
-                r[nr - 1 - i] = t;
-            }
-            break;
-        }
-        for (int i = 0; i < nr; i++)
-            if (!r[i].is_match && r[i].end > r[i].start) spans_push(out, base + r[i].start, base + r[i].end);
-        free(r);
-        free(m);
-        if (out->oom) return 0;
+    hg_tokenizer *t = c->t;
+    if (level == t->n_pre) {
+        bpe_piece(t, p, len, c->out);
+        if (c->out->oom) c->ok = 0;
+        return;
     }
-    return 1;
+    const pretok *pt = &t->pre[level];
+    if (pt->type == PT_SPLIT) {
+        split_pieces(c, level, pt->re, pt->invert, pt->behavior, p, len);
+        return;
+    }
+    /* ByteLevel: an optional prefix space, an optional GPT-2 split */
+    char *tmp = NULL;
+    if (pt->add_prefix_space && p[0] != ' ') {
+        if (!(tmp = malloc((size_t)len + 1))) {
+            c->ok = 0;
+            return;
+        }
+        tmp[0] = ' ';
+        memcpy(tmp + 1, p, (size_t)len);
+        p = tmp;
+        len++;
+    }
+    if (pt->re) split_pieces(c, level, pt->re, 0, SPLIT_ISOLATED, p, len);
+    else run_stage(c, level + 1, p, len);
+    free(tmp);
 }
 
 /* Normalize, pre-tokenize and BPE one segment of text (no added tokens). */
@@ -1185,69 +1193,18 @@ static int encode_segment(hg_tokenizer *t, const char *text, int len, ids_buf *o
         text = norm;
         len = (int)nl;
     }
-    /* pieces live in a buffer that ByteLevel may grow with prefix spaces */
-    char *buf = malloc((size_t)len * 2 + 16);
-    if (!buf) {
-        free(norm);
-        return 0;
-    }
-    memcpy(buf, text, (size_t)len);
-    int blen = len;
-    spans cur = {0}, next = {0};
-    spans_push(&cur, 0, len);
-    int ok = !cur.oom;
-    for (int i = 0; ok && i < t->n_pre; i++) {
-        const pretok *p = &t->pre[i];
-        next.n = 0;
-        if (p->type == PT_SPLIT) {
-            ok = apply_split(p, buf, &cur, &next);
-        } else { /* ByteLevel: optional prefix space, optional GPT-2 split */
-            if (p->add_prefix_space) {
-                /* rebuild the buffer with a space before every piece not starting with one */
-                char *nb = malloc((size_t)blen + (size_t)cur.n + 16);
-                spans ns = {0};
-                int nl = 0;
-                if (!nb) ok = 0;
-                for (int k = 0; ok && k < cur.n; k++) {
-                    int a = cur.v[k].start, b = cur.v[k].end, st = nl;
-                    if (buf[a] != ' ') nb[nl++] = ' ';
-                    memcpy(nb + nl, buf + a, (size_t)(b - a));
-                    nl += b - a;
-                    spans_push(&ns, st, nl);
-                }
-                if (ok) {
-                    free(buf);
-                    buf = nb;
-                    blen = nl;
-                    free(cur.v);
-                    cur = ns;
-                }
-            }
-            if (ok && p->re) {
-                pretok iso = *p;
-                iso.behavior = SPLIT_ISOLATED;
-                iso.invert = 0;
-                ok = apply_split(&iso, buf, &cur, &next);
-            } else if (ok) {
-                for (int k = 0; k < cur.n; k++) spans_push(&next, cur.v[k].start, cur.v[k].end);
-                ok = !next.oom;
-            }
-        }
-        spans tmp = cur;
-        cur = next;
-        next = tmp;
-    }
-    for (int k = 0; ok && k < cur.n; k++) bpe_piece(t, buf + cur.v[k].start, cur.v[k].end - cur.v[k].start, out);
-    free(cur.v);
-    free(next.v);
-    free(buf);
+    pipe_ctx c = {.t = t, .out = out, .ok = 1};
+    if (t->n_pre > (int)(sizeof c.region / sizeof c.region[0])) c.ok = 0;
+    else if (len > 0) run_stage(&c, 0, text, len);
+    for (int i = 0; i < (int)(sizeof c.region / sizeof c.region[0]); i++)
+        if (c.region[i]) onig_region_free(c.region[i], 1);
     free(norm);
-    return ok && !out->oom;
+    return c.ok && !out->oom;
 }
 
-static int is_ws(const char *s, int *len)
+static int is_ws(const char *s, size_t n, int *len)
 {
-    int cp, l = utf8_decode(s, &cp);
+    int cp, l = utf8_decode(s, n, &cp);
     *len = l;
     return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
            (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
@@ -1260,7 +1217,7 @@ static int is_word_char_before(const char *text, int pos)
     int i = pos - 1;
     while (i > 0 && ((unsigned char)text[i] & 0xC0) == 0x80) i--;
     int cp;
-    utf8_decode(text + i, &cp);
+    utf8_decode(text + i, (size_t)(pos - i), &cp);
     return hg_tok_is_alnum(cp) || cp == '_';
 }
 
@@ -1268,7 +1225,7 @@ static int is_word_char_at(const char *text, int pos, int len)
 {
     if (pos >= len) return 0;
     int cp;
-    utf8_decode(text + pos, &cp);
+    utf8_decode(text + pos, (size_t)(len - pos), &cp);
     return hg_tok_is_alnum(cp) || cp == '_';
 }
 
@@ -1280,17 +1237,25 @@ hg_status hg_tokenize(const hg_tokenizer *tc, const char *text, size_t len, int 
     *n_ids = 0;
     if (len > (size_t)1 << 30) return hg_fail(err, HG_E_RANGE, "text of %zu bytes is too long to tokenize", len);
     size_t sl;
-    char *s = utf8_sanitize(text ? text : "", text ? len : 0, &sl);
-    if (!s) return hg_fail(err, HG_E_NOMEM, "out of memory");
+    char *s = NULL; /* a repaired copy when the text is not valid UTF-8 */
+    const unsigned char *u = (const unsigned char *)(text ? text : "");
+    if (!text) len = 0;
+    for (sl = 0; sl < len;) {
+        int l = utf8_valid_len(u + sl, len - sl);
+        if (!l) break;
+        sl += (size_t)l;
+    }
+    if (sl < len && !(s = utf8_sanitize(text, len, &sl))) return hg_fail(err, HG_E_NOMEM, "out of memory");
+    const char *str = s ? s : (const char *)u;
     ids_buf seq = {0};
     int n = (int)sl, seg = 0, ok = 1;
     for (int i = 0; ok && i < n;) {
         const added_tok *hit = NULL;
-        if (t->added_first[(unsigned char)s[i]]) {
+        if (t->added_first[(unsigned char)str[i]]) {
             for (int k = 0; k < t->n_added; k++) { /* longest first */
                 const added_tok *a = &t->added[k];
-                if (a->len <= n - i && !memcmp(s + i, a->content, (size_t)a->len)) {
-                    if (a->single_word && (is_word_char_before(s, i) || is_word_char_at(s, i + a->len, n))) continue;
+                if (a->len <= n - i && !memcmp(str + i, a->content, (size_t)a->len)) {
+                    if (a->single_word && (is_word_char_before(str, i) || is_word_char_at(str, i + a->len, n))) continue;
                     hit = a;
                     break;
                 }
@@ -1298,7 +1263,7 @@ hg_status hg_tokenize(const hg_tokenizer *tc, const char *text, size_t len, int 
         }
         if (!hit) {
             i++;
-            while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80) i++;
+            while (i < n && ((unsigned char)str[i] & 0xC0) == 0x80) i++;
             continue;
         }
         int mstart = i, mend = i + hit->len;
@@ -1306,22 +1271,22 @@ hg_status hg_tokenize(const hg_tokenizer *tc, const char *text, size_t len, int 
             int j = mstart;
             while (j > seg) {
                 int k = j - 1;
-                while (k > seg && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+                while (k > seg && ((unsigned char)str[k] & 0xC0) == 0x80) k--;
                 int wl;
-                if (!is_ws(s + k, &wl)) break;
+                if (!is_ws(str + k, (size_t)(j - k), &wl)) break;
                 j = k;
             }
             mstart = j;
         }
         if (hit->rstrip) {
             int wl;
-            while (mend < n && is_ws(s + mend, &wl)) mend += wl;
+            while (mend < n && is_ws(str + mend, (size_t)(n - mend), &wl)) mend += wl;
         }
-        if (mstart > seg) ok = encode_segment(t, s + seg, mstart - seg, &seq);
+        if (mstart > seg) ok = encode_segment(t, str + seg, mstart - seg, &seq);
         ids_push(&seq, hit->id);
         seg = i = mend;
     }
-    if (ok && seg < n) ok = encode_segment(t, s + seg, n - seg, &seq);
+    if (ok && seg < n) ok = encode_segment(t, str + seg, n - seg, &seq);
     free(s);
     if (!ok || seq.oom) {
         free(seq.v);
@@ -1398,7 +1363,7 @@ static void token_bytes(const hg_tokenizer *t, int id, bytes_buf *b)
     }
     int o = 0, all = 1;
     for (int i = 0; i < len && all;) {
-        int cp, l = utf8_decode(s + i, &cp);
+        int cp, l = utf8_decode(s + i, (size_t)(len - i), &cp);
         if (cp < 0x200 && g_inv[cp] >= 0) out[o++] = (char)g_inv[cp];
         else all = 0;
         i += l;
@@ -1534,11 +1499,11 @@ static void trim(const char **s, size_t *n)
 {
     const char *a = *s, *e = a + strlen(a);
     int wl;
-    while (a < e && is_ws(a, &wl)) a += wl;
+    while (a < e && is_ws(a, (size_t)(e - a), &wl)) a += wl;
     while (e > a) {
         const char *k = e - 1;
-        while (k > a && ((unsigned char)*k & 0xC0) == 0x80) k--;
-        if (!is_ws(k, &wl)) break;
+        while (k > a && e - k < 4 && ((unsigned char)*k & 0xC0) == 0x80) k--;
+        if (!is_ws(k, (size_t)(e - k), &wl) || wl != e - k) break;
         e = k;
     }
     *s = a;

@@ -2,7 +2,9 @@
 # e2e_tui.sh — the real ./huginn chat inside tmux (private socket, isolated
 # XDG dirs, 100x30): a reply with gauge and status bar, hotkeys, Ctrl-C of a
 # long reply, heatmap and help, resize, quit with the terminal restored and
-# the session autosaved.  Polls with timeouts; prints "e2e_tui: N passed, M failed".
+# the session autosaved; then --resume of a hostile session file (repaired)
+# and SIGTERM during a reply (terminal restored, saved, exit 143).  The
+# program's stderr goes to a file that must hold no sanitizer report.  Polls with timeouts; prints "e2e_tui: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,6 +16,9 @@ ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
 bad()  { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && { echo "---- screen:"; echo "$2"; echo "----"; }; }
 finish() {
   tmux -L "$SOCK" kill-server 2>/dev/null
+  if [ -s "$TMP/stderr" ] && grep -qE "Sanitizer|runtime error" "$TMP/stderr"; then
+    failed=$((failed + 1)); echo "FAIL - sanitizer report on the chat's stderr:"; cat "$TMP/stderr"
+  fi
   rm -rf "$TMP"
   echo "e2e_tui: $passed passed, $failed failed"
   [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
@@ -58,7 +63,7 @@ wait_gone() {
 status_rows() { screen | tail -n 3; }
 
 T -f /dev/null new-session -d -s e2e -x 100 -y 30 \
-  "cd '$ROOT' && '$BIN' chat --model '$MODEL' --greedy --seed 1 --max-new-tokens 48; echo EXITED rc=\$?; sleep 60"
+  "cd '$ROOT' && '$BIN' chat --model '$MODEL' --greedy --seed 1 --max-new-tokens 48 2>>'$TMP/stderr'; echo EXITED rc=\$?; sleep 60"
 T set-option -t e2e window-size manual >/dev/null 2>&1
 
 # 1. a message, its reply, the gauge and the status bar
@@ -136,3 +141,33 @@ if wait_for "EXITED rc=0" 10; then
     ok "session autosaved ($(basename "$sess")) and history kept"
   else bad "session autosaved" "$(ls -R "$XDG_STATE_HOME")"; fi
 else bad "Ctrl-D quits" "$(screen)"; fi
+
+# 7. --resume of a hostile session file: repaired with a notice, still answers;
+#    SIGTERM during a reply restores the terminal, saves and exits 143
+T kill-session -t e2e 2>/dev/null
+S=$XDG_STATE_HOME/huginn/sessions
+printf '{"messages": [{"role": "user", "content": "cut \342\200"}, {"role": "Huginn", "content": "ok", "ids": [1], "steps": [2147483647], "offsets": [0]}, {"role": "wizard", "content": "boo"}]}' > "$S/29991231-000000-1.json"
+touch -d '+1 hour' "$S/29991231-000000-1.json"
+T -f /dev/null new-session -d -s e2e -x 100 -y 30 \
+  "cd '$ROOT' && sh -c 'echo \$\$ > \"$TMP/pid\"; exec \"$BIN\" chat --model \"$MODEL\" --resume --greedy --max-new-tokens 200 2>>\"$TMP/stderr\"'; echo EXITED2 rc=\$?; sleep 60"
+if wait_for "repaired" 20 && wait_for "Type a message" 10; then
+  s=$(screen)
+  if echo "$s" | grep -qF "cut �" && ! echo "$s" | grep -qF "boo" && ! echo "$s" | grep -qE "[0-9]{4,}(\.[0-9]+)? steps"; then
+    ok "a hostile session is repaired on --resume (cut UTF-8, steps INT_MAX, unknown role)"
+  else bad "a hostile session is repaired on --resume" "$s"; fi
+  T send-keys -t e2e -l "/steps 256"; T send-keys -t e2e Enter
+  T send-keys -t e2e -l "/criterion none"; T send-keys -t e2e Enter
+  wait_for "steps 256 │" 5 >/dev/null
+  T send-keys -t e2e -l "$(printf 'Tell me a long story \342\200')"
+  T send-keys -t e2e Enter
+  if wait_for "replying" 20 && wait_re "[0-9]+ tokens? · [0-9.]+ steps/token  …" 60; then
+    kill -TERM "$(cat "$TMP/pid")"
+    if wait_for "EXITED2 rc=143" 15; then
+      alt=$(T display-message -p -t e2e '#{alternate_on}')
+      if [ "$alt" = 0 ] && grep -qF "Tell me a long story" "$S/29991231-000000-1.json" \
+         && grep -q '"stopped"' "$S/29991231-000000-1.json"; then
+        ok "SIGTERM during a reply: terminal restored, conversation saved, exit 143"
+      else bad "SIGTERM: terminal restored and saved (alternate_on=$alt)" "$(screen; cat "$S/29991231-000000-1.json")"; fi
+    else bad "SIGTERM ends the chat with 143" "$(screen)"; fi
+  else bad "a reply to a message ending in a cut UTF-8 sequence" "$(screen)"; fi
+else bad "--resume of a hostile session" "$(screen)"; fi

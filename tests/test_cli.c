@@ -3,10 +3,13 @@
  * against the golden file; bad input gives one line on stderr and status 2. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char g_bin[PATH_MAX], g_model[PATH_MAX], g_tmp[PATH_MAX];
@@ -15,7 +18,8 @@ static cJSON *g_golden;
 static int setup(void **state)
 {
     (void)state;
-    const char *bin = getenv("HUGINN_TEST_BIN"); /* a cross build (make test-arm64) */
+    /* a cross build (make test-arm64), the sanitizer build (make test-sanitize) */
+    const char *bin = getenv("HUGINN_TEST_BIN");
     if (!realpath(bin && *bin ? bin : "huginn", g_bin) || !realpath(HG_FIXTURES "/tiny-huginn", g_model)) return -1;
     g_golden = tu_read_json(HG_FIXTURES "/tiny-huginn.golden.json");
     snprintf(g_tmp, sizeof g_tmp, "/tmp/huginn-cli-XXXXXX");
@@ -36,6 +40,9 @@ typedef struct result {
     char *out, *err;
 } result;
 
+/* A command the runs go through ("timeout 20" where a hang is the bug). */
+static const char *g_wrap = "";
+
 /* Run `huginn ARGS` in the temp directory; capture stdout and stderr. */
 static result run(const char *args)
 {
@@ -44,8 +51,8 @@ static result run(const char *args)
     snprintf(outp, sizeof outp, "%s/out", g_tmp);
     snprintf(errp, sizeof errp, "%s/err", g_tmp);
     const char *runner = getenv("HUGINN_TEST_RUNNER"); /* e.g. qemu-aarch64 -L / */
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' %s >'%s' 2>'%s' %s", g_tmp, runner ? runner : "", g_bin, args, outp,
-             errp, strchr(args, '<') ? "" : "</dev/null");
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s %s '%s' %s >'%s' 2>'%s' %s", g_tmp, g_wrap, runner ? runner : "", g_bin, args,
+             outp, errp, strchr(args, '<') ? "" : "</dev/null");
     result r;
     int st = system(cmd);
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -102,8 +109,10 @@ static void test_run_golden(void **state)
         const cJSON *crit = cJSON_GetObjectItem(cs, "criterion");
         if (crit) {
             const cJSON *thr = cJSON_GetObjectItem(cs, "threshold");
+            char *tp = cJSON_IsNumber(thr) ? cJSON_PrintUnformatted(thr) : NULL;
             snprintf(args + strlen(args), sizeof args - strlen(args), " --criterion %s --threshold %s",
-                     crit->valuestring, cJSON_IsNumber(thr) ? cJSON_PrintUnformatted(thr) : "auto");
+                     crit->valuestring, tp ? tp : "auto");
+            free(tp);
         }
         result r = run(args);
         if (r.status != 0) fail_msg("%s: exit %d: %s", cJSON_GetObjectItem(cs, "name")->valuestring, r.status, r.err);
@@ -525,6 +534,165 @@ static void test_help(void **state)
     }
 }
 
+/* ------------------------------------------------------- hostile input */
+
+/* Run a shell command line (in the temp directory); its exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    static char cmd[16384];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ", g_tmp);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A copy of tiny-huginn in g_tmp/name made of symlinks, except `special`:
+ * a FIFO ("fifo") or a file with the given text. */
+static void mk_model(const char *name, const char *special, const char *text)
+{
+    char dir[PATH_MAX + 64], src[PATH_MAX + 300], dst[2 * PATH_MAX + 300];
+    snprintf(dir, sizeof dir, "%s/%s", g_tmp, name);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    DIR *d = opendir(g_model);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(src, sizeof src, "%s/%s", g_model, e->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", dir, e->d_name);
+        if (!strcmp(e->d_name, special)) continue;
+        assert_int_equal(symlink(src, dst), 0);
+    }
+    closedir(d);
+    snprintf(dst, sizeof dst, "%s/%s", dir, special);
+    if (!text) assert_int_equal(mkfifo(dst, 0600), 0);
+    else {
+        FILE *f = fopen(dst, "w");
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void rm_model(const char *name) { sh("rm -rf '%s'", name); }
+
+static void test_hostile(void **state)
+{
+    (void)state;
+    char args[8192];
+    /* a message or system message ending in a cut UTF-8 sequence */
+    snprintf(args, sizeof args, "run --model '%s' --chat \"$(printf '\\342\\200')\" --steps 4 --max-new-tokens 3", g_model);
+    result r = run(args);
+    if (r.status != 0) fail_msg("cut UTF-8 message: exit %d: %s", r.status, r.err);
+    result_free(&r);
+    snprintf(args, sizeof args,
+             "run --model '%s' --system \"$(printf 'be \\342\\200 ')\" --chat \"$(printf ' \\360\\237')\" --steps 4 "
+             "--max-new-tokens 3", g_model);
+    r = run(args);
+    if (r.status != 0) fail_msg("cut UTF-8 system message: exit %d: %s", r.status, r.err);
+    result_free(&r);
+    /* a FIFO where a checkpoint file or the tokenizer is expected: an error at once, no hang */
+    const char *fifos[] = {"config.json", "tokenizer.json", "model-00001-of-00002.safetensors",
+                           "model.safetensors.index.json", "generation_config.json"};
+    g_wrap = "timeout 20"; /* a hang fails the test (exit 124) instead of hanging it */
+    for (size_t i = 0; i < sizeof fifos / sizeof fifos[0]; i++) {
+        mk_model("fifo", fifos[i], NULL);
+        time_t t0 = time(NULL);
+        r = run("run --model fifo --prompt-ids 1,2 --max-new-tokens 1");
+        if (r.status != 2 || !strstr(r.err, "not a regular file"))
+            fail_msg("a FIFO as %s: exit %d: %s", fifos[i], r.status, r.err);
+        assert_true(time(NULL) - t0 < 15); /* well under a second when idle; the machine may be loaded */
+        result_free(&r);
+        rm_model("fifo");
+    }
+    g_wrap = "";
+    /* huge numbers in config.json: a range error naming the field, no UB */
+    char cfg[4096];
+    char *orig = tu_read_file(HG_FIXTURES "/tiny-huginn/config.json", NULL);
+    assert_non_null(orig);
+    char *v = strstr(orig, "\"vocab_size\"");
+    assert_non_null(v);
+    char *colon = strchr(v, ':'), *end = colon + 1;
+    while (*end == ' ' || (*end >= '0' && *end <= '9')) end++;
+    snprintf(cfg, sizeof cfg, "%.*s: 1e300%s", (int)(colon - orig), orig, end);
+    free(orig);
+    mk_model("huge", "config.json", cfg);
+    r = run("run --model huge --prompt-ids 1,2 --max-new-tokens 1");
+    if (r.status != 2 || !strstr(r.err, "vocab_size") || strstr(r.err, "-2147483648"))
+        fail_msg("vocab_size 1e300: exit %d: %s", r.status, r.err);
+    result_free(&r);
+    rm_model("huge");
+    /* failed output is exit 1 with a message, never a silent 0 */
+    const char *runner = getenv("HUGINN_TEST_RUNNER");
+    if (!runner) runner = "";
+    int st = sh("%s '%s' run --model '%s' --prompt-ids 1,2 --max-new-tokens 2 >/dev/full 2>err", runner, g_bin, g_model);
+    assert_int_equal(st, 1);
+    char errp[PATH_MAX + 8];
+    snprintf(errp, sizeof errp, "%s/err", g_tmp);
+    char *err = tu_read_file(errp, NULL);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "No space left"));
+    free(err);
+    st = sh("%s '%s' tokenize --model '%s' hello >/dev/full 2>err", runner, g_bin, g_model);
+    assert_int_equal(st, 1);
+    unlink(errp);
+}
+
+/* Tokenizing a large input costs a few times its size, not tens of times. */
+static void test_tokenize_memory(void **state)
+{
+    (void)state;
+    /* ASan's shadow memory and qemu are no measure */
+    if (getenv("HUGINN_SANITIZE") || getenv("HUGINN_TEST_RUNNER")) skip();
+    char in[PATH_MAX + 16];
+    snprintf(in, sizeof in, "%s/big.json", g_tmp);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    static const char *words[] = {"the", "raven", "flew", "\\u00fcber", "ch\\u00e2teau", "\\u043d\\u0430\\u0448",
+                                  "12345", "  ", "\\n", "!?", "ok", "Huginn", "recurrent", "depth"};
+    uint64_t x = 88172645463325252ull;
+    fputs("[\"", f);
+    long bytes = 0;
+    while (bytes < (6l << 20)) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        bytes += fprintf(f, "%s ", words[x % (sizeof words / sizeof words[0])]);
+    }
+    fputs("\"]", f);
+    fclose(f);
+    struct stat sb;
+    assert_int_equal(stat(in, &sb), 0);
+    /* the peak of a tiny input, then of the large one */
+    long peak[2];
+    for (int k = 0; k < 2; k++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (!freopen(k ? in : "/dev/null", "r", stdin) || !freopen("/dev/null", "w", stdout)) _exit(99);
+            if (!k) { /* an empty array */
+                int fd[2];
+                if (pipe(fd)) _exit(99);
+                if (write(fd[1], "[\"hi\"]", 6) != 6) _exit(99);
+                close(fd[1]);
+                dup2(fd[0], 0);
+            }
+            execl(g_bin, "huginn", "tokenize", "--model", g_model, "--json", (char *)NULL);
+            _exit(98);
+        }
+        int status;
+        struct rusage ru;
+        assert_true(wait4(pid, &status, 0, &ru) == pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        peak[k] = ru.ru_maxrss * 1024l;
+    }
+    long extra = peak[1] - peak[0];
+    print_message("tokenize --json of %ld bytes: peak %.1f MB (+%.1f MB over a tiny input, %.1fx the input)\n",
+                  (long)sb.st_size, peak[1] / 1e6, extra / 1e6, (double)extra / (double)sb.st_size);
+    if (extra > 5 * (long)sb.st_size) fail_msg("peak %.1f MB over the base for %.1f MB of input", extra / 1e6, sb.st_size / 1e6);
+    unlink(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_help),          cmocka_unit_test(test_tokenize_cli),
         cmocka_unit_test(test_run_chat),      cmocka_unit_test(test_run_generators),
         cmocka_unit_test(test_run_trace_golden), cmocka_unit_test(test_run_trace_bad_file),
+        cmocka_unit_test(test_hostile),       cmocka_unit_test(test_tokenize_memory),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

@@ -444,6 +444,12 @@ static void test_bad_token_ids(void **state)
     /* nothing new and nothing pending */
     hg_ctx_reset(c);
     assert_int_equal(hg_generate(c, NULL, 0, &p, NULL, NULL, &r, &e), HG_E_ARG);
+    /* a stop count with no stop list (it would read past the defaults) */
+    gparams(&p, 2, 2);
+    p.n_stop = 20;
+    p.stop_ids = NULL;
+    assert_int_equal(hg_generate(c, edge, 2, &p, NULL, NULL, &r, &e), HG_E_ARG);
+    assert_non_null(strstr(e.msg, "n_stop"));
     hg_ctx_free(c);
 }
 

@@ -1,6 +1,6 @@
 /* test_golden.c — every case of tiny-huginn.golden.json (made by the
  * reference implementation) through the public API: forward argmax identical
- * and last logits within 1e-3; greedy, warm-start, compress and adaptive
+ * and last logits within 1e-4; greedy, warm-start, compress and adaptive
  * generation with identical output_ids and steps, and exit values. */
 #include "testutil.h"
 #include "huginn.h"
@@ -89,7 +89,7 @@ static void run_case(const cJSON *cs, int ubatch)
         }
         print_message("%s (ubatch %d): max |logit - golden| = %.3g\n", name, ubatch, maxerr);
         if (maxerr > max_logit_err_seen) max_logit_err_seen = maxerr;
-        if (!(maxerr <= 1e-3)) fail_msg("%s: max logit error %g > 1e-3", name, maxerr);
+        if (!(maxerr <= 1e-4)) fail_msg("%s: max logit error %g > 1e-4", name, maxerr);
         free(logits);
     } else {
         hg_gen_params p;
@@ -129,7 +129,7 @@ static void run_case(const cJSON *cs, int ubatch)
                     double v = tr->values[t][k];
                     if (cJSON_IsNull(g)) {
                         if (!isnan(v)) fail_msg("%s: exit value [%d][%d] = %g, golden NaN", name, t, k, v);
-                    } else if (!(fabs(v - g->valuedouble) <= 1e-3 * fabs(g->valuedouble) + 1e-6)) {
+                    } else if (!(fabs(v - g->valuedouble) <= 1e-3 * fabs(g->valuedouble) + 1e-6)) { /* 1e-4 does not hold for every criterion value */
                         fail_msg("%s: exit value [%d][%d] = %.6g, golden %.6g", name, t, k, v, g->valuedouble);
                     }
                 }

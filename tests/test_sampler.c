@@ -6,6 +6,7 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <pthread.h>
 
 #define MAXV 64
 
@@ -414,6 +415,52 @@ static void test_rng_trunc_normal(void **state)
     assert_true(mx > 2.9);
 }
 
+/* Two contexts sampling on two threads do not share sorting state. */
+#define TV 4096
+typedef struct thr_job {
+    float base[TV], want[TV], q[TV];
+    int idx[TV];
+    int bad;
+} thr_job;
+
+static void *thr_run(void *arg)
+{
+    thr_job *j = arg;
+    for (int rep = 0; rep < 200 && !j->bad; rep++) {
+        memcpy(j->q, j->base, sizeof j->q);
+        hg_filter_top_p(j->q, TV, 0.5f, j->idx);
+        hg_filter_top_k(j->q, TV, 300, j->idx);
+        if (memcmp(j->q, j->want, sizeof j->q)) j->bad = 1;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    static thr_job jobs[2];
+    for (int t = 0; t < 2; t++) {
+        uint64_t x = 12345 + (uint64_t)t * 777;
+        double sum = 0;
+        for (int i = 0; i < TV; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* opposite orders on the two threads */
+            jobs[t].base[i] = (float)((x >> 40) % 1000 + 1) * (t ? (float)(i + 1) : (float)(TV - i));
+            sum += jobs[t].base[i];
+        }
+        for (int i = 0; i < TV; i++) jobs[t].base[i] = (float)(jobs[t].base[i] / sum);
+        memcpy(jobs[t].want, jobs[t].base, sizeof jobs[t].want);
+        hg_filter_top_p(jobs[t].want, TV, 0.5f, jobs[t].idx);
+        hg_filter_top_k(jobs[t].want, TV, 300, jobs[t].idx);
+        jobs[t].bad = 0;
+    }
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&th[t], NULL, thr_run, &jobs[t]), 0);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    assert_int_equal(jobs[0].bad, 0);
+    assert_int_equal(jobs[1].bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_top_k),
         cmocka_unit_test(test_top_p),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_min_p),
         cmocka_unit_test(test_sample_with_filters),
         cmocka_unit_test(test_draw_statistics),

@@ -7,6 +7,7 @@
 #include "testutil.h"
 #include "huginn.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void run_golden(const char *tok_path, const char *golden_path)
@@ -384,6 +385,93 @@ static void test_broken_files(void **state)
     assert_non_null(strstr(e.msg, "Sideways"));
 }
 
+/* Messages ending in a cut UTF-8 sequence: trim never reads past the end and
+ * keeps the bytes (they become U+FFFD when tokenized). */
+static void test_chat_cut_utf8(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *kept; } cases[] = {
+        {"\xe2\x80", "\xe2\x80"},           {"a \xe2\x80", "a \xe2\x80"},     {"\xe2\x80 ", "\xe2\x80"},
+        {" \xf0\x9f", "\xf0\x9f"},          {"\xe2", "\xe2"},                 {" \xe2\x80\x83 x \xe2\x80\x83", "x"},
+        {"x \x80", "x \x80"},               {"\xc2", "\xc2"},                 {"\xe2\x80\xa8", ""},
+    };
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load_dir(HG_FIXTURES "/tiny-huginn", &t, &e), HG_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* the message at the very end of its own allocation */
+        size_t n = strlen(cases[i].in);
+        char *c = malloc(n + 1);
+        memcpy(c, cases[i].in, n + 1);
+        hg_chat_msg m[2] = {{"system", c}, {"user", c}};
+        char *r = hg_chat_render(m, 2, 1);
+        assert_non_null(r);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "<|begin_text|><|begin_header|>system<|end_header|>\n\n%s<|end_turn|>"
+                 "<|begin_header|>user<|end_header|>\n\n%s<|end_turn|><|begin_header|>Huginn<|end_header|>\n\n",
+                 cases[i].kept, cases[i].kept);
+        if (strcmp(r, want)) fail_msg("case %zu: rendered '%s'", i, r);
+        int32_t *ids;
+        int nid;
+        assert_int_equal(hg_chat_tokenize(t, m, 2, 1, &ids, &nid, &e), HG_OK);
+        assert_true(nid > 10);
+        free(ids);
+        free(r);
+        free(c);
+    }
+    hg_tokenizer_free(t);
+}
+
+/* Numbers out of range in tokenizer.json: a load error, no conversion UB. */
+static void test_huge_numbers(void **state)
+{
+    (void)state;
+    static const char *files[] = {
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1e300}, \"merges\": []}}",
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1e300}, \"merges\": []}}",
+        "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0.5}, \"merges\": []}}",
+        "{\"added_tokens\": [{\"id\": 1e300, \"content\": \"<s>\"}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0},"
+        " \"merges\": []}}",
+        "{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"<s>\"}},"
+        " {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [1e300]}}},"
+        " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[] = "/tmp/huginn-tok-XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fdopen(fd, "w");
+        fputs(files[i], f);
+        fclose(f);
+        hg_tokenizer *t = NULL;
+        hg_err e;
+        hg_status st = hg_tokenizer_load(path, &t, &e);
+        unlink(path);
+        if (st == HG_OK) fail_msg("file %zu loaded", i);
+        assert_int_equal(st, HG_E_FORMAT);
+    }
+}
+
+/* A FIFO where tokenizer.json is expected: an error at once. */
+static void test_fifo(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/huginn-tok-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    hg_tokenizer *t = NULL;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load(path, &t, &e), HG_E_IO);
+    assert_non_null(strstr(e.msg, "not a regular file"));
+    assert_int_equal(hg_tokenizer_load_dir(dir, &t, &e), HG_E_IO);
+    unlink(path);
+    assert_int_equal(mkdir(path, 0700), 0); /* a directory */
+    assert_int_equal(hg_tokenizer_load(path, &t, &e), HG_E_IO);
+    rmdir(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +480,8 @@ int main(void)
         cmocka_unit_test(test_split_merges),      cmocka_unit_test(test_added_tokens_edges),
         cmocka_unit_test(test_invalid_utf8),      cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_normalizers),       cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_chat_cut_utf8),     cmocka_unit_test(test_huge_numbers),
+        cmocka_unit_test(test_fifo),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
 }

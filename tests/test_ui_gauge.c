@@ -28,6 +28,10 @@ static void test_bar(void **st)
     assert_int_equal(ug_level(1, 32), 1);
     assert_int_equal(ug_level(32, 32), 8);
     assert_int_equal(ug_level(0, 32), 0);
+    /* a step count from a hostile session file: no overflow */
+    assert_int_equal(ug_level(2147483647, 32), 8);
+    assert_int_equal(ug_level(2147483647, 2147483647), 8);
+    assert_int_equal(ug_level(1, 2147483647), 1);
 }
 
 static void test_gauge_live(void **st)

@@ -195,6 +195,140 @@ static void test_autosave_paths(void **st)
     ss_free(&s);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Hostile session files are refused or repaired with a one-line note. */
+static void test_validation(void **st)
+{
+    (void)st;
+    char path[256], err[512];
+    us_session s;
+    ss_init(&s);
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    /* steps INT_MAX and below 1, an unknown role, a system message in the
+     * middle, a cut UTF-8 sequence, offsets past the text, a huge id */
+    write_text(path,
+               "{\"messages\": ["
+               "{\"role\": \"user\", \"content\": \"hi\"},"
+               "{\"role\": \"Huginn\", \"content\": \"ab\", \"ids\": [1, 2], \"steps\": [2147483647, -5],"
+               " \"offsets\": [0, 1]},"
+               "{\"role\": \"evil\", \"content\": \"x\"},"
+               "{\"role\": \"system\", \"content\": \"late\"},"
+               "{\"role\": \"user\", \"content\": \"\\u00e2\\u0080\"},"
+               "{\"role\": \"user\", \"content\": \"cut \xe2\x80\"},"
+               "{\"role\": \"Huginn\", \"content\": \"cd\", \"ids\": [1, 2], \"steps\": [1, 1], \"offsets\": [0, 9]},"
+               "{\"role\": \"Huginn\", \"content\": \"ef\", \"ids\": [1e300, 2], \"steps\": [1, 1], \"offsets\": [0, 1]},"
+               "{\"role\": 5, \"content\": \"x\"}"
+               "]}");
+    assert_int_equal(ss_load(&s, path, err, sizeof err), 1);
+    assert_null(strchr(err, '\n'));
+    assert_non_null(strstr(err, "repaired"));
+    assert_non_null(strstr(err, "clamped"));
+    assert_int_equal(s.n, 6);
+    for (int i = 0; i < s.n; i++) {
+        assert_true(!strcmp(s.msg[i].role, "user") || !strcmp(s.msg[i].role, "Huginn"));
+        assert_true(ss_utf8_valid(s.msg[i].content, s.msg[i].len));
+        for (int k = 0; k < s.msg[i].n_tok; k++) {
+            assert_true(s.msg[i].tok[k].steps >= 1 && s.msg[i].tok[k].steps <= 256);
+            assert_true(s.msg[i].tok[k].start >= 0 && (size_t)s.msg[i].tok[k].start <= s.msg[i].len);
+        }
+    }
+    assert_int_equal(s.msg[1].n_tok, 2);
+    assert_int_equal(s.msg[1].tok[0].steps, 256);
+    assert_int_equal(s.msg[1].tok[1].steps, 1);
+    assert_true(ss_mean_steps(&s.msg[1]) <= 256);
+    assert_string_equal(s.msg[3].content, "cut \xef\xbf\xbd");
+    assert_int_equal(s.msg[4].n_tok, 0); /* offsets past the text */
+    assert_string_equal(s.msg[4].content, "cd");
+    assert_int_equal(s.msg[5].n_tok, 0); /* a huge id */
+    /* refused: not a session, a FIFO, a directory; the session is kept */
+    write_text(path, "[1, 2]");
+    assert_int_equal(ss_load(&s, path, err, sizeof err), -1);
+    assert_int_equal(s.n, 6);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(ss_load(&s, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+    unlink(path);
+    assert_int_equal(ss_load(&s, dir, err, sizeof err), -1);
+    /* a message typed or pasted with a cut sequence is stored repaired */
+    us_msg *m = ss_add(&s, "user", "paste \xe2\x80");
+    assert_string_equal(m->content, "paste \xef\xbf\xbd");
+    ss_set_system(&s, "sys \xf0\x9f");
+    assert_string_equal(s.msg[0].content, "sys \xef\xbf\xbd");
+    ss_pop(&s);
+    ss_set_system(&s, "");
+    /* a clean file loads with 0 */
+    snprintf(path, sizeof path, "%s/good.json", dir);
+    assert_int_equal(ss_save(&s, path, err, sizeof err), 0);
+    assert_int_equal(ss_load(&s, path, err, sizeof err), 0);
+    assert_int_equal(s.n, 6);
+    ss_free(&s);
+}
+
+/* The atomic writer never replaces what is not a regular file, and writes
+ * through a symlink to its target. */
+static void test_no_clobber(void **st)
+{
+    (void)st;
+    us_session s;
+    char fifo[256], link[300], target[256], err[512];
+    struct stat sb;
+    build(&s);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(ss_export_md(&s, fifo, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_int_equal(ss_save(&s, fifo, err, sizeof err), -1);
+    assert_int_equal(lstat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+    /* a symlink to the FIFO: refused too, both left alone */
+    snprintf(link, sizeof link, "%s/to-fifo", dir);
+    assert_int_equal(symlink(fifo, link), 0);
+    assert_int_equal(ss_export_md(&s, link, err, sizeof err), -1);
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    /* a symlink to a character device */
+    snprintf(link, sizeof link, "%s/to-null", dir);
+    assert_int_equal(symlink("/dev/null", link), 0);
+    assert_int_equal(ss_export_md(&s, link, err, sizeof err), -1);
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    assert_int_equal(stat("/dev/null", &sb), 0);
+    assert_true(S_ISCHR(sb.st_mode));
+    /* a relative symlink to a regular file: the target gets the text */
+    snprintf(target, sizeof target, "%s/real.md", dir);
+    write_text(target, "old");
+    chmod(target, 0640);
+    snprintf(link, sizeof link, "%s/to-real", dir);
+    assert_int_equal(symlink("real.md", link), 0);
+    assert_int_equal(ss_export_md(&s, link, err, sizeof err), 0);
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    char *md = tu_read_file(target, NULL);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "## Huginn"));
+    free(md);
+    assert_int_equal(stat(target, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    /* a dangling symlink: its target is created */
+    snprintf(link, sizeof link, "%s/to-new", dir);
+    assert_int_equal(symlink("new.json", link), 0);
+    assert_int_equal(ss_save(&s, link, err, sizeof err), 0);
+    snprintf(target, sizeof target, "%s/new.json", dir);
+    assert_int_equal(lstat(target, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    /* a directory */
+    assert_int_equal(ss_save(&s, dir, err, sizeof err), -1);
+    ss_free(&s);
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -214,6 +348,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model), cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_export), cmocka_unit_test(test_autosave_paths), cmocka_unit_test(test_sweeps),
+        cmocka_unit_test(test_validation), cmocka_unit_test(test_no_clobber),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

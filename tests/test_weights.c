@@ -225,6 +225,7 @@ static void test_kv_dtypes(void **state)
     hg_kv_dtype types[] = {HG_KV_F32, HG_KV_BF16, HG_KV_F16};
     double tol[] = {0, 0.05, 0.01};
     size_t bytes[3];
+    int gen_tok[3];
     for (int d = 0; d < 3; d++) {
         hg_ctx_params cp;
         hg_ctx_params_default(&cp);
@@ -240,6 +241,12 @@ static void test_kv_dtypes(void **state)
         p.max_new_tokens = 1;
         hg_gen_result r;
         assert_int_equal(hg_generate(ctx, ids, 39, &p, NULL, NULL, &r, &e), HG_OK);
+        /* the generation itself: one token of 8 steps, the same in every precision */
+        assert_int_equal(r.n_out, 1);
+        assert_int_equal(r.steps[0], 8);
+        assert_true(r.output_ids[0] >= 0 && r.output_ids[0] < V);
+        gen_tok[d] = r.output_ids[0];
+        assert_int_equal(gen_tok[d], gen_tok[0]);
         hg_gen_result_free(&r);
         assert_int_equal(hg_forward(ctx, ids, 40, 8, 0, 0, NULL, d ? got : ref, &e), HG_OK);
         bytes[d] = hg_ctx_kv_bytes(ctx);
@@ -254,6 +261,15 @@ static void test_kv_dtypes(void **state)
         }
         hg_ctx_free(ctx);
     }
+    /* greedy: the f32 generation is the argmax of the f32 forward over the 39 ids */
+    hg_ctx *ctx;
+    assert_int_equal(hg_ctx_new(m, NULL, &ctx, &e), HG_OK);
+    assert_int_equal(hg_forward(ctx, ids, 39, 8, 0, 0, NULL, ref, &e), HG_OK);
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (ref[i] > ref[best]) best = i;
+    assert_int_equal(gen_tok[0], best);
+    hg_ctx_free(ctx);
     assert_int_equal(bytes[1] * 2, bytes[0]);
     assert_int_equal(bytes[2] * 2, bytes[0]);
     hg_kv_dtype k;

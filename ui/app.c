@@ -2,6 +2,7 @@
 #include "app.h"
 #include "export.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,8 +120,8 @@ void ua_autosave(ua_app *a)
     if (!a->autosave[0]) return;
     char dir[4400], err[512];
     snprintf(dir, sizeof dir, "%s/sessions", a->state_dir);
-    if (ss_mkdirs(dir) || ss_save(&a->ss, a->autosave, err, sizeof err))
-        ua_notice(a, 1, "autosave failed: %s", err);
+    if (ss_mkdirs(dir)) ua_notice(a, 1, "autosave failed: %s: %s", dir, strerror(errno));
+    else if (ss_save(&a->ss, a->autosave, err, sizeof err)) ua_notice(a, 1, "autosave failed: %s", err);
 }
 
 void ua_event(ua_app *a, const ue_event *ev)
@@ -275,10 +276,12 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
         break;
     case UC_LOAD:
         if (a->streaming) { ua_notice(a, 1, "/load: wait for the reply to end"); break; }
-        if (ss_load(&a->ss, c->arg, err, sizeof err)) ua_notice(a, 1, "/load: %s", err);
+        int rc = ss_load(&a->ss, c->arg, err, sizeof err);
+        if (rc < 0) ua_notice(a, 1, "/load: %s", err);
         else {
             ue_reset(a->eng);
-            ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
+            if (rc) ua_notice(a, 1, "/load: %s", err);
+            else ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
         }
         break;
     case UC_SWEEP: ua_sweep(a, c->steps, c->n_steps); break;

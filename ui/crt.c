@@ -16,7 +16,7 @@ static attr_t role_attr[R_COUNT];
 static short role_pair[R_COUNT];
 static int key_paste_begin, key_paste_end;
 
-static void on_quit_signal(int sig) { (void)sig; crt_sig_quit = 1; }
+static void on_quit_signal(int sig) { crt_sig_quit = sig; }
 
 static void set_modes(int on)
 {

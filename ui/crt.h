@@ -8,7 +8,7 @@
 #include "canvas.h"
 #include "theme.h"
 
-extern volatile sig_atomic_t crt_sig_quit;   /* SIGTERM, SIGHUP, SIGINT */
+extern volatile sig_atomic_t crt_sig_quit;   /* SIGTERM, SIGHUP, SIGINT, SIGQUIT: its number */
 
 /* 0 ok, -1 when the terminal cannot be used (message in err). */
 int crt_init(char *err, size_t errcap);

@@ -3,6 +3,10 @@
 #include "platform.h"
 #include "keys.h"
 
+#ifndef HUGINN_DATADIR
+#define HUGINN_DATADIR "/usr/local/share/huginn"
+#endif
+
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -146,7 +150,9 @@ int ud_default_path(char *out, size_t cap)
     if (hg_exe_dir(exe, sizeof exe) == 0) {
         snprintf(out, cap, "%s/ui/demo/default.txt", exe);
         if (access(out, R_OK) == 0) return 0;
+        snprintf(out, cap, "%s/../share/huginn/demo/default.txt", exe);
+        if (access(out, R_OK) == 0) return 0;
     }
-    snprintf(out, cap, "/usr/local/share/huginn/demo/default.txt");
+    snprintf(out, cap, "%s/demo/default.txt", HUGINN_DATADIR);
     return access(out, R_OK) == 0 ? 0 : -1;
 }

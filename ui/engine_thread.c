@@ -32,6 +32,9 @@ struct ue_engine {
     /* the queue */
     ue_event *q;
     int q_head, q_len, q_cap;
+    int q_limit;            /* most events queued (0 = no limit)         */
+    ue_event done_slot;     /* the end of a reply that found the queue full */
+    int has_done;
     int wake[2];
     /* context facts for the UI */
     int ctx_used, n_ctx;
@@ -67,8 +70,24 @@ static void push(ue_engine *e, const ue_event *ev)
     }
     if (e->q_len == e->q_cap) {
         int cap = e->q_cap ? e->q_cap * 2 : 256;
-        ue_event *nq = malloc(sizeof *nq * (size_t)cap);
-        if (!nq) { pthread_mutex_unlock(&e->mu); return; }
+        if (e->q_limit && cap > e->q_limit) cap = e->q_limit;
+        ue_event *nq = cap > e->q_cap ? malloc(sizeof *nq * (size_t)cap) : NULL;
+        if (!nq) { /* no room: drop the event, but never the end of a reply */
+            if (ev->kind == UE_DONE) {
+                e->done_slot = *ev;
+                e->has_done = 1;
+            } else {
+                ue_event drop = *ev;
+                ue_event_free(&drop);
+            }
+            pthread_mutex_unlock(&e->mu);
+            if (ev->kind == UE_DONE) {
+                char b = 1;
+                ssize_t r = write(e->wake[1], &b, 1);
+                (void)r;
+            }
+            return;
+        }
         for (int i = 0; i < e->q_len; i++) nq[i] = e->q[(e->q_head + i) % e->q_cap];
         free(e->q);
         e->q = nq;
@@ -104,6 +123,10 @@ int ue_pop(ue_engine *e, ue_event *ev)
         *ev = e->q[e->q_head];
         e->q_head = (e->q_head + 1) % e->q_cap;
         e->q_len--;
+    } else if (e->has_done) {
+        *ev = e->done_slot;
+        e->has_done = 0;
+        got = 1;
     }
     pthread_mutex_unlock(&e->mu);
     return got;
@@ -334,7 +357,7 @@ static int fit_context(ue_engine *e, const us_settings *s, int32_t **ids_out, in
 }
 
 /* Generate one reply to ids.  s: the settings at the start of the job.
- * fixed: a sweep run (these settings for every token, seeds seed_base + i);
+ * fixed: a sweep run (these settings for every token, one seed seed_base);
  * NULL: plain replies read the live settings before every token.  Fills
  * done's stop reason and stats. */
 static void gen_reply(ue_engine *e, const us_settings *s, const us_settings *fixed, uint64_t seed_base,
@@ -361,11 +384,18 @@ static void gen_reply(ue_engine *e, const us_settings *s, const us_settings *fix
     }
 
     e->stream = hg_stream_new(e->tok, 1);
+    if (!e->stream) {
+        push_text(e, UE_ERROR, "%s", "out of memory");
+        return;
+    }
     double t0 = 0, t_last = 0, t_start = now_s();
     /* Speculative and diffusion replies run in one call (their rounds and
      * waves span many tokens); plain ones token by token, so that settings
      * changed meanwhile apply from the next token. */
     int one_call = base->generator != HG_GEN_PLAIN;
+    /* one seed for the whole reply: hg_generate continues its RNG stream from
+     * token to token, so the chat samples exactly what `run` does */
+    uint64_t auto_seed = (uint64_t)time(NULL) * 2654435761u;
     for (int i = 0; i < base->max_new_tokens; i++) {
         us_settings cur;
         if (fixed) cur = *fixed;
@@ -388,8 +418,7 @@ static void gen_reply(ue_engine *e, const us_settings *s, const us_settings *fix
             if (p.max_new_tokens > n_ctx - n_ids) p.max_new_tokens = n_ctx - n_ids;
             if (p.max_new_tokens < 1) p.max_new_tokens = 1;
         }
-        if (fixed) p.seed = seed_base + (uint64_t)i;
-        else p.seed = cur.seed ? cur.seed + (uint64_t)i : (uint64_t)time(NULL) * 2654435761u + (uint64_t)i;
+        p.seed = fixed ? seed_base : cur.seed ? cur.seed : auto_seed;
         hg_gen_result r = {0};
         hg_status st = hg_generate(e->ctx, i == 0 ? ids + lcp : NULL, i == 0 ? n_ids - lcp : 0, &p,
                                    on_event, e, &r, &err);
@@ -576,6 +605,13 @@ void ue_free(ue_engine *e)
     free(e);
 }
 
+void ue_set_queue_limit(ue_engine *e, int n)
+{
+    pthread_mutex_lock(&e->mu);
+    e->q_limit = n > 0 ? n : 0;
+    pthread_mutex_unlock(&e->mu);
+}
+
 int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped)
 {
     return ue_sweep(e, msgs, n, dropped, NULL, 0);
@@ -589,9 +625,18 @@ int ue_sweep(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped, const in
     for (int i = 0; i < n_steps; i++) e->sweep[i] = steps[i];
     e->n_sweep = n_steps;
     e->msgs = calloc((size_t)(n ? n : 1), sizeof *e->msgs);
-    for (int i = 0; i < n; i++) {
+    int ok = e->msgs != NULL;
+    for (int i = 0; ok && i < n; i++) {
         e->msgs[i].role = strdup(msgs[i].role);
         e->msgs[i].content = strdup(msgs[i].content ? msgs[i].content : "");
+        ok = e->msgs[i].role && e->msgs[i].content;
+    }
+    if (!ok) {
+        for (int i = 0; e->msgs && i < n; i++) { free((char *)e->msgs[i].role); free((char *)e->msgs[i].content); }
+        free(e->msgs);
+        e->msgs = NULL;
+        pthread_mutex_unlock(&e->mu);
+        return -1;
     }
     e->n_msgs = n;
     e->dropped = dropped;

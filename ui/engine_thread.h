@@ -85,6 +85,9 @@ void ue_stop(ue_engine *e);         /* cancel the reply (from any thread) */
 void ue_reset(ue_engine *e);        /* forget the context before the next turn */
 /* Context facts as of the last event (safe from the UI thread). */
 void ue_ctx_info(ue_engine *e, int *used, int *n_ctx, size_t *kv, const char **cache);
+/* Hold at most n events in the queue (0: no limit), as when it cannot grow:
+ * later events are dropped, except the end of the reply (for tests). */
+void ue_set_queue_limit(ue_engine *e, int n);
 /* Wait until no reply is running (plain mode). */
 void ue_wait_idle(ue_engine *e);
 #endif

@@ -52,8 +52,8 @@ int ug_level(int v, int vmax)
 {
     if (v <= 0) return 0;
     if (vmax < 1) vmax = 1;
-    int l = (v * 8 + vmax - 1) / vmax;
-    return l < 1 ? 1 : l > 8 ? 8 : l;
+    long long l = ((long long)v * 8 + vmax - 1) / vmax;
+    return l < 1 ? 1 : l > 8 ? 8 : (int)l;
 }
 
 void ug_bar_text(char *out, size_t cap, int width, int done, int budget, int finished)

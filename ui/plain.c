@@ -11,8 +11,9 @@
 #include <sys/select.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted, quit_sig;
 static void on_sigint(int s) { (void)s; interrupted = 1; }
+static void on_quit(int s) { quit_sig = s; }
 
 static void print_notice(ua_app *a, int *seq)
 {
@@ -27,7 +28,7 @@ static void stream_reply(ua_app *a, int *seq)
     int steps[4096], n = 0;
     interrupted = 0;
     while (a->streaming) {
-        if (interrupted) { ue_stop(a->eng); interrupted = 0; }
+        if (interrupted || quit_sig) { ue_stop(a->eng); interrupted = 0; }
         fd_set rf;
         FD_ZERO(&rf);
         int fd = ue_wake_fd(a->eng);
@@ -65,6 +66,9 @@ int plain_run(ua_app *a)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_quit; /* no SA_RESTART: a blocked read returns */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     char hist[4400];
     snprintf(hist, sizeof hist, "%s/history", a->state_dir);
     if (tty) {
@@ -74,7 +78,7 @@ int plain_run(ua_app *a)
         printf("huginn %s · steps %d · %s · /help for commands, Ctrl-D quits\n", a->model_name,
                a->set.num_steps, hg_criterion_name(a->set.criterion));
     }
-    for (;;) {
+    while (!quit_sig) {
         char *line = NULL;
         if (tty) {
             line = readline("> ");
@@ -84,7 +88,7 @@ int plain_run(ua_app *a)
             if (n < 0) { free(line); line = NULL; }
             else if (n && line[n - 1] == '\n') line[n - 1] = 0;
         }
-        if (!line) break;
+        if (!line || quit_sig) { free(line); break; }
         char *t = line;
         while (*t == ' ') t++;
         if (!*t) { free(line); continue; }
@@ -109,5 +113,9 @@ int plain_run(ua_app *a)
         write_history(hist);
     }
     if (a->streaming) { ue_stop(a->eng); ue_wait_idle(a->eng); }
+    if (quit_sig) { /* the reply's end was saved; say so and leave with 128+N */
+        fflush(stdout);
+        return 128 + quit_sig;
+    }
     return 0;
 }

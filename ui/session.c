@@ -1,10 +1,12 @@
 /* session.c — the conversation model and its files. */
 #include "session.h"
 #include "huginn.h"
+#include "settings.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #include <unistd.h>
 
 void ss_init(us_session *s) { memset(s, 0, sizeof *s); }
+
+static void append_repaired(us_msg *m, const char *s, size_t n);
 
 static void msg_free(us_msg *m)
 {
@@ -66,7 +70,7 @@ us_msg *ss_add(us_session *s, const char *role, const char *text)
     memset(m, 0, sizeof *m);
     snprintf(m->role, sizeof m->role, "%s", role);
     m->diverge = -1;
-    ss_append_text(m, text ? text : "", text ? strlen(text) : 0);
+    append_repaired(m, text ? text : "", text ? strlen(text) : 0); /* a pasted cut sequence becomes U+FFFD */
     return m;
 }
 
@@ -88,7 +92,7 @@ void ss_set_system(us_session *s, const char *text)
     }
     if (has) {
         s->msg[0].len = 0;
-        ss_append_text(&s->msg[0], text, strlen(text));
+        append_repaired(&s->msg[0], text, strlen(text));
         return;
     }
     if (!ss_add(s, "system", text)) return;
@@ -190,21 +194,10 @@ int ss_mkdirs(const char *dir)
 
 int ss_write_atomic(const char *path, const char *text, char *err, size_t errcap)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) { snprintf(err, errcap, "%s: %s", tmp, strerror(errno)); return -1; }
-    size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0 || errno == EINVAL) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path)) {
-        snprintf(err, errcap, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    hg_err e;
+    if (hg_file_write_atomic(path, text, strlen(text), &e) == HG_OK) return 0;
+    snprintf(err, errcap, "%s", e.msg);
+    return -1;
 }
 
 /* A float for the session file: 6 significant digits, null for NaN. */
@@ -300,21 +293,70 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
     return rc;
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static int utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!len || n < (size_t)len) return 0;
+    unsigned cp = c & (0x7Fu >> len);
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+int ss_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int l = utf8_len((const unsigned char *)s + i, n - i);
+        if (!l) return 0;
+        i += (size_t)l;
+    }
+    return 1;
+}
+
+/* Append text with each invalid byte replaced by U+FFFD. */
+static void append_repaired(us_msg *m, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int l = utf8_len((const unsigned char *)s + i, n - i);
+        if (l) {
+            ss_append_text(m, s + i, (size_t)l);
+            i += (size_t)l;
+            continue;
+        }
+        /* one U+FFFD for a cut sequence: its lead byte and continuation bytes */
+        unsigned c = (unsigned char)s[i];
+        size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1, k = 1;
+        while (k < want && i + k < n && ((unsigned char)s[i + k] & 0xC0) == 0x80) k++;
+        ss_append_text(m, "\xEF\xBF\xBD", 3);
+        i += k;
+    }
+}
+
+/* A JSON number that is a whole number in lo..hi (checked as a double). */
+static int json_int_in(const cJSON *j, double lo, double hi, int *out)
+{
+    if (!cJSON_IsNumber(j)) return 0;
+    double v = j->valuedouble;
+    if (!(v >= lo && v <= hi) || v != floor(v)) return 0;
+    *out = (int)v;
+    return 1;
+}
+
 int ss_load(us_session *s, const char *path, char *err, size_t errcap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errcap, "%s: %s", path, strerror(errno)); return -1; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f); free(buf);
-        snprintf(err, errcap, "%s: cannot read", path);
+    char *buf;
+    hg_err e;
+    if (hg_file_read(path, SS_MAX_FILE, &buf, NULL, &e) != HG_OK) {
+        snprintf(err, errcap, "%s", e.msg);
         return -1;
     }
-    fclose(f);
-    buf[n] = 0;
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "messages");
@@ -323,50 +365,106 @@ int ss_load(us_session *s, const char *path, char *err, size_t errcap)
         cJSON_Delete(j);
         return -1;
     }
+    if (cJSON_GetArraySize(arr) > SS_MAX_MESSAGES) {
+        snprintf(err, errcap, "%s: more than %d messages", path, SS_MAX_MESSAGES);
+        cJSON_Delete(j);
+        return -1;
+    }
     us_session ns;
     ss_init(&ns);
+    int bad_role = 0, bad_msg = 0, bad_text = 0, bad_tok = 0, bad_steps = 0;
     const cJSON *mo;
     cJSON_ArrayForEach(mo, arr) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(mo, "role");
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(mo, "content");
-        if (!cJSON_IsString(role) || !cJSON_IsString(content)) continue;
-        us_msg *m = ss_add(&ns, role->valuestring, NULL);
+        if (!cJSON_IsString(role) || !cJSON_IsString(content)) { bad_msg++; continue; }
+        const char *r = role->valuestring;
+        int is_sys = !strcmp(r, "system"), is_sweep = !strcmp(r, "sweep"), is_reply = !strcmp(r, "Huginn") || is_sweep;
+        if ((!is_sys && !is_reply && strcmp(r, "user")) || (is_sys && ns.n > 0)) { bad_role++; continue; }
+        us_msg *m = ss_add(&ns, r, NULL);
         if (!m) break;
+        const char *c = content->valuestring;
+        size_t clen = strlen(c);
+        if (!ss_utf8_valid(c, clen)) { /* the token spans no longer hold: text only */
+            bad_text++;
+            append_repaired(m, c, clen);
+            continue;
+        }
         const cJSON *ids = cJSON_GetObjectItemCaseSensitive(mo, "ids");
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(mo, "steps");
         const cJSON *of = cJSON_GetObjectItemCaseSensitive(mo, "offsets");
-        const char *c = content->valuestring;
-        size_t clen = strlen(c);
-        int nt = cJSON_GetArraySize(ids);
-        if (nt > 0 && cJSON_GetArraySize(st) == nt && cJSON_GetArraySize(of) == nt) {
-            for (int t = 0; t < nt; t++) {
-                int a = cJSON_GetArrayItem(of, t)->valueint;
-                int b = t + 1 < nt ? cJSON_GetArrayItem(of, t + 1)->valueint : (int)clen;
-                if (a < (int)m->len || b < a || (size_t)b > clen) { a = (int)m->len; b = a; }
-                ss_append_token(m, cJSON_GetArrayItem(ids, t)->valueint, c + a, (size_t)(b - a),
-                                cJSON_GetArrayItem(st, t)->valueint, NULL, 0);
+        int nt = cJSON_IsArray(ids) ? cJSON_GetArraySize(ids) : 0;
+        int tok_ok = is_reply && nt > 0 && cJSON_IsArray(st) && cJSON_IsArray(of) && cJSON_GetArraySize(st) == nt &&
+                     cJSON_GetArraySize(of) == nt && clen < (size_t)INT_MAX;
+        if (!is_reply && nt > 0) bad_tok++;
+        if (tok_ok) { /* offsets rise within the text, ids >= 0, steps 1..max */
+            const cJSON *oi = of->child;
+            int prev = 0;
+            for (const cJSON *ii = ids->child; ii && tok_ok; ii = ii->next, oi = oi->next) {
+                int id, off = prev;
+                tok_ok = json_int_in(ii, 0, INT32_MAX, &id) && json_int_in(oi, prev, (double)clen, &off) &&
+                         (oi != of->child || off == 0);
+                prev = off;
             }
-            if (m->len < clen) ss_append_text(m, c + m->len, clen - m->len);
-            load_traces(m, mo);
-        } else ss_append_text(m, c, clen);
+            if (!tok_ok) bad_tok++;
+        }
+        if (!tok_ok) {
+            ss_append_text(m, c, clen);
+        } else {
+            const cJSON *ii = ids->child, *si = st->child, *oi = of->child;
+            for (; ii; ii = ii->next, si = si->next, oi = oi->next) {
+                int a = (int)oi->valuedouble;
+                int b = oi->next ? (int)oi->next->valuedouble : (int)clen;
+                int steps;
+                if (!json_int_in(si, 1, US_MAX_STEPS, &steps)) {
+                    bad_steps++;
+                    double v = cJSON_IsNumber(si) ? si->valuedouble : 1;
+                    steps = !(v >= 1) ? 1 : v > US_MAX_STEPS ? US_MAX_STEPS : (int)v;
+                }
+                ss_append_token(m, (int32_t)ii->valuedouble, c + a, (size_t)(b - a), steps, NULL, 0);
+            }
+        }
         const cJSON *tps = cJSON_GetObjectItemCaseSensitive(mo, "tokens_per_s");
-        if (cJSON_IsNumber(tps)) m->tok_per_s = tps->valuedouble;
-        m->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "stopped"));
-        if (ss_is_sweep(m)) {
+        if (is_reply && cJSON_IsNumber(tps) && tps->valuedouble > 0 && tps->valuedouble < 1e9)
+            m->tok_per_s = tps->valuedouble;
+        m->stopped = is_reply && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "stopped"));
+        if (tok_ok) load_traces(m, mo);
+        if (is_sweep) {
             const cJSON *sw = cJSON_GetObjectItemCaseSensitive(mo, "sweep");
-            const cJSON *ns = cJSON_GetObjectItemCaseSensitive(mo, "num_steps");
+            const cJSON *nsj = cJSON_GetObjectItemCaseSensitive(mo, "num_steps");
             const cJSON *dv = cJSON_GetObjectItemCaseSensitive(mo, "diverge");
             m->sweep = cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < 1e9 ? (int)sw->valuedouble : 1;
-            m->num_steps = cJSON_IsNumber(ns) && ns->valuedouble >= 1 && ns->valuedouble <= 1e6 ? (int)ns->valuedouble : 0;
+            m->num_steps = cJSON_IsNumber(nsj) && nsj->valuedouble >= 1 && nsj->valuedouble <= 1e6 ? (int)nsj->valuedouble : 0;
             m->diverge = cJSON_IsNumber(dv) && dv->valuedouble >= 0 && dv->valuedouble < m->n_tok ? (int)dv->valuedouble : -1;
         }
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
-    if (cJSON_IsString(model)) snprintf(ns.model, sizeof ns.model, "%s", model->valuestring);
+    if (cJSON_IsString(model)) {
+        ns.model[0] = 0;
+        us_msg tmp = {0};
+        append_repaired(&tmp, model->valuestring, strlen(model->valuestring));
+        if (tmp.content) snprintf(ns.model, sizeof ns.model, "%s", tmp.content);
+        free(tmp.content);
+    }
     cJSON_Delete(j);
     ss_free(s);
     *s = ns;
-    return 0;
+    if (!(bad_role || bad_msg || bad_text || bad_tok || bad_steps)) return 0;
+    char what[400] = "";
+    size_t o = 0;
+#define NOTE(n, ...) \
+    if (n && o < sizeof what) { \
+        o += (size_t)snprintf(what + o, sizeof what - o, "%s%d ", o ? ", " : "", n); \
+        if (o < sizeof what) o += (size_t)snprintf(what + o, sizeof what - o, __VA_ARGS__); \
+    }
+    NOTE(bad_msg, "malformed message(s) dropped");
+    NOTE(bad_role, "message(s) with an unknown or misplaced role dropped");
+    NOTE(bad_text, "message(s) with invalid UTF-8 repaired");
+    NOTE(bad_tok, "token list(s) that did not match the text dropped");
+    NOTE(bad_steps, "step count(s) outside 1..%d clamped", US_MAX_STEPS);
+#undef NOTE
+    snprintf(err, errcap, "%s: repaired: %s", path, what);
+    return 1;
 }
 
 int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap)

@@ -42,6 +42,7 @@ typedef struct us_session {
 void ss_init(us_session *s);
 void ss_free(us_session *s);
 void ss_clear(us_session *s);                 /* keeps the system message */
+/* Add a message; invalid UTF-8 in text becomes U+FFFD. */
 us_msg *ss_add(us_session *s, const char *role, const char *text);
 void ss_pop(us_session *s);                   /* drop the last message    */
 void ss_set_system(us_session *s, const char *text);  /* "" removes it   */
@@ -63,7 +64,16 @@ double ss_mean_steps(const us_msg *m);
 
 /* Save as JSON to path atomically (path.tmp then rename).  0 or -1 (err). */
 int ss_save(const us_session *s, const char *path, char *err, size_t errcap);
+/* Load a session, validated: messages whose role is not system (first
+ * only), user or Huginn are dropped, invalid UTF-8 is repaired, token lists
+ * that do not match the text are dropped, step counts are clamped to
+ * 1..US_MAX_STEPS.  Returns 0, 1 when it had to repair (err holds a one-line
+ * note of what), or -1 when the file is refused (err says why; s untouched). */
 int ss_load(us_session *s, const char *path, char *err, size_t errcap);
+/* Is text valid UTF-8? */
+int ss_utf8_valid(const char *s, size_t n);
+#define SS_MAX_FILE ((size_t)64 << 20)  /* bytes of a session file          */
+#define SS_MAX_MESSAGES 100000
 /* Markdown with per-token steps for replies. */
 int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap);
 /* Write text to path atomically (a temporary file next to it, fsync, then

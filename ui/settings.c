@@ -219,19 +219,19 @@ int us_apply_config(us_settings *s, const char *json, char *model_out, size_t mo
         if (!strcmp(k, "steps") && num && v >= 1 && v <= US_MAX_STEPS) s->num_steps = (int)v;
         else if (!strcmp(k, "criterion") && str && parse_crit(it->valuestring, &s->criterion) == 0) {
             if (s->criterion != HG_CRIT_KL) s->threshold = NAN;
-        } else if (!strcmp(k, "threshold") && num && v > 0) s->threshold = v;
+        } else if (!strcmp(k, "threshold") && num && v > 0 && v <= 1e6) s->threshold = v;
         else if (!strcmp(k, "threshold") && str && !strcmp(it->valuestring, "auto")) s->threshold = NAN;
         else if (!strcmp(k, "cache") && str && hg_cache_strategy_check(it->valuestring, NULL) == HG_OK)
             snprintf(s->cache, sizeof s->cache, "%s", it->valuestring);
         else if (!strcmp(k, "warmstart") && bol) s->warmstart = cJSON_IsTrue(it);
         else if (!strcmp(k, "greedy") && bol) s->greedy = cJSON_IsTrue(it);
         else if (!strcmp(k, "generator") && str && hg_generator_parse(it->valuestring, &s->generator) == HG_OK) {}
-        else if (!strcmp(k, "temperature") && num && v >= 0) s->temperature = (float)v;
+        else if (!strcmp(k, "temperature") && num && v >= 0 && v <= 1e6) s->temperature = (float)v;
         else if (!strcmp(k, "top_p") && num && v >= 0 && v <= 1) s->top_p = (float)v;
-        else if (!strcmp(k, "top_k") && num && v >= 0) s->top_k = (int)v;
+        else if (!strcmp(k, "top_k") && num && v >= 0 && v <= 1e9) s->top_k = (int)v;
         else if (!strcmp(k, "min_p") && num && v >= 0 && v <= 1) s->min_p = (float)v;
-        else if (!strcmp(k, "seed") && num && v >= 0) s->seed = (uint64_t)v;
-        else if (!strcmp(k, "max_new_tokens") && num && v >= 1) s->max_new_tokens = (int)v;
+        else if (!strcmp(k, "seed") && num && v >= 0 && v < 1.8e19) s->seed = (uint64_t)v;
+        else if (!strcmp(k, "max_new_tokens") && num && v >= 1 && v <= 1e9) s->max_new_tokens = (int)v;
         else if (!strcmp(k, "theme") && str) snprintf(s->theme, sizeof s->theme, "%s", it->valuestring);
         else if (!strcmp(k, "model") && str) { if (model_out) snprintf(model_out, model_cap, "%s", it->valuestring); }
         else {

@@ -1,6 +1,11 @@
 /* theme.c — roles, built-in themes, JSON themes, colour depth. */
 #include "theme.h"
+#include "huginn.h"
 #include "platform.h"
+
+#ifndef HUGINN_DATADIR
+#define HUGINN_DATADIR "/usr/local/share/huginn"
+#endif
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -239,8 +244,8 @@ int ut_parse(ut_theme *t, const char *json, char *err, size_t errcap)
         ut_color c;
         if (cJSON_IsString(fg) && ut_color_parse(fg->valuestring, &c) == 0) st.fg = c;
         if (cJSON_IsString(bg) && ut_color_parse(bg->valuestring, &c) == 0) st.bg = c;
-        if (cJSON_IsNumber(fg) && fg->valueint >= 0 && fg->valueint < 256) { st.fg.idx = fg->valueint; st.fg.rgb = idx_to_rgb(fg->valueint); }
-        if (cJSON_IsNumber(bg) && bg->valueint >= 0 && bg->valueint < 256) { st.bg.idx = bg->valueint; st.bg.rgb = idx_to_rgb(bg->valueint); }
+        if (cJSON_IsNumber(fg) && fg->valuedouble >= 0 && fg->valuedouble < 256) { st.fg.idx = fg->valueint; st.fg.rgb = idx_to_rgb(fg->valueint); }
+        if (cJSON_IsNumber(bg) && bg->valuedouble >= 0 && bg->valuedouble < 256) { st.bg.idx = bg->valueint; st.bg.rgb = idx_to_rgb(bg->valueint); }
         if (cJSON_IsArray(at)) st.attrs = parse_attrs(at);
         t->role[role] = st;
     }
@@ -262,23 +267,20 @@ static int theme_dir(int i, char *out, size_t cap)
         snprintf(out, cap, "%s/themes", exe);
         return 0;
     }
-    if (i == 2) { snprintf(out, cap, "/usr/local/share/huginn/themes"); return 0; }
+    if (i == 2) { /* an installed tree: <prefix>/bin/huginn, <prefix>/share/huginn/themes */
+        if (hg_exe_dir(exe, sizeof exe)) return -1;
+        snprintf(out, cap, "%s/../share/huginn/themes", exe);
+        return 0;
+    }
+    if (i == 3) { snprintf(out, cap, "%s/themes", HUGINN_DATADIR); return 0; }
     return -1;
 }
 
 /* A small text file (under 1 MB) as a malloc'd string, NULL if unreadable. */
 char *ui_read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 && n < (1 << 20) ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    if (b) b[n] = 0;
-    fclose(f);
-    return b;
+    char *b;
+    return hg_file_read(path, 1 << 20, &b, NULL, NULL) == HG_OK ? b : NULL;
 }
 
 int ut_load(ut_theme *t, const char *name, char *err, size_t errcap)
@@ -289,7 +291,7 @@ int ut_load(ut_theme *t, const char *name, char *err, size_t errcap)
         if (err) snprintf(err, errcap, "bad theme name '%s'", name);
         return -1;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char dir[PATH_MAX - 64], path[PATH_MAX + 80];
         if (theme_dir(i, dir, sizeof dir)) continue;
         snprintf(path, sizeof path, "%s/%s.json", dir, name);
@@ -315,7 +317,7 @@ void ut_list(char *out, size_t cap)
     out[0] = 0;
     char seen[2048] = ",default,mono,";
     n += (size_t)snprintf(out, cap, "default, mono");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char dir[PATH_MAX - 64];
         if (theme_dir(i, dir, sizeof dir)) continue;
         DIR *d = opendir(dir);

@@ -488,5 +488,5 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
     crt_done();
     cv_free(&t.cv);
     T = NULL;
-    return 0;
+    return crt_sig_quit ? 128 + crt_sig_quit : 0;
 }
