@@ -60,7 +60,7 @@ all: $(BIN)
 deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
-	ls /usr/lib/*/openblas-serial/pkgconfig/openblas.pc >/dev/null 2>&1 || missing="$$missing openblas-serial"; \
+	ls /usr/lib/$(ARCH)-*/openblas-serial/pkgconfig/openblas.pc >/dev/null 2>&1 || missing="$$missing openblas-serial"; \
 	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: missing:$$missing"; \

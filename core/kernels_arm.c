@@ -114,7 +114,8 @@ NEON_BF16 static void rows_bf16_mmla(float *y, const hg_mat *W, const void *xv, 
         int k = 0;
         for (; k + 16 <= K; k += 16) {
             uint64x2_t p0 = vreinterpretq_u64_u16(vld1q_u16(w0 + k)), q0 = vreinterpretq_u64_u16(vld1q_u16(w1 + k));
-            uint64x2_t p1 = vreinterpretq_u64_u16(vld1q_u16(w0 + k + 8)), q1 = vreinterpretq_u64_u16(vld1q_u16(w1 + k + 8));
+            uint64x2_t p1 = vreinterpretq_u64_u16(vld1q_u16(w0 + k + 8));
+            uint64x2_t q1 = vreinterpretq_u64_u16(vld1q_u16(w1 + k + 8));
             const bfloat16_t *xb = (const bfloat16_t *)xs + 2 * k;
             c0 = vbfmmlaq_f32(c0, vreinterpretq_bf16_u64(vzip1q_u64(p0, q0)), vld1q_bf16(xb));
             c1 = vbfmmlaq_f32(c1, vreinterpretq_bf16_u64(vzip2q_u64(p0, q0)), vld1q_bf16(xb + 8));
@@ -331,6 +332,34 @@ static void rows_n_bf16_neon(float *Y, const hg_mat *W, const void *Xv, int T, i
 
 /* ------------------------------------------------------- prefill panels */
 
+/* Rows expanded to f32 for the prefill panels (exact, as the types' own). */
+static void bf16_to_f32_neon(const void *src, float *dst, int n)
+{
+    const uint16_t *w = src;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t v = vld1q_u16(w + i);
+        vst1q_f32(dst + i, bf16_lo(v));
+        vst1q_f32(dst + i + 4, bf16_hi(v));
+    }
+    for (; i < n; i++) dst[i] = hg_bf16_to_f32(w[i]);
+}
+
+static void q8_0_to_f32_neon(const void *src, float *dst, int n)
+{
+    const hg_block_q8_0 *b = src;
+    for (int i = 0; i < n / HG_QK; i++) {
+        float d = f16_scale(b[i].d);
+        float *o = dst + (size_t)i * HG_QK;
+        for (int j = 0; j < HG_QK; j += 8) {
+            int16x8_t h = vmovl_s8(vld1_s8(b[i].qs + j));
+            vst1q_f32(o + j, vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(h))), d));
+            vst1q_f32(o + j + 4, vmulq_n_f32(vcvtq_f32_s32(vmovl_high_s16(h)), d));
+        }
+    }
+}
+
+
 /* C(m, 16) += A(m, k) B(k, 16): 6 x 4 accumulators of 4 lanes, four loads
  * of B and a broadcast of A per row and k. */
 static void gemm6x16_neon(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
@@ -440,46 +469,40 @@ static int have_bf16(void)
 }
 static int have_i8mm(void) { return have_bf16() && (hg_arm_features() & HG_ARM_I8MM); }
 
-const hg_kernel_variant hg_variant_neon = {"neon",
-                                           have_neon,
-                                           {rows_f32_neon, rows_bf16_neon, rows_q8_0_neon, hg_rows_q4_neon},
-                                           {NULL, rows_n_bf16_neon, rows_n_q8_0_neon},
-                                           gemm6x16_neon,
-                                           {NULL, NULL, NULL, hg_q4_to_f32_neon},
-                                           dot_neon,
-                                           axpy_neon,
-                                           swiglu_neon,
-                                           rmsnorm_neon};
+#define NEON_COMMON                                                                                     \
+    .rows[HG_MAT_F32] = rows_f32_neon, .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon,  \
+    .to_f32[HG_MAT_BF16] = bf16_to_f32_neon, .to_f32[HG_MAT_Q8_0] = q8_0_to_f32_neon, .dot = dot_neon, \
+    .to_f32[HG_MAT_Q4] = hg_q4_to_f32_neon,                                                            \
+    .axpy = axpy_neon, .swiglu = swiglu_neon, .rmsnorm = rmsnorm_neon
 
-const hg_kernel_variant hg_variant_neon_dotprod = {"neon-dotprod",
-                                                   have_dotprod,
-                                                   {rows_f32_neon, rows_bf16_neon, rows_q8_0_sdot, hg_rows_q4_sdot},
-                                                   {NULL, rows_n_bf16_neon, rows_n_q8_0_sdot},
-                                                   gemm6x16_neon,
-                                                   {NULL, NULL, NULL, hg_q4_to_f32_neon},
-                                                   dot_neon,
-                                                   axpy_neon,
-                                                   swiglu_neon,
-                                                   rmsnorm_neon};
+const hg_kernel_variant hg_variant_neon = {.name = "neon",
+                                           .available = have_neon,
+                                           .rows[HG_MAT_BF16] = rows_bf16_neon,
+                                           .rows[HG_MAT_Q8_0] = rows_q8_0_neon,
+                                           .rows[HG_MAT_Q4] = hg_rows_q4_neon,
+                                           .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_neon,
+                                           NEON_COMMON};
 
-const hg_kernel_variant hg_variant_neon_bf16 = {"neon-bf16",
-                                                have_bf16,
-                                                {rows_f32_neon, rows_bf16_mmla, rows_q8_0_sdot, hg_rows_q4_sdot},
-                                                {NULL, rows_n_bf16_neon, rows_n_q8_0_sdot},
-                                                gemm6x16_neon,
-                                                {NULL, NULL, NULL, hg_q4_to_f32_neon},
-                                                dot_neon,
-                                                axpy_neon,
-                                                swiglu_neon,
-                                                rmsnorm_neon};
+const hg_kernel_variant hg_variant_neon_dotprod = {.name = "neon-dotprod",
+                                                   .available = have_dotprod,
+                                                   .rows[HG_MAT_BF16] = rows_bf16_neon,
+                                                   .rows[HG_MAT_Q8_0] = rows_q8_0_sdot,
+                                                   .rows[HG_MAT_Q4] = hg_rows_q4_sdot,
+                                                   .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_sdot,
+                                                   NEON_COMMON};
 
-const hg_kernel_variant hg_variant_neon_i8mm = {"neon-i8mm",
-                                                have_i8mm,
-                                                {rows_f32_neon, rows_bf16_mmla, rows_q8_0_sdot, hg_rows_q4_sdot},
-                                                {NULL, rows_n_bf16_neon, rows_n_q8_0_mmla},
-                                                gemm6x16_neon,
-                                                {NULL, NULL, NULL, hg_q4_to_f32_neon},
-                                                dot_neon,
-                                                axpy_neon,
-                                                swiglu_neon,
-                                                rmsnorm_neon};
+const hg_kernel_variant hg_variant_neon_bf16 = {.name = "neon-bf16",
+                                                .available = have_bf16,
+                                                .rows[HG_MAT_BF16] = rows_bf16_mmla,
+                                                .rows[HG_MAT_Q8_0] = rows_q8_0_sdot,
+                                                .rows[HG_MAT_Q4] = hg_rows_q4_sdot,
+                                                .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_sdot,
+                                                NEON_COMMON};
+
+const hg_kernel_variant hg_variant_neon_i8mm = {.name = "neon-i8mm",
+                                                .available = have_i8mm,
+                                                .rows[HG_MAT_BF16] = rows_bf16_mmla,
+                                                .rows[HG_MAT_Q8_0] = rows_q8_0_sdot,
+                                                .rows[HG_MAT_Q4] = hg_rows_q4_sdot,
+                                                .rows_n[HG_MAT_Q8_0] = rows_n_q8_0_mmla,
+                                                NEON_COMMON};

@@ -153,11 +153,52 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
 }
 
+/* Two rows for nt (1..4) inputs: each x block (and |x|) loaded once for both
+ * rows, w's signs moved onto x. */
+__attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y, int ldy, const hg_block_q8_0 *w0,
+                                                                        const hg_block_q8_0 *w1, const hg_block_xq8 *X,
+                                                                        int nb, int nt)
+{
+    __m256 a0[4], a1[4];
+    for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int b = 0; b < nb; b++) {
+        Q8_PREFETCH(w0 + b);
+        Q8_PREFETCH(w1 + b);
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
+        __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w0[b].d)), d1 = _mm256_set1_ps(_cvtsh_ss(w1[b].d));
+        for (int j = 0; j < nt; j++) {
+            const hg_block_xq8 *x = X + (size_t)j * nb + b;
+            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), ax = _mm256_sign_epi8(xv, xv);
+            __m256 dx = _mm256_broadcast_ss(&x->d);
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v0, xv)), ones);
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v1, xv)), ones);
+            a0[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_mul_ps(d0, dx), a0[j]);
+            a1[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_mul_ps(d1, dx), a1[j]);
+        }
+    }
+    for (int j = 0; j < nt; j++) {
+        Y[(size_t)j * ldy] = hsum256(a0[j]);
+        Y[(size_t)j * ldy + 1] = hsum256(a1[j]);
+    }
+}
+
 AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
 {
     int nb = W->cols / HG_QK, n = W->rows;
     const hg_block_xq8 *X = Xv;
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 4);
+        switch (T - t) {
+        case 3: q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 3); break;
+        case 2: q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 2); break;
+        case 1: q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 1); break;
+        }
+    }
+    for (; r < r1; r++) {
         const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
         int t = 0;
         for (; t + 4 <= T; t += 4) q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 4);

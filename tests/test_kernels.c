@@ -543,6 +543,35 @@ static void test_matmul_paths(void **state)
     hg_pool_free(p);
 }
 
+/* Every variant's row expansion for the prefill panels equals the type's
+ * own to_f32 bit for bit (both are exact), from a block boundary inside a row. */
+static void test_variant_to_f32(void **state)
+{
+    (void)state;
+    enum { K = 32 * 7 };
+    float src[K], a[K], b[K];
+    unsigned s = 41;
+    for (int i = 0; i < K; i++) src[i] = frand(&s) * 3.0f;
+    int tested = 0;
+    for (int t = 0; t < HG_MAT_NTYPES; t++) {
+        char row[K * 4];
+        hg_types[t].from_f32(row, src, K);
+        for (int v = 0; v < hg_kernel_variant_count(); v++) {
+            const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+            if (!kv->available() || !kv->to_f32[t]) continue;
+            tested++;
+            for (int off = 0; off < K; off += 3 * hg_types[t].block) {
+                int n = K - off, skip = (int)hg_row_bytes((hg_mat_type)t, off);
+                hg_types[t].to_f32(row + skip, a, n);
+                kv->to_f32[t](row + skip, b, n);
+                if (memcmp(a, b, sizeof(float) * (size_t)n))
+                    fail_msg("%s to_f32 of %s from %d", kv->name, hg_types[t].name, off);
+            }
+        }
+    }
+    print_message("%d variant row expansion(s) checked\n", tested);
+}
+
 /* Every variant's 6x16 panel kernel against the generic one, for every m and
  * a few k, adding into C. */
 static void test_gemm_kernels(void **state)
@@ -631,7 +660,7 @@ int main(void)
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
-        cmocka_unit_test(test_gemm_kernels), cmocka_unit_test(test_amx),
+        cmocka_unit_test(test_gemm_kernels), cmocka_unit_test(test_variant_to_f32), cmocka_unit_test(test_amx),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
