@@ -104,6 +104,20 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
     }
 }
 
+/* KERNEL(t, nt) over the inputs in groups of 4, then the tail, nt always a
+ * constant: the always_inline batch kernels keep their accumulators in
+ * registers. */
+#define BY_INPUT_GROUPS(T, KERNEL)                                                                                      \
+    do {                                                                                                               \
+        int t_ = 0;                                                                                                    \
+        for (; t_ + 4 <= (T); t_ += 4) KERNEL(t_, 4);                                                                  \
+        switch ((T) - t_) {                                                                                            \
+        case 3: KERNEL(t_, 3); break;                                                                                  \
+        case 2: KERNEL(t_, 2); break;                                                                                  \
+        case 1: KERNEL(t_, 1); break;                                                                                  \
+        }                                                                                                              \
+    } while (0)
+
 /* q8_0 rows on integer dot instructions: x comes quantized per block
  * (hg_block_xq8); |x| as u8 times w with x's sign (vpsignb) by vpmaddubsw,
  * pairs summed by vpmaddwd, the block's 8 int32 sums scaled by dw dx. */
@@ -190,23 +204,15 @@ AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *Xv, int
     int r = r0;
     for (; r + 2 <= r1; r += 2) {
         const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
-        int t = 0;
-        for (; t + 4 <= T; t += 4) q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 4);
-        switch (T - t) {
-        case 3: q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 3); break;
-        case 2: q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 2); break;
-        case 1: q8_rows2_nt_avx2(Y + (size_t)t * n + r, n, w, w + nb, X + (size_t)t * nb, nb, 1); break;
-        }
+#define GROUP(t, nt) q8_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, w, w + nb, X + (size_t)(t) * nb, nb, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
     }
     for (; r < r1; r++) {
         const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
-        int t = 0;
-        for (; t + 4 <= T; t += 4) q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 4);
-        switch (T - t) {
-        case 3: q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 3); break;
-        case 2: q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 2); break;
-        case 1: q8_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 1); break;
-        }
+#define GROUP(t, nt) q8_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, nb, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
     }
 }
 
@@ -281,13 +287,9 @@ AVX2 static void rows_n_q4_avx2(float *Y, const hg_mat *W, const void *Xv, int T
     const hg_block_xq8 *X = Xv;
     for (int r = r0; r < r1; r++) {
         const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
-        int t = 0;
-        for (; t + 4 <= T; t += 4) q4_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 4);
-        switch (T - t) {
-        case 3: q4_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 3); break;
-        case 2: q4_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 2); break;
-        case 1: q4_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * nb, nb, nb, 1); break;
-        }
+#define GROUP(t, nt) q4_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, nb, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
     }
 }
 
@@ -314,13 +316,9 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
     const float *X = Xv;
     for (int r = r0; r < r1; r++) {
         const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        int t = 0;
-        for (; t + 4 <= T; t += 4) bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 4);
-        switch (T - t) {
-        case 3: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
-        case 2: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
-        case 1: bf16_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
-        }
+#define GROUP(t, nt) bf16_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
     }
 }
 
@@ -347,13 +345,9 @@ AVX2 static void rows_n_f32_avx2(float *Y, const hg_mat *W, const void *Xv, int 
     const float *X = Xv;
     for (int r = r0; r < r1; r++) {
         const float *w = (const float *)W->data + (size_t)r * K;
-        int t = 0;
-        for (; t + 4 <= T; t += 4) f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 4);
-        switch (T - t) {
-        case 3: f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 3); break;
-        case 2: f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 2); break;
-        case 1: f32_rows_nt_avx2(Y + (size_t)t * n + r, n, w, X + (size_t)t * K, K, 1); break;
-        }
+#define GROUP(t, nt) f32_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
     }
 }
 
