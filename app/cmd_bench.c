@@ -30,7 +30,9 @@ static const char bench_usage[] =
     "JSON keys: load_s, prefill_tokens_per_s, prefill_gflops, peak_gflops, decode_s_per_token,\n"
     "weight_bytes_per_token, bandwidth_gbs, bound_s_per_token, ratio_to_bound, rss_bytes,\n"
     "kv_bytes_per_token, kernels, bandwidth_before_gbs, bandwidth_after_gbs, prefill_ratio_to_peak,\n"
-    "probe_isa.\n"
+    "probe_isa, amx (prefill on AMX tiles), kernel_isa, kernel_peak_gflops and\n"
+    "prefill_ratio_to_kernel_peak (the FMA peak of the vectors the kernels use: with\n"
+    "HUGINN_KERNELS=avx2 on an AVX-512 CPU, the AVX2 peak).\n"
     "--wave-widths W1,W2,...: also time one core-block pass (adapter and every core layer, one\n"
     "recurrence step) over W positions after the prompt, as a diffusion wave or a speculative\n"
     "verify pass runs it (median of 5): JSON \"pass_s_by_width\": {\"W1\": s, ...}.\n";
@@ -228,6 +230,11 @@ int cmd_bench(int argc, char **argv)
     double bw = (bw_before + bw_after) / 2;
     double peak = probe_peak_gflops(nthreads);
     double prefill_ratio = peak > 0 ? prefill_gflops / peak : 0;
+    /* the peak of the vectors the kernels use (AVX2 kernels forced on an
+     * AVX-512 CPU: the AVX2 peak), for the products that do not run on AMX */
+    const char *kisa = probe_kernels_isa(hg_kernels_name());
+    double kpeak = strcmp(kisa, probe_isa()) ? probe_peak_gflops_isa(nthreads, kisa) : peak;
+    double kratio = kpeak > 0 ? prefill_gflops / kpeak : 0;
     double bound = bw > 0 ? wbytes / (bw * 1e9) : 0;
     double ratio = decode_s > 0 ? bound / decode_s : 0;
     if (json) {
@@ -236,10 +243,11 @@ int cmd_bench(int argc, char **argv)
                "\"bound_s_per_token\": %.6f, \"ratio_to_bound\": %.4f, \"rss_bytes\": %zu, \"kv_bytes_per_token\": %zu, "
                "\"steps\": %d, \"prompt_tokens\": %d, \"decode_tokens\": %d, \"threads\": %d, \"weights\": \"%s\", "
                "\"kernels\": \"%s\", \"kv_dtype\": \"%s\", \"bandwidth_before_gbs\": %.2f, "
-               "\"bandwidth_after_gbs\": %.2f, \"prefill_ratio_to_peak\": %.4f, \"probe_isa\": \"%s\"",
+               "\"bandwidth_after_gbs\": %.2f, \"prefill_ratio_to_peak\": %.4f, \"probe_isa\": \"%s\", "
+               "\"amx\": %s, \"kernel_isa\": \"%s\", \"kernel_peak_gflops\": %.1f, \"prefill_ratio_to_kernel_peak\": %.4f",
                load_s, prefill_tps, prefill_gflops, peak, decode_s, wbytes, bw, bound, ratio, rss, kv_per_token, steps,
                prompt_tokens, decode_tokens, nthreads, wname, hg_kernels_name(), hg_kv_dtype_name(kvd), bw_before,
-               bw_after, prefill_ratio, probe_isa());
+               bw_after, prefill_ratio, probe_isa(), hg_kernels_amx() ? "true" : "false", kisa, kpeak, kratio);
         if (n_widths) {
             printf(", \"pass_s_by_width\": {");
             for (int i = 0; i < n_widths; i++) printf("%s\"%d\": %.6g", i ? ", " : "", widths[i], pass_s[i]);
@@ -247,11 +255,14 @@ int cmd_bench(int argc, char **argv)
         }
         printf("}\n");
     } else {
-        printf("model            %s (%s weights, %s kernels, %d steps, %d threads)\n", shape ? shape : model, wname,
-               hg_kernels_name(), steps, nthreads);
+        printf("model            %s (%s weights, %s kernels%s, %d steps, %d threads)\n", shape ? shape : model, wname,
+               hg_kernels_name(), hg_kernels_amx() ? " + AMX" : "", steps, nthreads);
         printf("load             %.3f s\n", load_s);
         printf("prefill          %d tokens: %.1f tokens/s, %.2f GFLOP/s = %.1f%% of the FMA peak %.1f GFLOP/s (%s)\n",
                prompt_tokens, prefill_tps, prefill_gflops, prefill_ratio * 100, peak, probe_isa());
+        if (strcmp(kisa, probe_isa()))
+            printf("                 %.1f%% of the FMA peak of the kernels' vectors %.1f GFLOP/s (%s)\n", kratio * 100,
+                   kpeak, kisa);
         printf("decode           %.4f s/token over %d tokens\n", decode_s, decode_tokens);
         printf("weights/token    %.1f MB\n", wbytes / 1e6);
         printf("read bandwidth   %.2f GB/s (%s loads: %.2f before, %.2f after) -> bound %.4f s/token, achieved %.1f%% of it\n",

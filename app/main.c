@@ -70,7 +70,7 @@ static int dispatch(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
-        printf("huginn %s\nkernels: %s\n", HUGINN_VERSION, hg_kernels_name());
+        printf("huginn %s\nkernels: %s%s\n", HUGINN_VERSION, hg_kernels_name(), hg_kernels_amx() ? " + AMX" : "");
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {

@@ -82,10 +82,11 @@ static float fma_scalar(long iters)
     return x[0];
 }
 
+static const char *const isa_names[] = {"scalar", "avx2", "avx512", "neon"}; /* by isa_level */
+
 const char *probe_isa(void)
 {
-    static const char *names[] = {"scalar", "avx2", "avx512", "neon"};
-    return names[isa_level()];
+    return isa_names[isa_level()];
 }
 
 static double vsum(const float *p, size_t n)
@@ -101,10 +102,10 @@ static double vsum(const float *p, size_t n)
     }
 }
 
-/* FLOPs of one call of `iters` iterations. */
-static double vfma(long iters, float *out)
+/* FLOPs of one call of `iters` iterations with the vectors of `level`. */
+static double vfma(int level, long iters, float *out)
 {
-    switch (isa_level()) {
+    switch (level) {
 #if defined(__x86_64__)
     case 2: *out = fma_avx512(iters); return (double)iters * 12 * 16 * 2;
     case 1: *out = fma_avx2(iters); return (double)iters * 12 * 8 * 2;
@@ -119,6 +120,7 @@ typedef struct job {
     const float *buf;
     size_t n;
     long iters;
+    int level;
     double sum, flops;
     float out;
 } job;
@@ -133,7 +135,7 @@ static void *bw_thread(void *arg)
 static void *fma_thread(void *arg)
 {
     job *j = arg;
-    j->flops = vfma(j->iters, &j->out);
+    j->flops = vfma(j->level, j->iters, &j->out);
     return NULL;
 }
 
@@ -153,7 +155,7 @@ double probe_bandwidth(int threads)
         double t0 = now_s();
         int started = 0;
         for (int t = 0; t < threads; t++) {
-            jobs[t] = (job){buf + per * t, per, 0, 0, 0, 0};
+            jobs[t] = (job){buf + per * t, per, 0, 0, 0, 0, 0};
             if (pthread_create(&th[t], NULL, bw_thread, &jobs[t]) != 0) break;
             started++;
         }
@@ -166,8 +168,29 @@ double probe_bandwidth(int threads)
     return best;
 }
 
-double probe_peak_gflops(int threads)
+static int level_of(const char *isa)
 {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(isa, isa_names[i])) return i;
+    return 0;
+}
+
+const char *probe_kernels_isa(const char *kernels)
+{
+    int lvl = isa_level(), want = 0;
+    if (!strncmp(kernels, "avx512", 6)) want = 2;
+    else if (!strncmp(kernels, "avx2", 4)) want = 1;
+    else if (!strncmp(kernels, "neon", 4)) want = 3;
+    /* never wider than the CPU: the probe must run here */
+    if (want == 3 ? lvl != 3 : want > lvl) want = lvl;
+    return isa_names[want];
+}
+
+double probe_peak_gflops(int threads) { return probe_peak_gflops_isa(threads, probe_isa()); }
+
+double probe_peak_gflops_isa(int threads, const char *isa)
+{
+    int level = level_of(isa);
     if (threads < 1) threads = 1;
     if (threads > 256) threads = 256;
     job jobs[256];
@@ -177,7 +200,7 @@ double probe_peak_gflops(int threads)
         double t0 = now_s(), flops = 0;
         int started = 0;
         for (int t = 0; t < threads; t++) {
-            jobs[t] = (job){NULL, 0, 50000000, 0, 0, 0};
+            jobs[t] = (job){NULL, 0, 50000000, level, 0, 0, 0};
             if (pthread_create(&th[t], NULL, fma_thread, &jobs[t]) != 0) break;
             started++;
         }

@@ -137,8 +137,13 @@ size_t hg_model_weight_bytes(const hg_model *m);
 hg_weights hg_model_weights(const hg_model *m);
 /* Bytes of weights read to decode one token at num_steps steps. */
 double hg_model_bytes_per_token(const hg_model *m, int num_steps);
-/* The kernel variant chosen for this CPU ("avx512", "avx2", "generic"). */
+/* The kernel variant chosen for this CPU ("avx512bf16", "avx2", "neon-i8mm",
+ * "generic", …; HUGINN_KERNELS=NAME forces one). */
 const char *hg_kernels_name(void);
+/* 1 when prefill products run on AMX tiles: the variant uses them (only
+ * avx512bf16, so HUGINN_KERNELS=avx2 or avx512 turns them off), the CPU has
+ * them, the OS grants them, and HUGINN_NO_AMX is not set. */
+int hg_kernels_amx(void);
 
 /* Named shapes for benchmarks and random checkpoints: "huginn-0125" (the
  * real model), "tiny" (tiny-huginn's), "demo" (demo-huginn's). */

@@ -346,7 +346,7 @@ static int always(void) { return 1; }
 
 static const hg_kernel_variant variant_generic = {
     "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic, rows_q4_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
-    hg_swiglu_generic, hg_rmsnorm_generic};
+    hg_swiglu_generic, hg_rmsnorm_generic, 0};
 
 hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
 {
@@ -397,6 +397,8 @@ const hg_kernel_variant *hg_kernels_active(void)
 }
 
 const char *hg_kernels_name(void) { return hg_kernels_active()->name; }
+
+int hg_kernels_amx(void) { return hg_kernels_active()->amx && hg_amx_available(); }
 
 /* ------------------------------------------------------------ products */
 
@@ -625,7 +627,7 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
         free(own);
         return;
     }
-    if (ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
+    if (kv->amx && ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
     if (kv->gemm && gemm_packed(pool, Y, X, W, T, ws, kv->gemm)) return;
     if (W->type == HG_MAT_F32) {
         sgemm(Y, N, X, (const float *)W->data, T, N, K);

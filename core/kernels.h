@@ -114,6 +114,8 @@ typedef struct hg_kernel_variant {
     void (*axpy)(float *y, float a, const float *x, int n);     /* y += a x       */
     void (*swiglu)(float *act, const float *g, const float *u, int n); /* silu(g) u */
     void (*rmsnorm)(float *o, const float *x, const float *w, int n, float eps);
+    int amx;                 /* prefill products may use AMX tiles (core/amx.c)
+                                where the CPU and the OS allow them           */
 } hg_kernel_variant;
 
 #if defined(__aarch64__)

@@ -467,7 +467,8 @@ const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            dot_avx2,
                                            axpy_avx2,
                                            hg_swiglu_generic,
-                                           hg_rmsnorm_generic};
+                                           hg_rmsnorm_generic,
+                                           0 /* amx */};
 
 /* ------------------------------------------------------------- AVX-512 */
 
@@ -493,33 +494,6 @@ AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, in
             a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), a1);
         }
         y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    }
-}
-
-AVX512 static inline __m512 bf16x16(const uint16_t *p)
-{
-    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-}
-
-AVX512 static void rows_bf16_avx512(float *y, const hg_mat *W, const void *xv, int r0, int r1)
-{
-    const float *x = xv;
-    int K = W->cols;
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-        int k = 0;
-        for (; k + 64 <= K; k += 64) {
-            a0 = _mm512_fmadd_ps(bf16x16(w + k), _mm512_loadu_ps(x + k), a0);
-            a1 = _mm512_fmadd_ps(bf16x16(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
-            a2 = _mm512_fmadd_ps(bf16x16(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
-            a3 = _mm512_fmadd_ps(bf16x16(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
-        }
-        for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(bf16x16(w + k), _mm512_loadu_ps(x + k), a0);
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-        for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
-        y[r] = s;
     }
 }
 
@@ -672,59 +646,21 @@ static int have_avx512(void)
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              have_avx512,
-                                             {rows_f32_avx512, rows_bf16_avx512, rows_q8_0_avx2, rows_q4_avx512},
+                                             {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_avx2, rows_q4_avx512},
                                              {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                              gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                              dot_avx512,
                                              axpy_avx512,
                                              swiglu_avx512,
-                                             rmsnorm_avx512};
+                                             rmsnorm_avx512,
+                                           0 /* amx */};
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
-/* bf16 rows with vdpbf16ps: x is split into x_hi = bf16(x) and
- * x_lo = bf16(x - x_hi), so W·x = W·x_hi + W·x_lo keeps about 16 bits of x
- * (close to f32) while each 32 weights cost two dot instructions. */
 #ifndef PREFETCH_BYTES
 #define PREFETCH_BYTES 2048
 #endif
-#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
-
-AVX512BF16 static void rows_bf16_dp(float *y, const hg_mat *W, const void *xv, int r0, int r1)
-{
-    const float *x = xv;
-    int K = W->cols;
-    if (K % 32 != 0 || K > 65536) {
-        rows_bf16_avx512(y, W, x, r0, r1);
-        return;
-    }
-    uint16_t xh[K], xl[K];
-    for (int k = 0; k < K; k++) {
-        xh[k] = hg_f32_to_bf16(x[k]);
-        xl[k] = hg_f32_to_bf16(x[k] - hg_bf16_to_f32(xh[k]));
-    }
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-        int k = 0;
-        for (; k + 64 <= K; k += 64) {
-            _mm_prefetch((const char *)(w + k) + PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)(w + k) + PREFETCH_BYTES + 64, _MM_HINT_T0);
-            __m512bh w0 = (__m512bh)_mm512_loadu_si512(w + k), w1 = (__m512bh)_mm512_loadu_si512(w + k + 32);
-            a0 = _mm512_dpbf16_ps(a0, w0, (__m512bh)_mm512_loadu_si512(xh + k));
-            a1 = _mm512_dpbf16_ps(a1, w0, (__m512bh)_mm512_loadu_si512(xl + k));
-            a2 = _mm512_dpbf16_ps(a2, w1, (__m512bh)_mm512_loadu_si512(xh + k + 32));
-            a3 = _mm512_dpbf16_ps(a3, w1, (__m512bh)_mm512_loadu_si512(xl + k + 32));
-        }
-        for (; k < K; k += 32) {
-            __m512bh w0 = (__m512bh)_mm512_loadu_si512(w + k);
-            a0 = _mm512_dpbf16_ps(a0, w0, (__m512bh)_mm512_loadu_si512(xh + k));
-            a1 = _mm512_dpbf16_ps(a1, w0, (__m512bh)_mm512_loadu_si512(xl + k));
-        }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    }
-}
 
 /* q8_0 rows with VNNI: as the AVX2 kernel, with vpdpbusd (256-bit, AVX512-VL)
  * doing the u8 x s8 products and their sums of 4 in one instruction. */
@@ -806,11 +742,12 @@ static int have_avx512bf16(void)
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
-                                                 {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni, rows_q4_vnni},
+                                                 {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_vnni, rows_q4_vnni},
                                                  {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                                  gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
                                                  axpy_avx512,
                                                  swiglu_avx512,
-                                                 rmsnorm_avx512};
+                                                 rmsnorm_avx512,
+                                                 1 /* amx */};

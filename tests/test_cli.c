@@ -534,6 +534,47 @@ static void test_help(void **state)
     }
 }
 
+/* --version and bench name the kernels, whether prefill runs on AMX, and the
+ * FMA peak of the kernels' own vectors; HUGINN_KERNELS=avx2 turns AMX off. */
+static void test_kernels_report(void **state)
+{
+    (void)state;
+    result r = run("--version");
+    assert_int_equal(r.status, 0);
+    const char *k = strstr(r.out, "kernels: ");
+    assert_non_null(k);
+    int native_avx = !strncmp(k, "kernels: avx", 12);
+    result_free(&r);
+    if (!native_avx) {
+        print_message("no AVX kernels on this CPU: the forced-avx2 report is not checked\n");
+        return;
+    }
+    setenv("HUGINN_KERNELS", "avx2", 1);
+    r = run("--version");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "kernels: avx2\n")); /* and no "+ AMX" */
+    result_free(&r);
+    r = run("bench --shape tiny --weights bf16 --steps 1 --prompt-tokens 20 --decode-tokens 1 --json");
+    unsetenv("HUGINN_KERNELS");
+    assert_int_equal(r.status, 0);
+    cJSON *j = cJSON_Parse(r.out);
+    assert_non_null(j);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "amx")));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kernels")), "avx2");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kernel_isa")), "avx2");
+    double peak = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "peak_gflops"));
+    double kpeak = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "kernel_peak_gflops"));
+    double pf = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "prefill_gflops"));
+    double kr = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "prefill_ratio_to_kernel_peak"));
+    assert_true(kpeak > 0 && peak > 0);
+    /* AVX2 vectors: at most the machine's peak (half of it on AVX-512, but
+     * neighbours make one measurement noisy) */
+    assert_true(kpeak < peak * 1.3);
+    assert_true(fabs(kr - pf / kpeak) < 1e-3 * (kr + 1e-9) + 1e-4);
+    cJSON_Delete(j);
+    result_free(&r);
+}
+
 /* ------------------------------------------------------- hostile input */
 
 /* Run a shell command line (in the temp directory); its exit status. */
@@ -700,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_readable_output), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_help),          cmocka_unit_test(test_tokenize_cli),
         cmocka_unit_test(test_run_chat),      cmocka_unit_test(test_run_generators),
+        cmocka_unit_test(test_kernels_report),
         cmocka_unit_test(test_run_trace_golden), cmocka_unit_test(test_run_trace_bad_file),
         cmocka_unit_test(test_hostile),       cmocka_unit_test(test_tokenize_memory),
     };
