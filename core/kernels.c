@@ -346,7 +346,7 @@ static int always(void) { return 1; }
 
 static const hg_kernel_variant variant_generic = {
     "generic", always, {rows_f32_generic, rows_bf16_generic, rows_q8_0_generic, rows_q4_generic}, {0}, NULL, {0}, dot_generic, axpy_generic,
-    hg_swiglu_generic, hg_rmsnorm_generic, 0};
+    hg_swiglu_generic, hg_rmsnorm_generic, .amx = 0};
 
 hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
 {
@@ -490,22 +490,22 @@ static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int 
  * X is packed once per call into panels of 16 inputs, k-major (16 floats per
  * k); each thread takes chunks of 48 rows of W, expands them to f32 a block
  * of KC columns at a time (48 x KC floats, in L2), and runs the variant's
- * 6x16 kernel for every group of 6 rows on each panel block of X (16 x KC,
- * in L1), accumulating in a (48, Tp) buffer written to Y at the chunk's end. */
-#define GEMM_MR 6
+ * panel kernel for every group of gemm_mr rows on gemm_np panel blocks of X
+ * at a time (16 x KC each, in L1), accumulating in a (48, Tp) buffer written
+ * to Y at the chunk's end. */
 #define GEMM_NR 16
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
-#define GEMM_G 8                     /* groups of rows expanded together */
-#define GEMM_ROWS (GEMM_G * GEMM_MR)
+#define GEMM_ROWS 48                 /* rows expanded together (a multiple of every gemm_mr) */
 
 typedef struct gemm_task {
     float *Y;
     const float *Xp;         /* (Tp/16, K, 16) */
     const hg_mat *W;
     int T, Tp, N, K;
-    hg_gemm6x16_fn kern;
+    hg_gemm_fn kern;
+    int mr, np;              /* the kernel's rows and panels per call   */
     float *thread_buf;       /* per thread: W rows (6, KC) + acc (6, Tp) */
     size_t thread_floats;
 } gemm_task;
@@ -514,7 +514,7 @@ static void gemm_run(void *arg, int ith, int nth)
 {
     gemm_task *t = arg;
     int K = t->K, N = t->N, Tp = t->Tp;
-    int groups = (N + GEMM_MR - 1) / GEMM_MR;
+    int mr = t->mr, chunk_groups = GEMM_ROWS / mr, groups = (N + mr - 1) / mr;
     int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
     float *wbuf = t->thread_buf + (size_t)ith * t->thread_floats, *acc = wbuf + GEMM_ROWS * GEMM_KC;
     const hg_type_traits *tt = &hg_types[t->W->type];
@@ -522,11 +522,11 @@ static void gemm_run(void *arg, int ith, int nth)
     void (*to_f32)(const void *, float *, int) = kv->to_f32[t->W->type] ? kv->to_f32[t->W->type] : tt->to_f32;
     size_t row_bytes = hg_row_bytes(t->W->type, K);
     int kc_step = GEMM_KC - GEMM_KC % tt->block, direct = t->W->type == HG_MAT_F32;
-    /* chunks of GEMM_G groups: their rows expanded once per K block (in L2),
+    /* chunks of GEMM_ROWS rows: their rows expanded once per K block (in L2),
      * each X panel block (16 x KC, in L1) used for all of them */
-    for (int c0 = g0; c0 < g1; c0 += GEMM_G) {
-        int c1 = c0 + GEMM_G < g1 ? c0 + GEMM_G : g1;
-        int n0 = c0 * GEMM_MR, n1 = c1 * GEMM_MR < N ? c1 * GEMM_MR : N, rows = n1 - n0;
+    for (int c0 = g0; c0 < g1; c0 += chunk_groups) {
+        int c1 = c0 + chunk_groups < g1 ? c0 + chunk_groups : g1;
+        int n0 = c0 * mr, n1 = c1 * mr < N ? c1 * mr : N, rows = n1 - n0;
         memset(acc, 0, sizeof(float) * (size_t)rows * (size_t)Tp);
         for (int k0 = 0; k0 < K; k0 += kc_step) {
             int kc = K - k0 < kc_step ? K - k0 : kc_step;
@@ -551,11 +551,12 @@ static void gemm_run(void *arg, int ith, int nth)
                     to_f32((const char *)t->W->data + (size_t)(n0 + j) * row_bytes + (size_t)(k0 / tt->block) * tt->block_bytes,
                            wbuf + (size_t)j * GEMM_KC, kc);
             }
-            for (int p = 0; p < Tp; p += GEMM_NR) {
+            for (int p = 0; p < Tp; p += GEMM_NR * t->np) {
+                int np = (Tp - p) / GEMM_NR < t->np ? (Tp - p) / GEMM_NR : t->np;
                 const float *xp = t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR;
-                for (int j = 0; j < rows; j += GEMM_MR)
-                    t->kern(acc + (size_t)j * Tp + p, Tp, a + (size_t)j * lda, (int)lda, xp, kc,
-                            rows - j < GEMM_MR ? rows - j : GEMM_MR);
+                for (int j = 0; j < rows; j += mr)
+                    t->kern(acc + (size_t)j * Tp + p, Tp, a + (size_t)j * lda, (int)lda, xp, (size_t)K * GEMM_NR, kc,
+                            rows - j < mr ? rows - j : mr, np);
             }
         }
         for (int i = 0; i < t->T; i++)
@@ -587,7 +588,7 @@ static void pack_run(void *arg, int ith, int nth)
 }
 
 static int gemm_packed(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws,
-                       hg_gemm6x16_fn kern)
+                       const hg_kernel_variant *kv)
 {
     int N = W->rows, K = W->cols, Tp = (T + GEMM_NR - 1) / GEMM_NR * GEMM_NR, nth = hg_pool_size(pool);
     size_t thread_floats = ((size_t)GEMM_ROWS * GEMM_KC + (size_t)GEMM_ROWS * Tp + 15) & ~(size_t)15;
@@ -597,7 +598,8 @@ static int gemm_packed(hg_pool *pool, float *Y, const float *X, const hg_mat *W,
     if (!buf) return 0;
     pack_task pt = {buf, X, T, Tp, K};
     hg_pool_run(pool, pack_run, &pt);
-    gemm_task gt = {Y, buf, W, T, Tp, N, K, kern, buf + xp, thread_floats};
+    int mr = kv->gemm_mr > 0 && kv->gemm_mr <= GEMM_ROWS && GEMM_ROWS % kv->gemm_mr == 0 ? kv->gemm_mr : 6;
+    gemm_task gt = {Y, buf, W, T, Tp, N, K, kv->gemm, mr, kv->gemm_np > 1 ? kv->gemm_np : 1, buf + xp, thread_floats};
     hg_pool_run(pool, gemm_run, &gt);
     free(own);
     return 1;
@@ -628,7 +630,7 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
         return;
     }
     if (kv->amx && ws && ws->amx && hg_amx_matmul(pool, Y, X, W, T, ws->amx)) return;
-    if (kv->gemm && gemm_packed(pool, Y, X, W, T, ws, kv->gemm)) return;
+    if (kv->gemm && gemm_packed(pool, Y, X, W, T, ws, kv)) return;
     if (W->type == HG_MAT_F32) {
         sgemm(Y, N, X, (const float *)W->data, T, N, K);
         return;
@@ -655,15 +657,17 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
     free(own);
 }
 
-/* C(m, 16) += A(m, k) B(k, 16): the reference of the panel kernels. */
-void hg_gemm6x16_generic(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
+/* C(m, 16 np) += A(m, k) [B_0 .. B_np-1]: the reference of the panel kernels. */
+void hg_gemm_generic(float *C, int ldc, const float *A, int lda, const float *B, size_t bstride, int k, int m, int np)
 {
-    for (int j = 0; j < m; j++) {
-        float acc[GEMM_NR] = {0};
-        for (int p = 0; p < k; p++)
-            for (int i = 0; i < GEMM_NR; i++) acc[i] += A[(size_t)j * lda + p] * B[(size_t)p * GEMM_NR + i];
-        for (int i = 0; i < GEMM_NR; i++) C[(size_t)j * ldc + i] += acc[i];
-    }
+    for (int q = 0; q < np; q++)
+        for (int j = 0; j < m; j++) {
+            float acc[GEMM_NR] = {0};
+            for (int p = 0; p < k; p++)
+                for (int i = 0; i < GEMM_NR; i++)
+                    acc[i] += A[(size_t)j * lda + p] * B[(size_t)q * bstride + (size_t)p * GEMM_NR + i];
+            for (int i = 0; i < GEMM_NR; i++) C[(size_t)j * ldc + q * GEMM_NR + i] += acc[i];
+        }
 }
 
 /* ------------------------------------------------------ vector helpers */

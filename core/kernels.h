@@ -94,11 +94,13 @@ typedef void (*hg_rows_fn)(float *y, const hg_mat *W, const void *x, int r0, int
  * every row of W read once for all T inputs.  Y rows are W->rows apart, X
  * rows hg_x_bytes(x_format, W->cols) apart. */
 typedef void (*hg_rows_n_fn)(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1);
-/* Prefill panels: C(m, 16) += A(m, k) B(k, 16) for m <= 6, with A row-major
- * (rows lda apart: weights expanded to f32), B k-major (16 floats per k: a
- * panel of 16 inputs), C rows ldc apart. */
-typedef void (*hg_gemm6x16_fn)(float *C, int ldc, const float *A, int lda, const float *B, int k, int m);
-void hg_gemm6x16_generic(float *C, int ldc, const float *A, int lda, const float *B, int k, int m);
+/* Prefill panels: C(m, 16 np) += A(m, k) [B_0 .. B_np-1] for m <= the
+ * variant's gemm_mr and np <= its gemm_np, with A row-major (rows lda apart:
+ * weights expanded to f32), B_i = B + i bstride k-major (16 floats per k: a
+ * panel of 16 inputs), C rows ldc apart (panel i's columns at C + 16 i). */
+typedef void (*hg_gemm_fn)(float *C, int ldc, const float *A, int lda, const float *B, size_t bstride, int k, int m,
+                           int np);
+void hg_gemm_generic(float *C, int ldc, const float *A, int lda, const float *B, size_t bstride, int k, int m, int np);
 
 #define HG_SMALL_BATCH 16
 
@@ -107,7 +109,7 @@ typedef struct hg_kernel_variant {
     int (*available)(void);
     hg_rows_fn rows[HG_MAT_NTYPES];       /* by hg_mat_type; NULL: generic */
     hg_rows_n_fn rows_n[HG_MAT_NTYPES];   /* NULL: rows, once per input    */
-    hg_gemm6x16_fn gemm;                  /* NULL: OpenBLAS on expanded tiles */
+    hg_gemm_fn gemm;                      /* NULL: OpenBLAS on expanded tiles */
     /* n values of a row (from a block boundary) to f32; NULL: the type's to_f32 */
     void (*to_f32[HG_MAT_NTYPES])(const void *src, float *dst, int n);
     float (*dot)(const float *a, const float *b, int n);        /* sum a[i] b[i]  */
@@ -116,6 +118,7 @@ typedef struct hg_kernel_variant {
     void (*rmsnorm)(float *o, const float *x, const float *w, int n, float eps);
     int amx;                 /* prefill products may use AMX tiles (core/amx.c)
                                 where the CPU and the OS allow them           */
+    int gemm_mr, gemm_np;    /* gemm's most rows (a divisor of 48) and panels */
 } hg_kernel_variant;
 
 #if defined(__aarch64__)

@@ -399,7 +399,8 @@ static void q8_0_to_f32_neon(const void *src, float *dst, int n)
 
 /* C(m, 16) += A(m, k) B(k, 16): 6 x 4 accumulators of 4 lanes, four loads
  * of B and a broadcast of A per row and k. */
-static void gemm6x16_neon(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
+static void gemm6x16_neon(float *C, int ldc, const float *A, int lda, const float *B, size_t bstride, int k, int m,
+                          int np)
 {
     const float *a[6];
     for (int j = 0; j < 6; j++) a[j] = A + (size_t)(j < m ? j : 0) * lda;
@@ -508,7 +509,7 @@ static int have_i8mm(void) { return have_bf16() && (hg_arm_features() & HG_ARM_I
 
 #define NEON_COMMON                                                                                     \
     .rows[HG_MAT_F32] = rows_f32_neon, .rows_n[HG_MAT_F32] = rows_n_f32_neon,                          \
-    .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon,                                     \
+    .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon, .gemm_mr = 6, .gemm_np = 1,                                  \
     .to_f32[HG_MAT_BF16] = bf16_to_f32_neon, .to_f32[HG_MAT_Q8_0] = q8_0_to_f32_neon, .dot = dot_neon, \
     .axpy = axpy_neon, .swiglu = swiglu_neon, .rmsnorm = rmsnorm_neon, .to_f32[HG_MAT_Q4] = hg_q4_to_f32_neon
 

@@ -392,9 +392,10 @@ AVX2 static void q8_0_to_f32_avx2(const void *src, float *dst, int n)
     }
 }
 
-/* C(m, 16) += A(m, k) B(k, 16): 6 x 2 accumulators, a broadcast of A and two
- * loads of B per k. */
-AVX2 static void gemm6x16_avx2(float *C, int ldc, const float *A, int lda, const float *B, int k, int m)
+/* C(m, 16) += A(m, k) B(k, 16) for m <= 6 (one panel): 6 x 2 accumulators,
+ * a broadcast of A and two loads of B per k. */
+AVX2 static void gemm6x16_avx2(float *C, int ldc, const float *A, int lda, const float *B, size_t bstride, int k, int m,
+                               int np)
 {
     const float *a[6];
     for (int j = 0; j < 6; j++) a[j] = A + (size_t)(j < m ? j : 0) * lda;
@@ -468,11 +469,58 @@ const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            axpy_avx2,
                                            hg_swiglu_generic,
                                            hg_rmsnorm_generic,
-                                           0 /* amx */};
+                                           .amx = 0, .gemm_mr = 6, .gemm_np = 1};
 
 /* ------------------------------------------------------------- AVX-512 */
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+
+/* C(m, 16 np) += A(m, k) [B_0 B_1] for m <= 8, np <= 2: 8 x np zmm
+ * accumulators, per k np loads of B and 8 broadcasts of A (16 FMAs to 10
+ * loads with two panels; 26 of the 32 registers, so nothing spills).  Rows
+ * past m repeat row 0 and are not stored. */
+#define GEMM512_STEP(J)                                                                                            \
+    do {                                                                                                           \
+        __m512 av = _mm512_set1_ps(a[J][p]);                                                                       \
+        c##J##0 = _mm512_fmadd_ps(av, b0, c##J##0);                                                                \
+        if (two) c##J##1 = _mm512_fmadd_ps(av, b1, c##J##1);                                                       \
+    } while (0)
+
+__attribute__((always_inline)) AVX512 static inline void gemm8_avx512(float *C, int ldc, const float *A, int lda,
+                                                                      const float *B, size_t bstride, int k, int m,
+                                                                      const int two)
+{
+    const float *a[8];
+    for (int j = 0; j < 8; j++) a[j] = A + (size_t)(j < m ? j : 0) * lda;
+    const float *B1 = B + bstride;
+    __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c10 = z, c20 = z, c30 = z, c40 = z, c50 = z, c60 = z, c70 = z;
+    __m512 c01 = z, c11 = z, c21 = z, c31 = z, c41 = z, c51 = z, c61 = z, c71 = z;
+    for (int p = 0; p < k; p++) {
+        __m512 b0 = _mm512_loadu_ps(B + (size_t)p * 16), b1 = two ? _mm512_loadu_ps(B1 + (size_t)p * 16) : z;
+        GEMM512_STEP(0);
+        GEMM512_STEP(1);
+        GEMM512_STEP(2);
+        GEMM512_STEP(3);
+        GEMM512_STEP(4);
+        GEMM512_STEP(5);
+        GEMM512_STEP(6);
+        GEMM512_STEP(7);
+    }
+    __m512 c[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+    for (int j = 0; j < m; j++)
+        for (int i = 0; i < 1 + two; i++) {
+            float *cj = C + (size_t)j * ldc + 16 * i;
+            _mm512_storeu_ps(cj, _mm512_add_ps(_mm512_loadu_ps(cj), c[j][i]));
+        }
+}
+
+AVX512 static void gemm8x32_avx512(float *C, int ldc, const float *A, int lda, const float *B, size_t bstride, int k,
+                                   int m, int np)
+{
+    if (np == 2) gemm8_avx512(C, ldc, A, lda, B, bstride, k, m, 1);
+    else gemm8_avx512(C, ldc, A, lda, B, bstride, k, m, 0);
+}
 
 AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, int r0, int r1)
 {
@@ -648,13 +696,13 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              have_avx512,
                                              {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_avx2, rows_q4_avx512},
                                              {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
-                                             gemm6x16_avx2,
+                                             gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                              dot_avx512,
                                              axpy_avx512,
                                              swiglu_avx512,
                                              rmsnorm_avx512,
-                                           0 /* amx */};
+                                           .amx = 0, .gemm_mr = 8, .gemm_np = 2};
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
@@ -744,10 +792,10 @@ const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
                                                  {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_vnni, rows_q4_vnni},
                                                  {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
-                                                 gemm6x16_avx2,
+                                                 gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
                                                  axpy_avx512,
                                                  swiglu_avx512,
                                                  rmsnorm_avx512,
-                                                 1 /* amx */};
+                                                 .amx = 1, .gemm_mr = 8, .gemm_np = 2};

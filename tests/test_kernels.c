@@ -572,33 +572,37 @@ static void test_variant_to_f32(void **state)
     print_message("%d variant row expansion(s) checked\n", tested);
 }
 
-/* Every variant's 6x16 panel kernel against the generic one, for every m and
- * a few k, adding into C. */
+/* Every variant's panel kernel against the generic one, for every m up to
+ * its gemm_mr, every np up to its gemm_np and a few k, adding into C. */
 static void test_gemm_kernels(void **state)
 {
     (void)state;
-    enum { K = 37, LDA = 40, LDC = 20 };
-    float A[6 * LDA], B[K * 16], C0[6 * LDC], C1[6 * LDC];
+    enum { K = 37, LDA = 40, LDC = 40, MR = 16, BSTRIDE = K * 16 + 8 };
+    float A[MR * LDA], B[2 * BSTRIDE], C0[MR * LDC], C1[MR * LDC];
     unsigned s = 31;
-    for (int i = 0; i < 6 * LDA; i++) A[i] = frand(&s);
-    for (int i = 0; i < K * 16; i++) B[i] = frand(&s);
+    for (int i = 0; i < MR * LDA; i++) A[i] = frand(&s);
+    for (int i = 0; i < 2 * BSTRIDE; i++) B[i] = frand(&s);
     int tested = 0;
     for (int v = 0; v < hg_kernel_variant_count(); v++) {
         const hg_kernel_variant *kv = hg_kernel_variant_at(v);
         if (!kv->available() || !kv->gemm) continue;
+        assert_true(kv->gemm_mr >= 1 && kv->gemm_mr <= MR && 48 % kv->gemm_mr == 0);
+        assert_true(kv->gemm_np >= 1 && kv->gemm_np <= 2);
         tested++;
-        for (int m = 1; m <= 6; m++)
-            for (int k = 0; k <= K; k += 9) {
-                for (int i = 0; i < 6 * LDC; i++) C0[i] = C1[i] = (float)i;
-                hg_gemm6x16_generic(C0, LDC, A, LDA, B, k, m);
-                kv->gemm(C1, LDC, A, LDA, B, k, m);
-                for (int j = 0; j < 6; j++)
-                    for (int i = 0; i < LDC; i++) {
-                        float want = C0[j * LDC + i], got = C1[j * LDC + i];
-                        if (j >= m || i >= 16) assert_true(got == (float)(j * LDC + i)); /* untouched */
-                        else if (!(fabsf(got - want) <= 1e-5f * (fabsf(want) + k))) fail_msg("%s gemm m=%d k=%d", kv->name, m, k);
-                    }
-            }
+        for (int np = 1; np <= kv->gemm_np; np++)
+            for (int m = 1; m <= kv->gemm_mr; m++)
+                for (int k = 0; k <= K; k += 9) {
+                    for (int i = 0; i < MR * LDC; i++) C0[i] = C1[i] = (float)i;
+                    hg_gemm_generic(C0, LDC, A, LDA, B, BSTRIDE, k, m, np);
+                    kv->gemm(C1, LDC, A, LDA, B, BSTRIDE, k, m, np);
+                    for (int j = 0; j < MR; j++)
+                        for (int i = 0; i < LDC; i++) {
+                            float want = C0[j * LDC + i], got = C1[j * LDC + i];
+                            if (j >= m || i >= 16 * np) assert_true(got == (float)(j * LDC + i)); /* untouched */
+                            else if (!(fabsf(got - want) <= 1e-5f * (fabsf(want) + k)))
+                                fail_msg("%s gemm m=%d np=%d k=%d", kv->name, m, np, k);
+                        }
+                }
     }
     print_message("%d panel gemm kernel(s) checked\n", tested);
 }
