@@ -1,0 +1,238 @@
+/* kernels_x86_q4.c — the q4 row kernels of the x86 variants (AVX2+FMA,
+ * AVX-512BW, AVX-512 VNNI), compiled with target attributes and chosen at
+ * run time with the rest of kernels_x86.c.
+ *
+ * A q4 row is streamed once per token, so its kernel must keep up with
+ * memory: 18 bytes per 32 weights leave a core a few cycles per block.
+ * What makes that possible:
+ * - the block scales are decoded for a group of blocks at once: the dz
+ *   words gathered (vpgatherdd at the 18-byte stride), d = the 12-bit float
+ *   moved into an f32's exponent and mantissa and scaled by a power of two
+ *   (exact, subnormal f16 scales included), z = dz >> 12, in vectors;
+ * - the zero point leaves the inner loop: sum d (q - z) dx qx = d dx sum
+ *   q qx - d z sx with sx = dx sum qx, the last term a vector FMA per group;
+ * - x's scales (and, for 512-bit loads, its int8 values) are copied once
+ *   per call into contiguous arrays, so that a group loads them as vectors;
+ * - per block: one 16-byte load broadcast to both lanes, one variable shift
+ *   (0 in the low lane, 4 in the high one) and one and give the 32 nibbles
+ *   in x's order; vpmaddubsw + vpmaddwd (or vpdpbusd) sum the products in
+ *   int32, then one convert and one FMA with d dx. */
+#include "kernels.h"
+
+#include <immintrin.h>
+
+/* Blocks of x handled per pass over the rows (x's copies live on the stack):
+ * 1024 blocks = 32768 values, more than any matrix of the model. */
+#define Q4_XB 1024
+/* software prefetch distance of the weights (bytes) */
+#define Q4_PF 1024
+
+/* d of a block by the scalar route (the group tails). */
+static inline float q4_d_scalar(uint16_t dz) { return hg_q4_d(dz); }
+
+/* ------------------------------------------------------------ AVX2+FMA */
+
+#define AVX2Q4 __attribute__((target("avx2,fma")))
+
+AVX2Q4 static inline float q4_hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+/* d of 8 blocks from their dz words (low 16 bits of each lane): the 12 bits
+ * are bits 3..14 of an f16, so (dz & 0xfff) << 16 is that f16 in an f32's
+ * top bits (its exponent field as the f32's, biased by 15 instead of 127),
+ * which 2^(127-15) fixes, times 2^-8: exact for zero, subnormal and normal
+ * f16 values alike. */
+AVX2Q4 static inline __m256 q4_d8_avx2(__m256i dz)
+{
+    __m256i bits = _mm256_slli_epi32(_mm256_and_si256(dz, _mm256_set1_epi32(0xfff)), 16);
+    return _mm256_mul_ps(_mm256_castsi256_ps(bits), _mm256_set1_ps(0x1p104f));
+}
+
+/* The 32 nibbles of a block as u8 in x's order: low nibbles (values 0..15)
+ * in the low lane, high nibbles (values 16..31) in the high lane. */
+AVX2Q4 static inline __m256i q4_nibbles_avx2(const uint8_t *qs)
+{
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+}
+
+/* sum over a block of q qx as 8 int32 lanes (vpmaddubsw: u8 x s8, pairs
+ * summed to int16 without saturation: 2 * 15 * 127 < 2^15). */
+AVX2Q4 static inline __m256 q4_dot_avx2(const hg_block_q4 *w, const int8_t *xq)
+{
+    __m256i p16 = _mm256_maddubs_epi16(q4_nibbles_avx2(w->qs), _mm256_loadu_si256((const __m256i *)xq));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+/* Rows [r0, r1) over blocks [b0, b0 + nb) of x (xd, xs: x's d and s from
+ * block b0), y[r] set (first pass) or added to. */
+AVX2Q4 static void q4_pass_avx2(float *y, const hg_mat *W, const hg_block_xq8 *x, const float *xd, const float *xs,
+                                int b0, int nb, int r0, int r1, int add)
+{
+    const int nbr = W->cols / HG_QK;
+    const __m256i idx = _mm256_setr_epi32(0, 18, 36, 54, 72, 90, 108, 126);
+    const __m256i lo16 = _mm256_set1_epi32(0xffff);
+    for (int r = r0; r < r1; r++) {
+        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nbr + b0;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), corr = _mm256_setzero_ps();
+        float tail = 0;
+        int b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            const char *p = (const char *)(w + b);
+            _mm_prefetch(p + Q4_PF, _MM_HINT_T0);
+            _mm_prefetch(p + Q4_PF + 64, _MM_HINT_T0);
+            _mm_prefetch(p + Q4_PF + 128, _MM_HINT_T0);
+            __m256i dz = _mm256_and_si256(_mm256_i32gather_epi32((const int *)p, idx, 1), lo16);
+            __m256 d = q4_d8_avx2(dz);
+            __m256 z = _mm256_cvtepi32_ps(_mm256_srli_epi32(dz, 12));
+            corr = _mm256_fmadd_ps(_mm256_mul_ps(d, z), _mm256_loadu_ps(xs + b), corr);
+            float sc[8] __attribute__((aligned(32)));
+            _mm256_store_ps(sc, _mm256_mul_ps(d, _mm256_loadu_ps(xd + b)));
+            const hg_block_xq8 *xb = x + b;
+            a0 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 0, xb[0].qs), _mm256_broadcast_ss(sc + 0), a0);
+            a1 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 1, xb[1].qs), _mm256_broadcast_ss(sc + 1), a1);
+            a0 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 2, xb[2].qs), _mm256_broadcast_ss(sc + 2), a0);
+            a1 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 3, xb[3].qs), _mm256_broadcast_ss(sc + 3), a1);
+            a0 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 4, xb[4].qs), _mm256_broadcast_ss(sc + 4), a0);
+            a1 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 5, xb[5].qs), _mm256_broadcast_ss(sc + 5), a1);
+            a0 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 6, xb[6].qs), _mm256_broadcast_ss(sc + 6), a0);
+            a1 = _mm256_fmadd_ps(q4_dot_avx2(w + b + 7, xb[7].qs), _mm256_broadcast_ss(sc + 7), a1);
+        }
+        for (; b < nb; b++) {
+            float d = q4_d_scalar(w[b].dz);
+            a0 = _mm256_fmadd_ps(q4_dot_avx2(w + b, x[b].qs), _mm256_set1_ps(d * xd[b]), a0);
+            tail += d * (float)hg_q4_z(w[b].dz) * xs[b];
+        }
+        float s = q4_hsum256(_mm256_sub_ps(_mm256_add_ps(a0, a1), corr)) - tail;
+        y[r] = add ? y[r] + s : s;
+    }
+}
+
+void hg_rows_q4_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1);
+AVX2Q4 void hg_rows_q4_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
+{
+    const hg_block_xq8 *x = xv;
+    int nb = W->cols / HG_QK;
+    float xd[Q4_XB] __attribute__((aligned(32))), xs[Q4_XB] __attribute__((aligned(32)));
+    for (int b0 = 0; b0 < nb; b0 += Q4_XB) {
+        int n = nb - b0 < Q4_XB ? nb - b0 : Q4_XB;
+        for (int i = 0; i < n; i++) xd[i] = x[b0 + i].d, xs[i] = x[b0 + i].s;
+        q4_pass_avx2(y, W, x + b0, xd, xs, b0, n, r0, r1, b0 > 0);
+    }
+}
+
+/* ------------------------------------------------------------- AVX-512 */
+
+/* Two blocks per 512-bit vector: block b's 32 nibbles in the low 256 bits,
+ * b + 1's in the high, in x's order, against x's two blocks of int8 copied
+ * contiguously; 16 blocks' scales per group. */
+#define AVX512Q4 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define AVX512Q4VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+
+AVX512Q4 static inline __m512i q4_nibbles2_avx512(const hg_block_q4 *w)
+{
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)w[0].qs));
+    v = _mm512_mask_broadcast_i32x4(v, 0xff00, _mm_loadu_si128((const __m128i *)w[1].qs));
+    v = _mm512_srlv_epi32(v, _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4));
+    return _mm512_and_si512(v, _mm512_set1_epi8(15));
+}
+
+AVX512Q4 static inline __m512 q4_d16_avx512(__m512i dz)
+{
+    __m512i bits = _mm512_slli_epi32(_mm512_and_si512(dz, _mm512_set1_epi32(0xfff)), 16);
+    return _mm512_mul_ps(_mm512_castsi512_ps(bits), _mm512_set1_ps(0x1p104f));
+}
+
+/* The pass over rows, for the plain AVX-512BW products (vnni = 0) and the
+ * VNNI ones (vnni = 1): one body, the product chosen at compile time. */
+#define Q4_PASS_AVX512(NAME, ATTR, DOT2)                                                                               \
+    ATTR static void NAME(float *y, const hg_mat *W, const int8_t *xq, const float *xd, const float *xs, int b0,      \
+                          int nb, int r0, int r1, int add)                                                             \
+    {                                                                                                                  \
+        const int nbr = W->cols / HG_QK;                                                                               \
+        const __m512i idx = _mm512_setr_epi32(0, 18, 36, 54, 72, 90, 108, 126, 144, 162, 180, 198, 216, 234, 252, 270); \
+        const __m512i lo16 = _mm512_set1_epi32(0xffff);                                                               \
+        for (int r = r0; r < r1; r++) {                                                                                \
+            const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nbr + b0;                               \
+            __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), corr = _mm512_setzero_ps();                   \
+            float tail = 0;                                                                                            \
+            int b = 0;                                                                                                 \
+            for (; b + 16 <= nb; b += 16) {                                                                            \
+                const char *p = (const char *)(w + b);                                                                 \
+                _mm_prefetch(p + Q4_PF, _MM_HINT_T0);                                                                  \
+                _mm_prefetch(p + Q4_PF + 64, _MM_HINT_T0);                                                             \
+                _mm_prefetch(p + Q4_PF + 128, _MM_HINT_T0);                                                            \
+                _mm_prefetch(p + Q4_PF + 192, _MM_HINT_T0);                                                            \
+                _mm_prefetch(p + Q4_PF + 256, _MM_HINT_T0);                                                            \
+                __m512i dz = _mm512_and_si512(_mm512_i32gather_epi32(idx, p, 1), lo16);                               \
+                __m512 d = q4_d16_avx512(dz);                                                                          \
+                __m512 z = _mm512_cvtepi32_ps(_mm512_srli_epi32(dz, 12));                                              \
+                corr = _mm512_fmadd_ps(_mm512_mul_ps(d, z), _mm512_loadu_ps(xs + b), corr);                            \
+                __m512 sc = _mm512_mul_ps(d, _mm512_loadu_ps(xd + b));                                                 \
+                const int8_t *xb = xq + (size_t)b * HG_QK;                                                             \
+                for (int j = 0; j < 8; j += 2) {                                                                       \
+                    __m512i i0 = _mm512_set_epi32(2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1,    \
+                                                  2 * j + 1, 2 * j + 1, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j,      \
+                                                  2 * j, 2 * j);                                                       \
+                    __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(2));                                           \
+                    a0 = _mm512_fmadd_ps(DOT2(w + b + 2 * j, xb + 64 * j), _mm512_permutexvar_ps(i0, sc), a0);         \
+                    a1 = _mm512_fmadd_ps(DOT2(w + b + 2 * j + 2, xb + 64 * j + 64), _mm512_permutexvar_ps(i1, sc),     \
+                                         a1);                                                                          \
+                }                                                                                                      \
+            }                                                                                                          \
+            for (; b < nb; b++) { /* the tail, one block at a time in 256 bits */                                      \
+                float d = q4_d_scalar(w[b].dz);                                                                        \
+                __m256i p16 = _mm256_maddubs_epi16(q4_nibbles_avx2(w[b].qs),                                           \
+                                                   _mm256_loadu_si256((const __m256i *)(xq + (size_t)b * HG_QK)));     \
+                __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));                          \
+                a0 = _mm512_add_ps(a0, _mm512_castps256_ps512(_mm256_mul_ps(p, _mm256_set1_ps(d * xd[b]))));          \
+                tail += d * (float)hg_q4_z(w[b].dz) * xs[b];                                                           \
+            }                                                                                                          \
+            float s = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(a0, a1), corr)) - tail;                         \
+            y[r] = add ? y[r] + s : s;                                                                                 \
+        }                                                                                                              \
+    }
+
+AVX512Q4 static inline __m512 q4_dot2_avx512(const hg_block_q4 *w, const int8_t *xq)
+{
+    __m512i p16 = _mm512_maddubs_epi16(q4_nibbles2_avx512(w), _mm512_loadu_si512(xq));
+    return _mm512_cvtepi32_ps(_mm512_madd_epi16(p16, _mm512_set1_epi16(1)));
+}
+
+AVX512Q4VNNI static inline __m512 q4_dot2_vnni(const hg_block_q4 *w, const int8_t *xq)
+{
+    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q4_nibbles2_avx512(w), _mm512_loadu_si512(xq)));
+}
+
+Q4_PASS_AVX512(q4_pass_avx512, AVX512Q4, q4_dot2_avx512)
+Q4_PASS_AVX512(q4_pass_vnni, AVX512Q4VNNI, q4_dot2_vnni)
+
+/* x's values and scales copied contiguously, then the passes. */
+#define Q4_ROWS_AVX512(NAME, ATTR, PASS)                                                                               \
+    void NAME(float *y, const hg_mat *W, const void *xv, int r0, int r1);                                              \
+    ATTR void NAME(float *y, const hg_mat *W, const void *xv, int r0, int r1)                                          \
+    {                                                                                                                  \
+        const hg_block_xq8 *x = xv;                                                                                    \
+        int nb = W->cols / HG_QK;                                                                                      \
+        float xd[Q4_XB] __attribute__((aligned(64))), xs[Q4_XB] __attribute__((aligned(64)));                         \
+        int8_t xq[Q4_XB * HG_QK] __attribute__((aligned(64)));                                                         \
+        for (int b0 = 0; b0 < nb; b0 += Q4_XB) {                                                                       \
+            int n = nb - b0 < Q4_XB ? nb - b0 : Q4_XB;                                                                 \
+            for (int i = 0; i < n; i++) {                                                                              \
+                xd[i] = x[b0 + i].d, xs[i] = x[b0 + i].s;                                                              \
+                _mm256_store_si256((__m256i *)(xq + (size_t)i * HG_QK),                                                \
+                                   _mm256_loadu_si256((const __m256i *)x[b0 + i].qs));                                 \
+            }                                                                                                          \
+            PASS(y, W, xq, xd, xs, b0, n, r0, r1, b0 > 0);                                                             \
+        }                                                                                                              \
+    }
+
+Q4_ROWS_AVX512(hg_rows_q4_avx512, AVX512Q4, q4_pass_avx512)
+Q4_ROWS_AVX512(hg_rows_q4_vnni, AVX512Q4VNNI, q4_pass_vnni)
