@@ -26,10 +26,18 @@
  * 1024 blocks = 32768 values, more than any matrix of the model. */
 #define Q4_XB 1024
 /* software prefetch distance of the weights (bytes) */
-#define Q4_PF 1024
+#ifndef Q4_PF
+#define Q4_PF 2048
+#endif
 
-/* d of a block by the scalar route (the group tails). */
-static inline float q4_d_scalar(uint16_t dz) { return hg_q4_d(dz); }
+/* d of a block by the scalar route (the group tails), as q4_d8_avx2 does it. */
+static inline float q4_d_scalar(uint16_t dz)
+{
+    uint32_t u = (uint32_t)(dz & 0xfffu) << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f * 0x1p104f;
+}
 
 /* ------------------------------------------------------------ AVX2+FMA */
 
