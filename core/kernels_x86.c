@@ -216,7 +216,8 @@ AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *Xv, int
     }
 }
 
-/* q4 rows: the 32 nibbles of a block unpacked to u8 (values 0..15, the low
+/* q4 batch rows and expansion (the one-input rows: kernels_x86_q4.c): the
+ * 32 nibbles of a block unpacked to u8 (values 0..15, the low
  * nibbles in the low lane, the high ones in the high lane), times x's int8
  * by vpmaddubsw (u8 x s8: no sign trick needed), pairs summed by vpmaddwd;
  * the zero point enters once per block as d z sx (sx = dx sum(qx)). */

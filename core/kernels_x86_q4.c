@@ -11,12 +11,17 @@
  *   (exact, subnormal f16 scales included), z = dz >> 12, in vectors;
  * - the zero point leaves the inner loop: sum d (q - z) dx qx = d dx sum
  *   q qx - d z sx with sx = dx sum qx, the last term a vector FMA per group;
- * - x's scales (and, for 512-bit loads, its int8 values) are copied once
- *   per call into contiguous arrays, so that a group loads them as vectors;
- * - per block: one 16-byte load broadcast to both lanes, one variable shift
- *   (0 in the low lane, 4 in the high one) and one and give the 32 nibbles
- *   in x's order; vpmaddubsw + vpmaddwd (or vpdpbusd) sum the products in
- *   int32, then one convert and one FMA with d dx. */
+ * - x's scales are copied once per call into contiguous arrays, and its
+ *   int8 values regrouped to match the nibbles: per group of 2 (AVX2) or 4
+ *   (AVX-512) blocks, their values 0..15, then their values 16..31;
+ * - 2 or 4 blocks' 16-byte nibble arrays side by side in one vector: one
+ *   and gives their low nibbles, one shift + and their high nibbles;
+ *   vpmaddubsw on both, summed in int16, then vpmaddwd (or two vpdpbusd)
+ *   sum the products in int32 per block and lane, then one convert and one
+ *   FMA with d dx per vector.
+ * Measured on Sapphire Rapids (2 threads, full shape, 32 steps): the old
+ * kernels (a scalar scale and zero point per block) decoded at 2.18 s/token
+ * with AVX2 and 2.70 with VNNI, these at about 1.17 and 1.08 (README, Speed). */
 #include "kernels.h"
 
 #include <immintrin.h>
