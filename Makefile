@@ -65,9 +65,9 @@ BUILD   ?= build
 BIN     ?= huginn
 # Arch-specific sources: x86 kernels and AMX on x86-64 only, NEON kernels on
 # aarch64 only; amx_none.c stands in for amx.c elsewhere.
-ARCH_SRC_x86_64  := core/kernels_x86.c core/amx.c
+ARCH_SRC_x86_64  := core/kernels_x86.c core/kernels_x86_q4.c core/amx.c
 ARCH_SRC_aarch64 := core/kernels_arm.c core/amx_none.c
-ARCH_SRC_ALL     := core/kernels_x86.c core/amx.c core/kernels_arm.c core/amx_none.c
+ARCH_SRC_ALL     := core/kernels_x86.c core/kernels_x86_q4.c core/amx.c core/kernels_arm.c core/amx_none.c
 CORE_SRC := $(filter-out $(ARCH_SRC_ALL),$(wildcard core/*.c)) \
             $(if $(ARCH_SRC_$(ARCH)),$(ARCH_SRC_$(ARCH)),core/amx_none.c)
 UI_SRC   := $(wildcard ui/*.c)

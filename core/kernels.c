@@ -68,9 +68,8 @@ static uint16_t q4_d_bits(float d)
 {
     if (!(d > 0)) return 0;
     uint32_t h = hg_f32_to_f16(d * 0x1p8f) & 0x7fffu;
-    if (h >= 0x7c00u) return 0xfff; /* beyond the f16 range: the largest */
-    h = (h + 4) >> 3;               /* 7 mantissa bits, rounded (a carry moves into the exponent) */
-    return (uint16_t)(h > 0xfff ? 0xfff : h);
+    h = h >= 0x7c00u ? 0xf7fu : (h + 4) >> 3; /* 7 mantissa bits, rounded (a carry moves into the exponent) */
+    return (uint16_t)(h > 0xf7fu ? 0xf7fu : h); /* at most the largest finite value: exponent 31 is inf/NaN */
 }
 
 /* Round to nearest (ties to even) without a libm call: |v| < 2^22. */

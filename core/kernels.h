@@ -121,6 +121,13 @@ typedef struct hg_kernel_variant {
     int gemm_mr, gemm_np;    /* gemm's most rows (a divisor of 48) and panels */
 } hg_kernel_variant;
 
+#if defined(__x86_64__)
+/* q4 rows of the x86 variants (core/kernels_x86_q4.c): AVX2+FMA, AVX-512BW,
+ * AVX-512 VNNI. */
+void hg_rows_q4_avx2(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_rows_q4_avx512(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_rows_q4_vnni(float *y, const hg_mat *W, const void *x, int r0, int r1);
+#endif
 #if defined(__aarch64__)
 /* NEON kernels of q4 (core/kernels_arm_q4.c) for the NEON variants' tables:
  * rows on SMULL/SADALP (ARMv8.0) and on SDOT (asimddp), rows to f32. */

@@ -216,7 +216,8 @@ AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *Xv, int
     }
 }
 
-/* q4 rows: the 32 nibbles of a block unpacked to u8 (values 0..15, the low
+/* q4 batch rows and expansion (the one-input rows: kernels_x86_q4.c): the
+ * 32 nibbles of a block unpacked to u8 (values 0..15, the low
  * nibbles in the low lane, the high ones in the high lane), times x's int8
  * by vpmaddubsw (u8 x s8: no sign trick needed), pairs summed by vpmaddwd;
  * the zero point enters once per block as d z sx (sx = dx sum(qx)). */
@@ -226,39 +227,7 @@ AVX2 static inline __m256i q4_unpack_avx2(const uint8_t *qs)
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 }
 
-AVX2 static inline __m256 q4_block_avx2(const hg_block_q4 *w, const hg_block_xq8 *x, float d, __m256 acc)
-{
-    __m256i p16 = _mm256_maddubs_epi16(q4_unpack_avx2(w->qs), _mm256_loadu_si256((const __m256i *)x->qs));
-    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-    return _mm256_fmadd_ps(p, _mm256_set1_ps(d * x->d), acc);
-}
-
 AVX2 static inline float q4_d_avx2(uint16_t dz) { return _cvtsh_ss((unsigned short)((dz & 0xfffu) << 3)) * 0x1p-8f; }
-
-AVX2 static void rows_q4_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
-{
-    int nb = W->cols / HG_QK;
-    const hg_block_xq8 *x = xv;
-    for (int r = r0; r < r1; r++) {
-        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        float corr = 0;
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
-            float d0 = q4_d_avx2(w[b].dz), d1 = q4_d_avx2(w[b + 1].dz);
-            a0 = q4_block_avx2(w + b, x + b, d0, a0);
-            a1 = q4_block_avx2(w + b + 1, x + b + 1, d1, a1);
-            corr += d0 * (float)(w[b].dz >> 12) * x[b].s + d1 * (float)(w[b + 1].dz >> 12) * x[b + 1].s;
-        }
-        if (b < nb) {
-            float d0 = q4_d_avx2(w[b].dz);
-            a0 = q4_block_avx2(w + b, x + b, d0, a0);
-            corr += d0 * (float)(w[b].dz >> 12) * x[b].s;
-        }
-        y[r] = hsum256(_mm256_add_ps(a0, a1)) - corr;
-    }
-}
 
 /* nt (1..4) inputs at once: each block of w unpacked once for all of them. */
 __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y, int ldy, const hg_block_q4 *w,
@@ -461,7 +430,7 @@ static int have_avx2(void)
 
 const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            have_avx2,
-                                           {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2, rows_q4_avx2},
+                                           {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2, hg_rows_q4_avx2},
                                            {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                            gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
@@ -542,72 +511,6 @@ AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, in
             a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), a1);
         }
         y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    }
-}
-
-#define AVX512Q4 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
-
-AVX512Q4 static inline float q4_d_f16c(uint16_t dz) { return _cvtsh_ss((unsigned short)((dz & 0xfffu) << 3)) * 0x1p-8f; }
-
-/* q4 rows, two blocks per 512-bit register: both blocks' nibbles unpacked
- * into one vector (block b in the low 256 bits, b + 1 in the high), x's two
- * int8 blocks likewise, vpmaddubsw and vpmaddwd on 64 bytes, each half
- * scaled by its own d dx. */
-AVX512Q4 static inline __m512i q4_unpack2_avx512(const uint8_t *qa, const uint8_t *qb)
-{
-    __m128i m = _mm_set1_epi8(15);
-    __m128i va = _mm_loadu_si128((const __m128i *)qa), vb = _mm_loadu_si128((const __m128i *)qb);
-    __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(va, m)),
-                                        _mm_and_si128(_mm_srli_epi16(va, 4), m), 1);
-    __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(vb, m)),
-                                        _mm_and_si128(_mm_srli_epi16(vb, 4), m), 1);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
-}
-
-AVX512Q4 static inline __m512i xq8_load2_avx512(const hg_block_xq8 *x)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[0].qs)),
-                              _mm256_loadu_si256((const __m256i *)x[1].qs), 1);
-}
-
-/* Scales of two blocks: s0 in the low 8 lanes, s1 in the high 8. */
-AVX512Q4 static inline __m512 set2_avx512(float s0, float s1)
-{
-    return _mm512_mask_blend_ps((__mmask16)0xff00, _mm512_set1_ps(s0), _mm512_set1_ps(s1));
-}
-
-AVX512Q4 static void rows_q4_avx512(float *y, const hg_mat *W, const void *xv, int r0, int r1)
-{
-    int nb = W->cols / HG_QK;
-    const hg_block_xq8 *x = xv;
-    for (int r = r0; r < r1; r++) {
-        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
-        __m512 acc = _mm512_setzero_ps();
-        float corr = 0;
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
-            float d0 = q4_d_f16c(w[b].dz), d1 = q4_d_f16c(w[b + 1].dz);
-            __m512i p16 = _mm512_maddubs_epi16(q4_unpack2_avx512(w[b].qs, w[b + 1].qs), xq8_load2_avx512(x + b));
-            __m512 p = _mm512_cvtepi32_ps(_mm512_madd_epi16(p16, _mm512_set1_epi16(1)));
-            acc = _mm512_fmadd_ps(p, set2_avx512(d0 * x[b].d, d1 * x[b + 1].d), acc);
-            corr += d0 * (float)(w[b].dz >> 12) * x[b].s + d1 * (float)(w[b + 1].dz >> 12) * x[b + 1].s;
-        }
-        float s = _mm512_reduce_add_ps(acc);
-        if (b < nb) { /* an odd last block: 256 bits */
-            __m128i v = _mm_loadu_si128((const __m128i *)w[b].qs), m = _mm_set1_epi8(15);
-            __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m)),
-                                                _mm_and_si128(_mm_srli_epi16(v, 4), m), 1);
-            __m256i p16 = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)x[b].qs));
-            __m256i p32 = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-            float d0 = q4_d_f16c(w[b].dz);
-            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p32), _mm256_extracti128_si256(p32, 1));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-            s += d0 * x[b].d * (float)_mm_cvtsi128_si32(h);
-            corr += d0 * (float)(w[b].dz >> 12) * x[b].s;
-        }
-        y[r] = s - corr;
     }
 }
 
@@ -694,7 +597,7 @@ static int have_avx512(void)
 
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              have_avx512,
-                                             {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_avx2, rows_q4_avx512},
+                                             {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_avx2, hg_rows_q4_avx512},
                                              {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                              gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
@@ -742,42 +645,6 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
     }
 }
 
-/* q4 rows with VNNI: two blocks per 512-bit register as in rows_q4_avx512,
- * vpdpbusd doing the u8 (the nibbles) x s8 (x) products and their sums of 4. */
-AVX512VNNI static void rows_q4_vnni(float *y, const hg_mat *W, const void *xv, int r0, int r1)
-{
-    int nb = W->cols / HG_QK;
-    const hg_block_xq8 *x = xv;
-    for (int r = r0; r < r1; r++) {
-        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
-        __m512 acc = _mm512_setzero_ps();
-        float corr = 0;
-        int b = 0;
-        for (; b + 2 <= nb; b += 2) {
-            _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES, _MM_HINT_T0);
-            float d0 = q4_d_f16c(w[b].dz), d1 = q4_d_f16c(w[b + 1].dz);
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q4_unpack2_avx512(w[b].qs, w[b + 1].qs),
-                                            xq8_load2_avx512(x + b));
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), set2_avx512(d0 * x[b].d, d1 * x[b + 1].d), acc);
-            corr += d0 * (float)(w[b].dz >> 12) * x[b].s + d1 * (float)(w[b + 1].dz >> 12) * x[b + 1].s;
-        }
-        float s = _mm512_reduce_add_ps(acc);
-        if (b < nb) { /* an odd last block */
-            __m128i v = _mm_loadu_si128((const __m128i *)w[b].qs), m = _mm_set1_epi8(15);
-            __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m)),
-                                                _mm_and_si128(_mm_srli_epi16(v, 4), m), 1);
-            __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q, _mm256_loadu_si256((const __m256i *)x[b].qs));
-            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-            float d0 = q4_d_f16c(w[b].dz);
-            s += d0 * x[b].d * (float)_mm_cvtsi128_si32(h);
-            corr += d0 * (float)(w[b].dz >> 12) * x[b].s;
-        }
-        y[r] = s - corr;
-    }
-}
-
 static int have_avx512vnni(void)
 {
     return (hg_x86_features() & HG_X86_AVX512VNNI) != 0;
@@ -790,7 +657,7 @@ static int have_avx512bf16(void)
 
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
-                                                 {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_vnni, rows_q4_vnni},
+                                                 {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_vnni, hg_rows_q4_vnni},
                                                  {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                                  gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},

@@ -179,6 +179,62 @@ static void test_q4_variants(void **state)
     check_variants(HG_MAT_Q4, 21, 64 * 9);
     check_variants(HG_MAT_Q4, 19, 5280);    /* the real width: 165 blocks */
     check_variants(HG_MAT_Q4, 3, 32);       /* one block */
+    check_variants(HG_MAT_Q4, 5, 32 * 23);  /* groups of 8 and 16 blocks and a tail of 7 */
+    check_variants(HG_MAT_Q4, 4, 32 * 31);  /* a tail of 15 */
+    check_variants(HG_MAT_Q4, 3, 32 * 1100); /* x in more than one pass of 1024 blocks */
+}
+
+/* q4 rows with every scale the format can hold (zero, subnormal and normal
+ * f16 scales, all zero points) and random nibbles: each variant against the
+ * generic kernel, which computes the same integer sums and scales. */
+static void test_q4_scales(void **state)
+{
+    (void)state;
+    enum { ROWS = 7, NB = 16 * 3 + 9, K = NB * HG_QK };
+    hg_block_q4 *w = malloc(sizeof(hg_block_q4) * ROWS * NB);
+    unsigned s = 5;
+    for (int i = 0; i < ROWS * NB; i++) {
+        s = s * 1103515245u + 12345u;
+        unsigned bits = (s >> 9) % 0xf80; /* exponent 0..30: every finite f16 scale */
+        if (i % 13 == 0) bits = 0;
+        if (i % 11 == 0) bits = (s >> 3) & 0x7f; /* subnormal */
+        w[i].dz = (uint16_t)(((s >> 20) & 15) << 12 | bits);
+        for (int j = 0; j < HG_QK / 2; j++) {
+            s = s * 1103515245u + 12345u;
+            w[i].qs[j] = (uint8_t)(s >> 16);
+        }
+    }
+    hg_mat m = {HG_MAT_Q4, ROWS, K, w};
+    float x[K], yref[ROWS], y[ROWS], wrow[K];
+    for (int k = 0; k < K; k++) x[k] = frand(&s) * (k % 5 == 0 ? 100.0f : 1.0f);
+    hg_block_xq8 xq[NB];
+    hg_quantize_xq8(xq, x, K);
+    hg_kernel_variant_at(0)->rows[HG_MAT_Q4](yref, &m, xq, 0, ROWS);
+    int tested = 0;
+    for (int v = 1; v < hg_kernel_variant_count(); v++) {
+        const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+        if (!kv->available()) continue;
+        tested++;
+        hg_variant_rows(kv, HG_MAT_Q4)(y, &m, xq, 0, ROWS);
+        for (int r = 0; r < ROWS; r++) {
+            hg_mat_row(&m, r, wrow);
+            double mag = 0;
+            for (int b = 0; b < NB; b++)
+                for (int i = 0; i < HG_QK; i++) /* |d q dx qx| and |d z sx| */
+                    mag += fabs((double)wrow[b * HG_QK + i] * x[b * HG_QK + i]) +
+                           2 * hg_q4_d(w[r * NB + b].dz) * 15 * fabs((double)x[b * HG_QK + i]);
+            if (!(fabs(y[r] - yref[r]) <= 1e-5 * mag + 1e-30))
+                fail_msg("%s q4 row %d: %.9g vs reference %.9g", kv->name, r, y[r], yref[r]);
+        }
+    }
+    print_message("q4 scales: %d SIMD variant(s) checked\n", tested);
+    /* the encoder's largest scale is finite: values beyond the f16 range clip */
+    float big[32], back[32];
+    for (int i = 0; i < 32; i++) big[i] = (i & 1 ? 1 : -1) * 1e9f;
+    hg_types[HG_MAT_Q4].from_f32(w, big, 32);
+    hg_types[HG_MAT_Q4].to_f32(w, back, 32);
+    for (int i = 0; i < 32; i++) assert_true(isfinite(back[i]));
+    free(w);
 }
 
 /* Squared error of a block quantized plainly: scale (max - min) / 15 over
@@ -658,7 +714,7 @@ int main(void)
     print_message("active kernels: %s\n", hg_kernels_name());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
-        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),
+        cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),  cmocka_unit_test(test_q4_scales),
         cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants),
         cmocka_unit_test(test_q4_neon),
         cmocka_unit_test(test_conversions),
