@@ -215,9 +215,11 @@ static int run_chat(int argc, char **argv, int is_demo)
         } else if (rc == -1) ua_notice(&a, 1, "--resume: %s", err);
         else ua_notice(&a, 1, "--resume: no saved conversation in %s/sessions", a.state_dir);
     }
-    if (ue_start(&a.eng, a.model, a.tok, ctx, &a.set, err, sizeof err)) {
-        fprintf(stderr, "huginn %s: %s\n", cmd, err);
-        hg_ctx_free(ctx);
+    ue_engine *eng = NULL;
+    if (ue_start(&eng, a.model, a.tok, ctx, &a.set, err, sizeof err) || !(a.be = ub_local(eng))) {
+        if (eng) ue_free(eng);
+        else hg_ctx_free(ctx);
+        fprintf(stderr, "huginn %s: %s\n", cmd, eng ? "out of memory" : err);
         hg_tokenizer_free(a.tok);
         hg_model_free(a.model);
         ud_free(&demo);
@@ -231,7 +233,7 @@ static int run_chat(int argc, char **argv, int is_demo)
         rc = tui_run(&a, is_demo ? &demo : NULL, err, sizeof err);
         if (rc == 1) fprintf(stderr, "huginn %s: %s\n", cmd, err);
     }
-    ue_free(a.eng);
+    ub_free(a.be);
     ss_free(&a.ss);
     hg_tokenizer_free(a.tok);
     hg_model_free(a.model);

@@ -19,7 +19,7 @@ void ua_notice(ua_app *a, int is_error, const char *fmt, ...)
     a->notice_seq++;
 }
 
-void ua_settings_changed(ua_app *a) { ue_set_settings(a->eng, &a->set); }
+void ua_settings_changed(ua_app *a) { ub_set_settings(a->be, &a->set); }
 
 void ua_sampling_text(const us_settings *s, char *out, size_t cap)
 {
@@ -52,10 +52,10 @@ static int start_reply(ua_app *a)
     int n;
     hg_chat_msg *v = context_msgs(a, a->ss.n, &n);
     if (!v) return -1;
-    ue_set_settings(a->eng, &a->set);
+    ub_set_settings(a->be, &a->set);
     if (!ss_add(&a->ss, "Huginn", "")) { free(v); return -1; }
     a->reply = a->ss.n - 1;
-    int rc = ue_turn(a->eng, v, n, a->ss.n_dropped);
+    int rc = ub_turn(a->be, v, n, a->ss.n_dropped);
     free(v);
     if (rc) { ss_pop(&a->ss); ua_notice(a, 1, "a reply is running"); return -1; }
     a->streaming = 1;
@@ -77,8 +77,8 @@ int ua_sweep(ua_app *a, const int *steps, int n_steps)
     int id = 0;
     for (int i = 0; i < a->ss.n; i++)
         if (ss_is_sweep(&a->ss.msg[i]) && a->ss.msg[i].sweep > id) id = a->ss.msg[i].sweep;
-    ue_set_settings(a->eng, &a->set);
-    int rc = ue_sweep(a->eng, v, n, a->ss.n_dropped, steps, n_steps);
+    ub_set_settings(a->be, &a->set);
+    int rc = ub_sweep(a->be, v, n, a->ss.n_dropped, steps, n_steps);
     free(v);
     if (rc) { ua_notice(a, 1, "a reply is running"); return -1; }
     a->streaming = 1;
@@ -200,7 +200,7 @@ void ua_event(ua_app *a, const ue_event *ev)
         a->ss.n_dropped = ev->dropped;
         {
             const char *c;
-            ue_ctx_info(a->eng, NULL, NULL, NULL, &c);
+            ub_ctx_info(a->be, NULL, NULL, NULL, &c);
             snprintf(a->cache_used, sizeof a->cache_used, "%s", c);
         }
         if (a->sweeping) {
@@ -265,7 +265,7 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
     case UC_CLEAR:
         if (a->streaming) { ua_notice(a, 1, "/clear: wait for the reply to end"); break; }
         ss_clear(&a->ss);
-        ue_reset(a->eng);
+        ub_reset(a->be);
         ss_autosave_path(a->state_dir, a->autosave, sizeof a->autosave);
         a->ctx_used = 0;
         ua_notice(a, 0, "new conversation");
@@ -279,7 +279,7 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
         int rc = ss_load(&a->ss, c->arg, err, sizeof err);
         if (rc < 0) ua_notice(a, 1, "/load: %s", err);
         else {
-            ue_reset(a->eng);
+            ub_reset(a->be);
             if (rc) ua_notice(a, 1, "/load: %s", err);
             else ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
         }

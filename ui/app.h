@@ -3,7 +3,7 @@
  * messages, engine events and slash commands.  Curses-free. */
 #ifndef UI_APP_H
 #define UI_APP_H
-#include "engine_thread.h"
+#include "backend.h"
 #include "session.h"
 #include "settings.h"
 #include "huginn.h"
@@ -11,7 +11,7 @@
 typedef struct ua_app {
     hg_model *model;
     hg_tokenizer *tok;
-    ue_engine *eng;
+    ub_backend *be;             /* where replies come from */
     us_settings set;
     us_session ss;
     char model_name[128];

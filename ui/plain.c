@@ -28,16 +28,16 @@ static void stream_reply(ua_app *a, int *seq)
     int steps[4096], n = 0;
     interrupted = 0;
     while (a->streaming) {
-        if (interrupted || quit_sig) { ue_stop(a->eng); interrupted = 0; }
+        if (interrupted || quit_sig) { ub_stop(a->be); interrupted = 0; }
         fd_set rf;
         FD_ZERO(&rf);
-        int fd = ue_wake_fd(a->eng);
+        int fd = ub_wake_fd(a->be);
         FD_SET(fd, &rf);
         struct timeval tv = {0, 100000};
         if (select(fd + 1, &rf, NULL, NULL, &tv) <= 0) continue;
-        ue_drain_wake(a->eng);
+        ub_drain_wake(a->be);
         ue_event ev;
-        while (ue_pop(a->eng, &ev)) {
+        while (ub_pop(a->be, &ev)) {
             if (ev.kind == UE_RUN_BEGIN) printf("%s-- sweep · steps %d\n", n ? "\n" : "", ev.num_steps);
             if (ev.kind == UE_TOKEN) {
                 if (ev.text_len) fwrite(ev.text, 1, ev.text_len, stdout);
@@ -112,7 +112,7 @@ int plain_run(ua_app *a)
         stifle_history(1000);
         write_history(hist);
     }
-    if (a->streaming) { ue_stop(a->eng); ue_wait_idle(a->eng); }
+    if (a->streaming) { ub_stop(a->be); ub_wait_idle(a->be); }
     if (quit_sig) { /* the reply's end was saved; say so and leave with 128+N */
         fflush(stdout);
         return 128 + quit_sig;

@@ -178,7 +178,7 @@ static void do_action(uk_action act)
     case A_HELP: T->v.help = 1; T->v.help_top = 0; break;
     case A_QUIT: T->quit = 1; break;
     case A_STOP:
-        if (a->streaming) { ue_stop(a->eng); ua_notice(a, 0, "stopping…"); }
+        if (a->streaming) { ub_stop(a->be); ua_notice(a, 0, "stopping…"); }
         else if (!input_empty()) { set_input(""); ua_notice(a, 0, "line cleared (Ctrl-D on an empty line or /quit quits)"); }
         else ua_notice(a, 0, "Ctrl-D on an empty line or /quit quits");
         break;
@@ -320,9 +320,9 @@ static void submit(const char *text)
 static void drain_events(void)
 {
     ua_app *a = T->a;
-    ue_drain_wake(a->eng);
+    ub_drain_wake(a->be);
     ue_event ev;
-    while (ue_pop(a->eng, &ev)) {
+    while (ub_pop(a->be, &ev)) {
         switch (ev.kind) {
         case UE_STEP:
             T->g.crit = a->set.criterion == HG_CRIT_OFF || a->set.generator != HG_GEN_PLAIN
@@ -346,7 +346,7 @@ static void drain_events(void)
     {
         int used, nctx;
         size_t kv;
-        ue_ctx_info(a->eng, &used, &nctx, &kv, NULL);
+        ub_ctx_info(a->be, &used, &nctx, &kv, NULL);
         a->ctx_used = used;
         a->n_ctx = nctx;
         a->kv = kv;
@@ -461,7 +461,7 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
         fd_set rf;
         FD_ZERO(&rf);
         FD_SET(0, &rf);
-        int wfd = ue_wake_fd(a->eng);
+        int wfd = ub_wake_fd(a->be);
         FD_SET(wfd, &rf);
         double wait = 0.5;
         if (t.dirty) wait = 0.025;
@@ -480,8 +480,8 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
         demo_tick(now_s());
     }
     if (a->streaming) {
-        ue_stop(a->eng);
-        ue_wait_idle(a->eng);
+        ub_stop(a->be);
+        ub_wait_idle(a->be);
         drain_events();
     }
     rl_teardown();
