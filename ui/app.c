@@ -21,6 +21,19 @@ void ua_notice(ua_app *a, int is_error, const char *fmt, ...)
 
 void ua_settings_changed(ua_app *a) { ub_set_settings(a->be, &a->set); }
 
+void ua_backend_poll(ua_app *a)
+{
+    ub_info_get(a->be, &a->srv);
+    if (!a->srv.remote) return;
+    if (a->srv.model[0]) {
+        snprintf(a->model_name, sizeof a->model_name, "%.127s", a->srv.model);
+        snprintf(a->ss.model, sizeof a->ss.model, "%s", a->srv.model);
+    }
+    snprintf(a->ss.server, sizeof a->ss.server, "%s", a->srv.url);
+}
+
+int ua_steps_fixed(const ua_app *a) { return a->srv.remote && a->srv.probed && !a->srv.huginn; }
+
 void ua_sampling_text(const us_settings *s, char *out, size_t cap)
 {
     if (s->greedy) { snprintf(out, cap, "greedy"); return; }
@@ -68,6 +81,7 @@ static int start_reply(ua_app *a)
 int ua_sweep(ua_app *a, const int *steps, int n_steps)
 {
     if (a->streaming) { ua_notice(a, 1, "a reply is running (Ctrl-C stops it)"); return -1; }
+    if (ua_steps_fixed(a)) { ua_notice(a, 1, "/sweep: not supported by this server (its steps are fixed on the server)"); return -1; }
     int u = a->ss.n - 1;
     while (u >= 0 && strcmp(a->ss.msg[u].role, "user")) u--;
     if (u < 0) { ua_notice(a, 1, "/sweep: no message to answer yet"); return -1; }
@@ -245,9 +259,25 @@ void ua_generator_text(const ua_app *a, char *out, size_t cap)
     }
 }
 
+/* The commands that set what only a huginn server computes. */
+static const char *const recurrence_cmds[] = {"steps", "criterion", "threshold", "cache", "warmstart", "gen", "generator", NULL};
+
 int ua_command(ua_app *a, const char *line, us_cmd *c)
 {
     char err[600];
+    if (ua_steps_fixed(a)) {
+        const char *p = line;
+        while (*p == ' ') p++;
+        size_t n = strcspn(p + 1, " \t");
+        for (int i = 0; p[0] == '/' && recurrence_cmds[i]; i++)
+            if (strlen(recurrence_cmds[i]) == n && !strncmp(p + 1, recurrence_cmds[i], n)) {
+                memset(c, 0, sizeof *c);
+                c->kind = UC_ERROR;
+                ua_notice(a, 1, "/%s: not supported by this server (not a huginn server: its steps are fixed on the server)",
+                          recurrence_cmds[i]);
+                return UC_ERROR;
+            }
+    }
     us_cmd_kind k = us_command(&a->set, line, c);
     switch (k) {
     case UC_NONE: return k;
@@ -288,6 +318,7 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
     case UC_TRACE: {
         int i = ux_last_reply(&a->ss);
         if (a->streaming) ua_notice(a, 1, "/trace: wait for the reply to end");
+        else if (i < 0 && ua_steps_fixed(a)) ua_notice(a, 1, "/trace: this server sends no per-token steps");
         else if (i < 0) ua_notice(a, 1, "/trace: no reply yet");
         else if (ux_trace_msg(&a->ss.msg[i], a->tok, c->arg, err, sizeof err)) ua_notice(a, 1, "/trace: %s", err);
         else ua_notice(a, 0, "wrote the trace of %d tokens to %s", a->ss.msg[i].n_tok, c->arg);

@@ -48,13 +48,18 @@ static void stream_reply(ua_app *a, int *seq)
             ue_event_free(&ev);
             print_notice(a, seq);
         }
+        ua_backend_poll(a);
     }
     char spark[4096 * 3 + 1];
     int vmax = 1;
     for (int i = 0; i < n; i++) if (steps[i] > vmax) vmax = steps[i];
     ug_spark_text(spark, sizeof spark, steps, n, vmax);
-    printf("\n[%d tokens · steps %s · mean %.2f · %.1f tok/s · ctx %d/%d]\n", n, spark,
-           a->mean_steps, a->tok_per_s, a->ctx_used, a->n_ctx);
+    if (ua_steps_fixed(a)) printf("\n[%.1f tok/s · steps fixed on the server]\n", a->tok_per_s);
+    else if (a->srv.remote)
+        printf("\n[%d tokens · steps %s · mean %.2f · %.1f tok/s · %s]\n", n, spark, a->mean_steps, a->tok_per_s, a->srv.host);
+    else
+        printf("\n[%d tokens · steps %s · mean %.2f · %.1f tok/s · ctx %d/%d]\n", n, spark,
+               a->mean_steps, a->tok_per_s, a->ctx_used, a->n_ctx);
     fflush(stdout);
 }
 
@@ -71,12 +76,25 @@ int plain_run(ua_app *a)
     sigaction(SIGHUP, &sa, NULL);
     char hist[4400];
     snprintf(hist, sizeof hist, "%s/history", a->state_dir);
+    {   /* what the backend said while starting (a server: connected, or why not) */
+        ue_event ev;
+        ub_drain_wake(a->be);
+        while (ub_pop(a->be, &ev)) {
+            ua_event(a, &ev);
+            ue_event_free(&ev);
+            print_notice(a, &seq);
+        }
+    }
+    ua_backend_poll(a);
     if (tty) {
         ss_mkdirs(a->state_dir);
         using_history();
         read_history(hist);
-        printf("huginn %s · steps %d · %s · /help for commands, Ctrl-D quits\n", a->model_name,
-               a->set.num_steps, hg_criterion_name(a->set.criterion));
+        if (ua_steps_fixed(a))
+            printf("huginn %s · %s · steps: fixed on server · /help for commands, Ctrl-D quits\n", a->model_name, a->srv.host);
+        else
+            printf("huginn %s · steps %d · %s · /help for commands, Ctrl-D quits\n", a->model_name,
+                   a->set.num_steps, hg_criterion_name(a->set.criterion));
     }
     while (!quit_sig) {
         char *line = NULL;

@@ -185,9 +185,14 @@ static void do_action(uk_action act)
     case A_REDRAW: crt_redraw(); break;
     case A_STEPS_INC: case A_STEPS_DEC: case A_STEPS_MUL: case A_STEPS_DIV:
     case A_CRIT_CYCLE: case A_THR_DIV: case A_THR_MUL: case A_WARM: case A_CACHE_CYCLE: case A_SAMPLING: case A_GEN_CYCLE:
+        if (act != A_SAMPLING && ua_steps_fixed(a)) {
+            ua_notice(a, 1, "steps: fixed on server (not a huginn server: the recurrence settings cannot be sent)");
+            break;
+        }
         us_hotkey(&a->set, act, msg, sizeof msg);
         ua_settings_changed(a);
-        ua_notice(a, 0, "%s%s", msg, a->streaming && act != A_CACHE_CYCLE ? " (from the next token)" : "");
+        ua_notice(a, 0, "%s%s", msg, !a->streaming || act == A_CACHE_CYCLE ? ""
+                                     : a->srv.remote ? " (from the next reply)" : " (from the next token)");
         break;
     case A_HEATMAP:
         T->v.heatmap = !T->v.heatmap;
@@ -343,6 +348,7 @@ static void drain_events(void)
         ue_event_free(&ev);
         T->dirty = 1;
     }
+    ua_backend_poll(a);
     {
         int used, nctx;
         size_t kv;
@@ -441,6 +447,7 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
     t.demo = demo;
     t.v.sel_msg = t.v.sel_tok = -1;
     ug_init(&t.g);
+    ua_backend_poll(a);
     /* replies restored from a session fill the strip */
     for (int i = 0; i < a->ss.n; i++)
         for (int k = 0; k < a->ss.msg[i].n_tok; k++) ug_token(&t.g, a->ss.msg[i].tok[k].steps, a->set.num_steps);
