@@ -27,7 +27,7 @@ Authorization header, the body) to --log.  The server exits after
 """
 import argparse
 import json
-import sys
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +52,10 @@ class H(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # every chunk at once
 
     def log_req(self, body):
         if not args.log:

@@ -383,10 +383,9 @@ static void run_request(ur_remote *r, const hg_chat_msg *msgs, int n, const us_s
     free(st.body.p);
     free(body);
     int n_tok = st.n_tokens ? st.n_tokens : st.usage_completion ? st.usage_completion : st.n_chunks;
-    done->n_tokens = st.n_tokens;
+    done->n_tokens = n_tok;   /* a plain server: its chunks (or usage), for tok/s and "stopped after" */
     done->mean_steps = st.n_tokens ? st.steps_sum / st.n_tokens : isnan(st.usage_mean) ? 0 : st.usage_mean;
     done->tok_per_s = n_tok > 1 && st.t_last > st.t_first ? (n_tok - 1) / (st.t_last - st.t_first) : 0;
-    if (!st.n_tokens && st.n_chunks) done->n_tokens = 0;
     pthread_mutex_lock(&r->mu);
     if (st.usage_total) r->last_total = st.usage_total;
     pthread_mutex_unlock(&r->mu);
