@@ -420,7 +420,9 @@ static void run_job(ur_remote *r, ue_event *out)
     }
     int huginn = r->info.huginn;
     done.generator = huginn ? (int)s.generator : HG_GEN_PLAIN;
+    pthread_mutex_lock(&r->mu);
     snprintf(r->last_cache, sizeof r->last_cache, "%s", s.cache);
+    pthread_mutex_unlock(&r->mu);
     if (n_sweep == 0) {
         run_request(r, r->msgs, r->n_msgs, &s, huginn, 0, &done);
     } else if (!huginn) {

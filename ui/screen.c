@@ -335,6 +335,9 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         cv_printf(c, y0, 2, w, R_BOT_HDR, "huginn · %s", a->model_name);
         cv_puts(c, y0 + 1, 2, w, "A recurrent-depth model: each token runs the core block up to num_steps times.", R_DIM);
         cv_puts(c, y0 + 2, 2, w, "Type a message and press Enter. Alt-=/Alt-- change steps, Alt-h heatmap, F1 help.", R_DIM);
+        if (a->srv.remote)
+            cv_printf(c, y0 + 3, 2, w, R_DIM, "Replies come from %s%s.", a->srv.url,
+                      ua_steps_fixed(a) ? " (not a huginn server: its steps are fixed)" : "");
     }
     for (int r = 0; r < vh && first + r < d.n; r++) {
         const dline *l = &d.v[first + r];
