@@ -138,6 +138,15 @@ if wait_re "▌ huginn +6 tokens · [0-9.]+ steps/token · [0-9.]+ tok/s" 15 && 
   ok "/steps 8 is sent as num_steps and the gauge follows the budget"
 else bad "/steps 8 is sent" "$(screen; bodies huginn | tail -1)"; fi
 
+# a sweep: the last message again at each depth, one request per depth
+say "/sweep 4,8"
+if wait_re "▌ sweep · steps 8 +6 tokens" 15 && wait_for "› Type a message" 10 && screen | grep -qE "▌ sweep · steps 4 +6 tokens" \
+   && [ "$(bodies huginn | tail -2 | grep -o '"num_steps": [0-9]*' | tr '\n' ' ')" = '"num_steps": 4 "num_steps": 8 ' ]; then
+  ok "/sweep 4,8 on a huginn server: one request per depth"
+else bad "/sweep on a huginn server" "$(screen; bodies huginn | tail -2)"; fi
+say "/top-k 40"
+if wait_for "/top-k: not sent to a server" 5; then ok "/top-k with a server: one line"; else bad "/top-k with a server" "$(screen)"; fi
+
 # errors: one line each, the chat goes on
 say "[500] please"
 if wait_for "127.0.0.1:$PH: HTTP 500: the model fell over" 10 && wait_for "› Type a message" 5; then ok "HTTP 500 with an error object: one line"

@@ -278,6 +278,16 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
                 return UC_ERROR;
             }
     }
+    if (a->srv.remote) {   /* sampling the OpenAI API cannot carry */
+        const char *p = line;
+        while (*p == ' ') p++;
+        if (!strncmp(p, "/top-k", 6) || !strncmp(p, "/min-p", 6)) {
+            memset(c, 0, sizeof *c);
+            c->kind = UC_ERROR;
+            ua_notice(a, 1, "%.6s: not sent to a server (the OpenAI API has temperature, top-p and seed only)", p);
+            return UC_ERROR;
+        }
+    }
     us_cmd_kind k = us_command(&a->set, line, c);
     switch (k) {
     case UC_NONE: return k;
