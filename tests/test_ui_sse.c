@@ -5,6 +5,7 @@
  * error bodies and server URLs. */
 #include "testutil.h"
 #include <math.h>
+#include "session.h"
 #include "sse.h"
 #include "wire.h"
 
@@ -261,6 +262,19 @@ static void test_error_body(void **st)
     assert_string_equal(out, "HTTP 502: <html>Bad gateway");
     wire_error_text(503, NULL, 0, out, sizeof out);
     assert_string_equal(out, "HTTP 503");
+    /* long or broken text is cut at a character boundary, stays valid UTF-8 */
+    char big[2048] = "{\"error\":{\"message\":\"";
+    for (int i = 0; i < 300; i++) strcat(big, "\xc3\xa9");
+    strcat(big, "\"}}");
+    char small[101];
+    wire_error_text(500, big, strlen(big), small, sizeof small);
+    assert_true(ss_utf8_valid(small, strlen(small)));
+    assert_true(strlen(small) >= 98);
+    char junk[200];
+    memset(junk, 0xf1, sizeof junk);
+    wire_error_text(502, junk, sizeof junk, out, sizeof out);
+    assert_true(ss_utf8_valid(out, strlen(out)));
+    assert_non_null(strstr(out, "HTTP 502: \xef\xbf\xbd"));
 }
 
 static void test_request(void **st)

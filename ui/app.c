@@ -24,7 +24,7 @@ void ua_settings_changed(ua_app *a) { ub_set_settings(a->be, &a->set); }
 void ua_backend_poll(ua_app *a)
 {
     ub_info_get(a->be, &a->srv);
-    if (!a->srv.remote) return;
+    if (!a->srv.remote) { a->ss.server[0] = 0; return; }   /* replies from here on are local */
     if (a->srv.model[0]) {
         snprintf(a->model_name, sizeof a->model_name, "%.127s", a->srv.model);
         snprintf(a->ss.model, sizeof a->ss.model, "%s", a->srv.model);

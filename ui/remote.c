@@ -274,8 +274,6 @@ static void on_chunk(stream *st, const wire_chunk *c)
         st->steps_sum += c->steps;
         ev.n_tokens = st->n_tokens;
         ev.mean_steps = st->steps_sum / st->n_tokens;
-    } else {
-        ev.mean_steps = NAN;
     }
     st->n_trace = 0;
     ueq_push(&r->evq, &ev);

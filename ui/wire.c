@@ -29,12 +29,21 @@ static int int_in(const cJSON *j, double lo, double hi, int *out)
 
 static double num_or_nan(const cJSON *j) { return cJSON_IsNumber(j) && isfinite(j->valuedouble) ? j->valuedouble : NAN; }
 
+/* s as one line of valid UTF-8 (invalid bytes become U+FFFD, line breaks
+ * and tabs spaces), cut at a character boundary to fit cap. */
 static void copy_msg(char *out, size_t cap, const char *s)
 {
-    /* one line, printable */
+    if (!cap) return;
+    size_t len = s ? strlen(s) : 0, rl = 0;
+    char *r = ss_utf8_repaired(s ? s : "", len, &rl);
     size_t n = 0;
-    for (; s && *s && n + 1 < cap; s++) out[n++] = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : *s;
+    if (r) {
+        n = rl < cap - 1 ? rl : cap - 1;
+        while (n > 0 && n < rl && ((unsigned char)r[n] & 0xC0) == 0x80) n--;   /* not inside a character */
+        for (size_t i = 0; i < n; i++) out[i] = (r[i] == '\n' || r[i] == '\r' || r[i] == '\t') ? ' ' : r[i];
+    }
     out[n] = 0;
+    free(r);
 }
 
 /* The per-token huginn object, or progress (step). */
@@ -220,20 +229,20 @@ void wire_error_text(long http, const char *body, size_t len, char *out, size_t 
     if (!cJSON_IsString(m) && cJSON_IsObject(j)) m = get(j, "detail");   /* some servers */
     if (!cJSON_IsString(m) && cJSON_IsObject(j)) m = get(j, "message");
     if (cJSON_IsString(m)) copy_msg(msg, sizeof msg, m->valuestring);
-    else if (body && len) {
+    else if (body && len) {   /* the first line of whatever it is */
         size_t n = 0;
-        while (n < len && n < 160 && body[n] != '\n' && body[n] != '\r') n++;
+        while (n < len && n < 160 && body[n] != '\n' && body[n] != '\r' && body[n]) n++;
         char tmp[161];
         memcpy(tmp, body, n);
         tmp[n] = 0;
-        char *rep = ss_utf8_repaired(tmp, n, NULL);
-        copy_msg(msg, sizeof msg, rep ? rep : "");
-        free(rep);
+        copy_msg(msg, sizeof msg, tmp);
     }
     cJSON_Delete(j);
     const char *what = http == 401 ? " (unauthorized: check --api-key-file)" : http == 404 ? " (not found)" : "";
-    if (msg[0]) snprintf(out, cap, "HTTP %ld%s: %s", http, what, msg);
-    else snprintf(out, cap, "HTTP %ld%s", http, what);
+    char line[400];
+    if (msg[0]) snprintf(line, sizeof line, "HTTP %ld%s: %s", http, what, msg);
+    else snprintf(line, sizeof line, "HTTP %ld%s", http, what);
+    copy_msg(out, cap, line);
 }
 
 int wire_base_url(const char *in, char *base, size_t cap, char *host, size_t hcap, char *err, size_t errcap)
