@@ -228,6 +228,8 @@ static void test_decode_errors(void **st)
     assert_string_equal(c.error, "out of memory");   /* one line */
     c = dec("{\"error\":\"plain\"}", 0);
     assert_string_equal(c.error, "plain");
+    c = dec("{\"error\":{\"message\":\"\"}}", 0);
+    assert_string_equal(c.error, "the server reported an error");
     /* a chunk with no choices and nothing else: nothing to show */
     c = dec("{\"object\":\"chat.completion.chunk\",\"choices\":[]}", 0);
     assert_int_equal(c.kind, WK_CHUNK);

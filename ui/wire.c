@@ -98,7 +98,8 @@ int wire_decode(const char *text, size_t len, int comment, wire_chunk *c)
     if (err && !cJSON_IsNull(err)) {
         c->kind = WK_ERROR;
         const cJSON *m = cJSON_IsObject(err) ? get(err, "message") : err;
-        copy_msg(c->error, sizeof c->error, cJSON_IsString(m) ? m->valuestring : "the server reported an error");
+        copy_msg(c->error, sizeof c->error, cJSON_IsString(m) ? m->valuestring : "");
+        if (!c->error[0]) snprintf(c->error, sizeof c->error, "the server reported an error");
         cJSON_Delete(j);
         return 0;
     }
