@@ -129,7 +129,10 @@ else bad "browse: the trace from the progress events" "$(screen)"; fi
 T send-keys -t e2e M-b   # leaves browse (Escape then "/" would read as Alt-/)
 wait_for "[browse]" 1 >/dev/null; sleep 0.3
 
-# /steps is sent
+# /steps is sent, within the server's largest step count
+say "/steps 200"
+if wait_for "steps 128: the server allows at most 128" 5 && wait_for "steps 128 │" 5; then ok "/steps above the server's max_steps comes down to it"
+else bad "/steps above the server's max_steps" "$(screen)"; fi
 say "/steps 8"
 wait_for "steps 8 │" 5 >/dev/null
 say "Again, briefly."

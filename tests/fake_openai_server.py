@@ -81,7 +81,7 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/v1/models":
             m = {"id": MODEL, "object": "model", "created": 0, "owned_by": "fake"}
             if HUGINN:
-                m["huginn"] = {"num_steps_default": 32, "max_steps": 256}
+                m["huginn"] = {"num_steps_default": 32, "max_steps": 128}
             self.send_json(200, {"object": "list", "data": [m]})
         else:
             self.send_json(404, {"error": {"message": "no such path", "type": "not_found"}})

@@ -34,6 +34,13 @@ void ua_backend_poll(ua_app *a)
 
 int ua_steps_fixed(const ua_app *a) { return a->srv.remote && a->srv.probed && !a->srv.huginn; }
 
+int ua_clamp_steps(ua_app *a)
+{
+    if (!a->srv.remote || !a->srv.huginn || a->srv.max_steps < 1 || a->set.num_steps <= a->srv.max_steps) return 0;
+    a->set.num_steps = a->srv.max_steps;
+    return 1;
+}
+
 void ua_sampling_text(const us_settings *s, char *out, size_t cap)
 {
     if (s->greedy) { snprintf(out, cap, "greedy"); return; }
@@ -292,6 +299,11 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
     switch (k) {
     case UC_NONE: return k;
     case UC_SET:
+        if (ua_clamp_steps(a)) {
+            ua_settings_changed(a);
+            ua_notice(a, 1, "steps %d: the server allows at most %d", a->set.num_steps, a->srv.max_steps);
+            break;
+        }
         ua_settings_changed(a);
         ua_notice(a, 0, "%s", c->msg);
         break;

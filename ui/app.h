@@ -48,6 +48,9 @@ void ua_backend_poll(ua_app *a);
  * (and every recurrence setting) are fixed there, and no token carries its
  * steps. */
 int ua_steps_fixed(const ua_app *a);
+/* A huginn server's largest step count: num_steps above it comes down to it
+ * (1 when it did). */
+int ua_clamp_steps(ua_app *a);
 
 /* Status-bar text of the generator ("" for plain). */
 void ua_generator_text(const ua_app *a, char *out, size_t cap);

@@ -190,6 +190,7 @@ static void do_action(uk_action act)
             break;
         }
         us_hotkey(&a->set, act, msg, sizeof msg);
+        if (ua_clamp_steps(a)) snprintf(msg, sizeof msg, "steps %d: the server allows at most that", a->set.num_steps);
         ua_settings_changed(a);
         ua_notice(a, 0, "%s%s", msg, !a->streaming || act == A_CACHE_CYCLE ? ""
                                      : a->srv.remote ? " (from the next reply)" : " (from the next token)");
