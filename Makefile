@@ -15,7 +15,7 @@ VERSION := 0.1.0
 # The target architecture, from the compiler (x86_64, aarch64, ...): it
 # decides which arch-specific sources are built and which OpenBLAS is used.
 ARCH    := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
-PKGS    := ncursesw readline libcjson cmocka oniguruma
+PKGS    := ncursesw readline libcjson cmocka oniguruma libcurl
 # OpenBLAS: Debian's single-threaded build of the target's architecture first
 # (the engine's own thread pool spreads the products; the threaded build's
 # idle threads would fight it for cores), else whatever pkg-config knows as
@@ -31,11 +31,12 @@ DEB_openblas := libopenblas-serial-dev
 DEB_libcjson := libcjson-dev
 DEB_cmocka   := libcmocka-dev
 DEB_oniguruma := libonig-dev
+DEB_libcurl  := libcurl4-openssl-dev
 DEB_TOOLS    := pkg-config tmux
 
 comma   := ,
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(if $(OPENBLAS_PC),$(shell pkg-config --cflags $(OPENBLAS_PC)))
-PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma 2>/dev/null) \
+PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma libcurl 2>/dev/null) \
               $(if $(OPENBLAS_PC),$(shell pkg-config --libs $(OPENBLAS_PC)) -Wl$(comma)-rpath$(comma)$(shell pkg-config --variable=libdir $(OPENBLAS_PC)))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -90,10 +91,10 @@ deps:
 	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: missing:$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_TOOLS))" >&2; exit 1; fi; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libcurl) $(DEB_TOOLS))" >&2; exit 1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update && apt-get install -y --no-install-recommends build-essential $(DEB_TOOLS) \
-	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) || exit 1; \
+	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libcurl) || exit 1; \
 	fi
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h ui/*.h app/*.h)
@@ -151,14 +152,14 @@ ARM64_LIB   := /usr/lib/aarch64-linux-gnu
 QEMU_ARM64  ?= qemu-aarch64 -L /
 ARM64_PKG_ENV := PKG_CONFIG_LIBDIR=$(ARM64_LIB)/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH=$(CURDIR)/$(ARM64_BUILD)/pkgconfig
 DEB_ARM64   := gcc-aarch64-linux-gnu qemu-user libncurses-dev:arm64 libreadline-dev:arm64 libcjson-dev:arm64 \
-               libcmocka-dev:arm64 libonig5:arm64 libopenblas-serial-dev:arm64
+               libcmocka-dev:arm64 libonig5:arm64 libopenblas-serial-dev:arm64 libcurl4-openssl-dev:arm64
 ARM64_TESTS := $(TEST_SRC:tests/%.c=$(ARM64_BUILD)/tests/%)
 
 deps-arm64: deps
 	@missing=""; \
 	command -v $(ARM64_CC) >/dev/null 2>&1 || missing="$$missing $(ARM64_CC)"; \
 	command -v qemu-aarch64 >/dev/null 2>&1 || missing="$$missing qemu-aarch64"; \
-	for p in ncursesw readline libcjson cmocka; do \
+	for p in ncursesw readline libcjson cmocka libcurl; do \
 	  $(ARM64_PKG_ENV) pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p:arm64"; done; \
 	ls $(ARM64_LIB)/openblas-serial/pkgconfig/openblas.pc >/dev/null 2>&1 || missing="$$missing openblas-serial:arm64"; \
 	ls $(ARM64_LIB)/libonig.so.5 >/dev/null 2>&1 || missing="$$missing libonig5:arm64"; \

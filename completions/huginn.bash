@@ -24,6 +24,9 @@ _huginn()
         --dtype) COMPREPLY=($(compgen -W "f32 bf16" -- "$cur")); return ;;
         --shape) COMPREPLY=($(compgen -W "$shapes" -- "$cur")); return ;;
         --threshold) COMPREPLY=($(compgen -W "auto" -- "$cur")); return ;;
+        --server) COMPREPLY=($(compgen -W "http://127.0.0.1:8080 http://localhost:8000/v1" -- "$cur")); return ;;
+        --api-key-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --remote-model) return ;;
         --theme)
             local themes="default light mono" d
             for d in "$HUGINN_THEMES" "$(dirname "$(command -v huginn 2>/dev/null || echo .)")/../share/huginn/themes"; do
@@ -38,7 +41,7 @@ _huginn()
     fi
     local opts
     case $cmd in
-        chat|demo) opts="--model --theme --plain --resume --steps --criterion --threshold --cache --warmstart --greedy --temperature --seed --max-new-tokens --ctx --weights --kv-dtype --keys-man" ;;
+        chat|demo) opts="--model --server --api-key-file --remote-model --theme --plain --resume --steps --criterion --threshold --cache --warmstart --greedy --temperature --seed --max-new-tokens --ctx --weights --kv-dtype --keys-man" ;;
         run) opts="--model --prompt-ids --prompt --chat --system --bos --steps --init-scale --criterion --threshold --min-steps --check-every --warmstart --cache --greedy --temperature --top-k --top-p --min-p --repetition-penalty --seed --max-new-tokens --weights --kv-dtype --ctx --threads --json" ;;
         forward) opts="--model --prompt-ids --steps --init-scale --seed --weights --kv-dtype --threads --json" ;;
         tokenize) opts="--model --tokenizer --special --json" ;;

@@ -159,6 +159,23 @@ static void test_status(void **st)
     s.threshold = NAN;
     n = ug_status_fields(&s, f, 16);
     assert_string_equal(f[2], "none");
+    /* a huginn server: its host, the tokens of the last reply, no KV */
+    s.server = "127.0.0.1:8080";
+    s.n_ctx = 0;
+    n = ug_status_fields(&s, f, 16);
+    assert_int_equal(n, 10);
+    assert_string_equal(f[1], "steps 32");
+    assert_string_equal(f[8], "server 127.0.0.1:8080");
+    assert_string_equal(f[9], "ctx 120");
+    /* another server: the steps are fixed there */
+    s.steps_fixed = 1;
+    s.generator = "spec D4×K4";
+    n = ug_status_fields(&s, f, 16);
+    assert_int_equal(n, 6);
+    assert_string_equal(f[1], "steps: fixed on server");
+    assert_string_equal(f[2], "greedy");
+    assert_string_equal(f[3], "41.2 tok/s");
+    assert_string_equal(f[4], "server 127.0.0.1:8080");
     cv_free(&c);
 }
 

@@ -83,6 +83,18 @@ static void test_round_trip(void **st)
     }
     assert_int_equal(t.msg[2].stopped, 1);
     assert_true(t.msg[2].tok_per_s > 12.4);
+    assert_string_equal(t.server, "");
+    /* replies from a server: the session says which */
+    snprintf(t.server, sizeof t.server, "http://gpu-box:8000/v1");
+    char p3[256];
+    snprintf(p3, sizeof p3, "%s/c.json", dir);
+    assert_int_equal(ss_save(&t, p3, err, sizeof err), 0);
+    us_session u;
+    ss_init(&u);
+    assert_int_equal(ss_load(&u, p3, err, sizeof err), 0);
+    assert_string_equal(u.server, "http://gpu-box:8000/v1");
+    ss_free(&u);
+    t.server[0] = 0;
     /* saving what was loaded gives the same file */
     char p2[256];
     snprintf(p2, sizeof p2, "%s/b.json", dir);

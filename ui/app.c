@@ -19,7 +19,27 @@ void ua_notice(ua_app *a, int is_error, const char *fmt, ...)
     a->notice_seq++;
 }
 
-void ua_settings_changed(ua_app *a) { ue_set_settings(a->eng, &a->set); }
+void ua_settings_changed(ua_app *a) { ub_set_settings(a->be, &a->set); }
+
+void ua_backend_poll(ua_app *a)
+{
+    ub_info_get(a->be, &a->srv);
+    if (!a->srv.remote) { a->ss.server[0] = 0; return; }   /* replies from here on are local */
+    if (a->srv.model[0]) {
+        snprintf(a->model_name, sizeof a->model_name, "%.127s", a->srv.model);
+        snprintf(a->ss.model, sizeof a->ss.model, "%s", a->srv.model);
+    }
+    snprintf(a->ss.server, sizeof a->ss.server, "%s", a->srv.url);
+}
+
+int ua_steps_fixed(const ua_app *a) { return a->srv.remote && a->srv.probed && !a->srv.huginn; }
+
+int ua_clamp_steps(ua_app *a)
+{
+    if (!a->srv.remote || !a->srv.huginn || a->srv.max_steps < 1 || a->set.num_steps <= a->srv.max_steps) return 0;
+    a->set.num_steps = a->srv.max_steps;
+    return 1;
+}
 
 void ua_sampling_text(const us_settings *s, char *out, size_t cap)
 {
@@ -52,10 +72,10 @@ static int start_reply(ua_app *a)
     int n;
     hg_chat_msg *v = context_msgs(a, a->ss.n, &n);
     if (!v) return -1;
-    ue_set_settings(a->eng, &a->set);
+    ub_set_settings(a->be, &a->set);
     if (!ss_add(&a->ss, "Huginn", "")) { free(v); return -1; }
     a->reply = a->ss.n - 1;
-    int rc = ue_turn(a->eng, v, n, a->ss.n_dropped);
+    int rc = ub_turn(a->be, v, n, a->ss.n_dropped);
     free(v);
     if (rc) { ss_pop(&a->ss); ua_notice(a, 1, "a reply is running"); return -1; }
     a->streaming = 1;
@@ -68,6 +88,7 @@ static int start_reply(ua_app *a)
 int ua_sweep(ua_app *a, const int *steps, int n_steps)
 {
     if (a->streaming) { ua_notice(a, 1, "a reply is running (Ctrl-C stops it)"); return -1; }
+    if (ua_steps_fixed(a)) { ua_notice(a, 1, "/sweep: not supported by this server (its steps are fixed on the server)"); return -1; }
     int u = a->ss.n - 1;
     while (u >= 0 && strcmp(a->ss.msg[u].role, "user")) u--;
     if (u < 0) { ua_notice(a, 1, "/sweep: no message to answer yet"); return -1; }
@@ -77,8 +98,8 @@ int ua_sweep(ua_app *a, const int *steps, int n_steps)
     int id = 0;
     for (int i = 0; i < a->ss.n; i++)
         if (ss_is_sweep(&a->ss.msg[i]) && a->ss.msg[i].sweep > id) id = a->ss.msg[i].sweep;
-    ue_set_settings(a->eng, &a->set);
-    int rc = ue_sweep(a->eng, v, n, a->ss.n_dropped, steps, n_steps);
+    ub_set_settings(a->be, &a->set);
+    int rc = ub_sweep(a->be, v, n, a->ss.n_dropped, steps, n_steps);
     free(v);
     if (rc) { ua_notice(a, 1, "a reply is running"); return -1; }
     a->streaming = 1;
@@ -200,7 +221,7 @@ void ua_event(ua_app *a, const ue_event *ev)
         a->ss.n_dropped = ev->dropped;
         {
             const char *c;
-            ue_ctx_info(a->eng, NULL, NULL, NULL, &c);
+            ub_ctx_info(a->be, NULL, NULL, NULL, &c);
             snprintf(a->cache_used, sizeof a->cache_used, "%s", c);
         }
         if (a->sweeping) {
@@ -245,13 +266,44 @@ void ua_generator_text(const ua_app *a, char *out, size_t cap)
     }
 }
 
+/* The commands that set what only a huginn server computes. */
+static const char *const recurrence_cmds[] = {"steps", "criterion", "threshold", "cache", "warmstart", "gen", "generator", NULL};
+
 int ua_command(ua_app *a, const char *line, us_cmd *c)
 {
     char err[600];
+    if (ua_steps_fixed(a)) {
+        const char *p = line;
+        while (*p == ' ') p++;
+        size_t n = strcspn(p + 1, " \t");
+        for (int i = 0; p[0] == '/' && recurrence_cmds[i]; i++)
+            if (strlen(recurrence_cmds[i]) == n && !strncmp(p + 1, recurrence_cmds[i], n)) {
+                memset(c, 0, sizeof *c);
+                c->kind = UC_ERROR;
+                ua_notice(a, 1, "/%s: not supported by this server (not a huginn server: its steps are fixed on the server)",
+                          recurrence_cmds[i]);
+                return UC_ERROR;
+            }
+    }
+    if (a->srv.remote) {   /* sampling the OpenAI API cannot carry */
+        const char *p = line;
+        while (*p == ' ') p++;
+        if (!strncmp(p, "/top-k", 6) || !strncmp(p, "/min-p", 6)) {
+            memset(c, 0, sizeof *c);
+            c->kind = UC_ERROR;
+            ua_notice(a, 1, "%.6s: not sent to a server (the OpenAI API has temperature, top-p and seed only)", p);
+            return UC_ERROR;
+        }
+    }
     us_cmd_kind k = us_command(&a->set, line, c);
     switch (k) {
     case UC_NONE: return k;
     case UC_SET:
+        if (ua_clamp_steps(a)) {
+            ua_settings_changed(a);
+            ua_notice(a, 1, "steps %d: the server allows at most %d", a->set.num_steps, a->srv.max_steps);
+            break;
+        }
         ua_settings_changed(a);
         ua_notice(a, 0, "%s", c->msg);
         break;
@@ -265,7 +317,7 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
     case UC_CLEAR:
         if (a->streaming) { ua_notice(a, 1, "/clear: wait for the reply to end"); break; }
         ss_clear(&a->ss);
-        ue_reset(a->eng);
+        ub_reset(a->be);
         ss_autosave_path(a->state_dir, a->autosave, sizeof a->autosave);
         a->ctx_used = 0;
         ua_notice(a, 0, "new conversation");
@@ -279,7 +331,7 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
         int rc = ss_load(&a->ss, c->arg, err, sizeof err);
         if (rc < 0) ua_notice(a, 1, "/load: %s", err);
         else {
-            ue_reset(a->eng);
+            ub_reset(a->be);
             if (rc) ua_notice(a, 1, "/load: %s", err);
             else ua_notice(a, 0, "loaded %s (%d messages)", c->arg, a->ss.n);
         }
@@ -288,6 +340,7 @@ int ua_command(ua_app *a, const char *line, us_cmd *c)
     case UC_TRACE: {
         int i = ux_last_reply(&a->ss);
         if (a->streaming) ua_notice(a, 1, "/trace: wait for the reply to end");
+        else if (i < 0 && ua_steps_fixed(a)) ua_notice(a, 1, "/trace: this server sends no per-token steps");
         else if (i < 0) ua_notice(a, 1, "/trace: no reply yet");
         else if (ux_trace_msg(&a->ss.msg[i], a->tok, c->arg, err, sizeof err)) ua_notice(a, 1, "/trace: %s", err);
         else ua_notice(a, 0, "wrote the trace of %d tokens to %s", a->ss.msg[i].n_tok, c->arg);

@@ -3,7 +3,7 @@
  * messages, engine events and slash commands.  Curses-free. */
 #ifndef UI_APP_H
 #define UI_APP_H
-#include "engine_thread.h"
+#include "backend.h"
 #include "session.h"
 #include "settings.h"
 #include "huginn.h"
@@ -11,7 +11,8 @@
 typedef struct ua_app {
     hg_model *model;
     hg_tokenizer *tok;
-    ue_engine *eng;
+    ub_backend *be;             /* where replies come from */
+    ub_info srv;                /* the backend's facts (a remote server's)  */
     us_settings set;
     us_session ss;
     char model_name[128];
@@ -39,6 +40,17 @@ typedef struct ua_app {
     /* the running (or last) reply's generator statistics */
     int gen_drafted, gen_accepted, gen_rejected_last, gen_passes, gen_tokens;
 } ua_app;
+
+/* Refresh a->srv from the backend (after its events): a remote server's
+ * model becomes the model name, and the session records server and model. */
+void ua_backend_poll(ua_app *a);
+/* The replies come from a server that is not a huginn server: the steps
+ * (and every recurrence setting) are fixed there, and no token carries its
+ * steps. */
+int ua_steps_fixed(const ua_app *a);
+/* A huginn server's largest step count: num_steps above it comes down to it
+ * (1 when it did). */
+int ua_clamp_steps(ua_app *a);
 
 /* Status-bar text of the generator ("" for plain). */
 void ua_generator_text(const ua_app *a, char *out, size_t cap);

@@ -1,8 +1,7 @@
 /* engine_thread.c — the engine in its own thread, events through a queue. */
 #include "engine_thread.h"
+#include "evqueue.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,13 +28,7 @@ struct ue_engine {
     hg_chat_msg *msgs;
     int n_msgs, dropped;
     int sweep[UE_SWEEP_MAX], n_sweep;   /* a sweep: the depths, in order */
-    /* the queue */
-    ue_event *q;
-    int q_head, q_len, q_cap;
-    int q_limit;            /* most events queued (0 = no limit)         */
-    ue_event done_slot;     /* the end of a reply that found the queue full */
-    int has_done;
-    int wake[2];
+    ue_queue evq;           /* events to the UI */
     /* context facts for the UI */
     int ctx_used, n_ctx;
     size_t kv;
@@ -60,49 +53,7 @@ static double now_s(void)
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static void push(ue_engine *e, const ue_event *ev)
-{
-    pthread_mutex_lock(&e->mu);
-    int was_empty = e->q_len == 0;
-    if (ev->kind == UE_STEP && e->q_len > 0) {
-        ue_event *last = &e->q[(e->q_head + e->q_len - 1) % e->q_cap];
-        if (last->kind == UE_STEP) { *last = *ev; pthread_mutex_unlock(&e->mu); return; }
-    }
-    if (e->q_len == e->q_cap) {
-        int cap = e->q_cap ? e->q_cap * 2 : 256;
-        if (e->q_limit && cap > e->q_limit) cap = e->q_limit;
-        ue_event *nq = cap > e->q_cap ? malloc(sizeof *nq * (size_t)cap) : NULL;
-        if (!nq) { /* no room: drop the event, but never the end of a reply */
-            if (ev->kind == UE_DONE) {
-                e->done_slot = *ev;
-                e->has_done = 1;
-            } else {
-                ue_event drop = *ev;
-                ue_event_free(&drop);
-            }
-            pthread_mutex_unlock(&e->mu);
-            if (ev->kind == UE_DONE) {
-                char b = 1;
-                ssize_t r = write(e->wake[1], &b, 1);
-                (void)r;
-            }
-            return;
-        }
-        for (int i = 0; i < e->q_len; i++) nq[i] = e->q[(e->q_head + i) % e->q_cap];
-        free(e->q);
-        e->q = nq;
-        e->q_cap = cap;
-        e->q_head = 0;
-    }
-    e->q[(e->q_head + e->q_len) % e->q_cap] = *ev;
-    e->q_len++;
-    pthread_mutex_unlock(&e->mu);
-    if (was_empty) {
-        char b = 1;
-        ssize_t r = write(e->wake[1], &b, 1);
-        (void)r;
-    }
-}
+static void push(ue_engine *e, const ue_event *ev) { ueq_push(&e->evq, ev); }
 
 static void push_text(ue_engine *e, ue_kind k, const char *fmt, const char *arg)
 {
@@ -115,22 +66,7 @@ static void push_text(ue_engine *e, ue_kind k, const char *fmt, const char *arg)
     push(e, &ev);
 }
 
-int ue_pop(ue_engine *e, ue_event *ev)
-{
-    pthread_mutex_lock(&e->mu);
-    int got = e->q_len > 0;
-    if (got) {
-        *ev = e->q[e->q_head];
-        e->q_head = (e->q_head + 1) % e->q_cap;
-        e->q_len--;
-    } else if (e->has_done) {
-        *ev = e->done_slot;
-        e->has_done = 0;
-        got = 1;
-    }
-    pthread_mutex_unlock(&e->mu);
-    return got;
-}
+int ue_pop(ue_engine *e, ue_event *ev) { return ueq_pop(&e->evq, ev); }
 
 void ue_event_free(ue_event *ev)
 {
@@ -143,13 +79,9 @@ void ue_event_free(ue_event *ev)
     ev->wave_starts = ev->wave_counts = NULL;
 }
 
-void ue_drain_wake(ue_engine *e)
-{
-    char b[256];
-    while (read(e->wake[0], b, sizeof b) > 0) {}
-}
+void ue_drain_wake(ue_engine *e) { ueq_drain_wake(&e->evq); }
 
-int ue_wake_fd(const ue_engine *e) { return e->wake[0]; }
+int ue_wake_fd(const ue_engine *e) { return ueq_fd(&e->evq); }
 
 void ue_set_settings(ue_engine *e, const us_settings *s)
 {
@@ -571,15 +503,11 @@ int ue_start(ue_engine **out, hg_model *m, const hg_tokenizer *t, hg_ctx *ctx,
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     pthread_cond_init(&e->idle_cv, NULL);
-    if (pipe(e->wake)) { snprintf(err, errcap, "pipe: %s", strerror(errno)); free(e); return -1; }
-    for (int i = 0; i < 2; i++) {
-        fcntl(e->wake[i], F_SETFL, fcntl(e->wake[i], F_GETFL) | O_NONBLOCK);
-        fcntl(e->wake[i], F_SETFD, FD_CLOEXEC);
-    }
+    if (ueq_init(&e->evq, err, errcap)) { free(e); return -1; }
     publish_ctx(e);
     if (pthread_create(&e->thread, NULL, thread_main, e)) {
         snprintf(err, errcap, "cannot start the engine thread");
-        close(e->wake[0]); close(e->wake[1]);
+        ueq_free(&e->evq);
         free(e);
         return -1;
     }
@@ -596,21 +524,12 @@ void ue_free(ue_engine *e)
     pthread_cond_broadcast(&e->cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->thread, NULL);
-    ue_event ev;
-    while (ue_pop(e, &ev)) ue_event_free(&ev);
-    free(e->q);
-    close(e->wake[0]);
-    close(e->wake[1]);
+    ueq_free(&e->evq);
     hg_ctx_free(e->ctx);
     free(e);
 }
 
-void ue_set_queue_limit(ue_engine *e, int n)
-{
-    pthread_mutex_lock(&e->mu);
-    e->q_limit = n > 0 ? n : 0;
-    pthread_mutex_unlock(&e->mu);
-}
+void ue_set_queue_limit(ue_engine *e, int n) { ueq_set_limit(&e->evq, n); }
 
 int ue_turn(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped)
 {

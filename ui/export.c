@@ -433,6 +433,11 @@ int ux_export_html(const us_session *s, const ut_theme *th, const char *path, ch
         sb_html_str(&b, s->model);
         sb_puts(&b, " · ");
     }
+    if (s->server[0]) {
+        sb_puts(&b, "served by ");
+        sb_html_str(&b, s->server);
+        sb_puts(&b, " · ");
+    }
     int n_tok = 0;
     for (int i = 0; i < s->n; i++) n_tok += s->msg[i].n_tok;
     sb_printf(&b, "%d messages · %d reply tokens · theme ", s->n, n_tok);

@@ -188,18 +188,26 @@ int ug_status_fields(const ug_status *s, char (*f)[64], int max)
     char t[32], kv[32];
 #define F(...) do { if (n < max) snprintf(f[n], 64, __VA_ARGS__); n++; } while (0)
     F("%s", s->model ? s->model : "?");
-    F("steps %d", s->num_steps);
-    if (s->criterion && !isnan(s->threshold)) { us_fmt_num(s->threshold, t, sizeof t); F("%s %s", s->criterion, t); }
-    else F("%s", s->criterion ? s->criterion : "off");
-    F("cache %s%s", s->cache ? s->cache : "full", s->cache_pending ? "*" : "");
-    F("warm %s", s->warmstart ? "on" : "off");
+    if (s->steps_fixed) F("steps: fixed on server");
+    else {
+        F("steps %d", s->num_steps);
+        if (s->criterion && !isnan(s->threshold)) { us_fmt_num(s->threshold, t, sizeof t); F("%s %s", s->criterion, t); }
+        else F("%s", s->criterion ? s->criterion : "off");
+        F("cache %s%s", s->cache ? s->cache : "full", s->cache_pending ? "*" : "");
+        F("warm %s", s->warmstart ? "on" : "off");
+    }
     F("%s", s->sampling ? s->sampling : "greedy");
-    if (s->generator && s->generator[0]) F("%s", s->generator);
+    if (s->generator && s->generator[0] && !s->steps_fixed) F("%s", s->generator);
     F("%.1f tok/s", s->tok_per_s);
-    F("%.2f steps/tok", s->mean_steps);
-    F("ctx %d/%d", s->ctx_used, s->n_ctx);
-    ug_fmt_bytes(s->kv_bytes, kv, sizeof kv);
-    F("KV %s", kv);
+    if (!s->steps_fixed) F("%.2f steps/tok", s->mean_steps);
+    if (s->server) {   /* a server: its context and cache are its own */
+        F("server %.50s", s->server);
+        if (s->ctx_used > 0) F("ctx %d", s->ctx_used);
+    } else {
+        F("ctx %d/%d", s->ctx_used, s->n_ctx);
+        ug_fmt_bytes(s->kv_bytes, kv, sizeof kv);
+        F("KV %s", kv);
+    }
     if (s->mode) F("[%s]", s->mode);
 #undef F
     return n;

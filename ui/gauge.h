@@ -59,6 +59,8 @@ typedef struct ug_status {
     size_t kv_bytes;
     const char *mode;           /* "heatmap", "browse", "streaming" or NULL */
     const char *generator;      /* "spec D4×K4 87% ok", "diffusion R4 …"; NULL/"" plain */
+    const char *server;         /* host[:port] of a remote server (NULL: local) */
+    int steps_fixed;            /* the server is not a huginn server          */
 } ug_status;
 
 /* The status fields as text, e.g. "steps 32"; returns the count. */

@@ -28,16 +28,16 @@ static void stream_reply(ua_app *a, int *seq)
     int steps[4096], n = 0;
     interrupted = 0;
     while (a->streaming) {
-        if (interrupted || quit_sig) { ue_stop(a->eng); interrupted = 0; }
+        if (interrupted || quit_sig) { ub_stop(a->be); interrupted = 0; }
         fd_set rf;
         FD_ZERO(&rf);
-        int fd = ue_wake_fd(a->eng);
+        int fd = ub_wake_fd(a->be);
         FD_SET(fd, &rf);
         struct timeval tv = {0, 100000};
         if (select(fd + 1, &rf, NULL, NULL, &tv) <= 0) continue;
-        ue_drain_wake(a->eng);
+        ub_drain_wake(a->be);
         ue_event ev;
-        while (ue_pop(a->eng, &ev)) {
+        while (ub_pop(a->be, &ev)) {
             if (ev.kind == UE_RUN_BEGIN) printf("%s-- sweep · steps %d\n", n ? "\n" : "", ev.num_steps);
             if (ev.kind == UE_TOKEN) {
                 if (ev.text_len) fwrite(ev.text, 1, ev.text_len, stdout);
@@ -48,13 +48,18 @@ static void stream_reply(ua_app *a, int *seq)
             ue_event_free(&ev);
             print_notice(a, seq);
         }
+        ua_backend_poll(a);
     }
     char spark[4096 * 3 + 1];
     int vmax = 1;
     for (int i = 0; i < n; i++) if (steps[i] > vmax) vmax = steps[i];
     ug_spark_text(spark, sizeof spark, steps, n, vmax);
-    printf("\n[%d tokens · steps %s · mean %.2f · %.1f tok/s · ctx %d/%d]\n", n, spark,
-           a->mean_steps, a->tok_per_s, a->ctx_used, a->n_ctx);
+    if (ua_steps_fixed(a)) printf("\n[%.1f tok/s · steps fixed on the server]\n", a->tok_per_s);
+    else if (a->srv.remote)
+        printf("\n[%d tokens · steps %s · mean %.2f · %.1f tok/s · %s]\n", n, spark, a->mean_steps, a->tok_per_s, a->srv.host);
+    else
+        printf("\n[%d tokens · steps %s · mean %.2f · %.1f tok/s · ctx %d/%d]\n", n, spark,
+               a->mean_steps, a->tok_per_s, a->ctx_used, a->n_ctx);
     fflush(stdout);
 }
 
@@ -71,12 +76,25 @@ int plain_run(ua_app *a)
     sigaction(SIGHUP, &sa, NULL);
     char hist[4400];
     snprintf(hist, sizeof hist, "%s/history", a->state_dir);
+    {   /* what the backend said while starting (a server: connected, or why not) */
+        ue_event ev;
+        ub_drain_wake(a->be);
+        while (ub_pop(a->be, &ev)) {
+            ua_event(a, &ev);
+            ue_event_free(&ev);
+            print_notice(a, &seq);
+        }
+    }
+    ua_backend_poll(a);
     if (tty) {
         ss_mkdirs(a->state_dir);
         using_history();
         read_history(hist);
-        printf("huginn %s · steps %d · %s · /help for commands, Ctrl-D quits\n", a->model_name,
-               a->set.num_steps, hg_criterion_name(a->set.criterion));
+        if (ua_steps_fixed(a))
+            printf("huginn %s · %s · steps: fixed on server · /help for commands, Ctrl-D quits\n", a->model_name, a->srv.host);
+        else
+            printf("huginn %s · steps %d · %s · /help for commands, Ctrl-D quits\n", a->model_name,
+                   a->set.num_steps, hg_criterion_name(a->set.criterion));
     }
     while (!quit_sig) {
         char *line = NULL;
@@ -112,7 +130,7 @@ int plain_run(ua_app *a)
         stifle_history(1000);
         write_history(hist);
     }
-    if (a->streaming) { ue_stop(a->eng); ue_wait_idle(a->eng); }
+    if (a->streaming) { ub_stop(a->be); ub_wait_idle(a->be); }
     if (quit_sig) { /* the reply's end was saved; say so and leave with 128+N */
         fflush(stdout);
         return 128 + quit_sig;

@@ -233,6 +233,7 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         .warmstart = a->set.warmstart, .sampling = samp, .tok_per_s = a->tok_per_s,
         .mean_steps = a->mean_steps, .ctx_used = a->ctx_used, .n_ctx = a->n_ctx, .kv_bytes = a->kv,
         .mode = v->browse ? "browse" : v->heatmap ? "heatmap" : NULL, .generator = gen,
+        .server = a->srv.remote ? a->srv.host : NULL, .steps_fixed = ua_steps_fixed(a),
     };
     int sr = ug_status_draw(c, 0, w, 0, &st);
     if (sr > 3) sr = 3;
@@ -274,7 +275,10 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
     /* gauge */
     int gh = h >= 16 ? 3 : h >= 12 ? 1 : 0;
     int gy = ny - gh;
-    ug_draw(c, gy, 1, w - 1, gh, g);
+    if (ua_steps_fixed(a) && gh > 0) {   /* no per-token steps from this server */
+        cv_puts(c, gy, 1, w, "compute ", R_GAUGE_LABEL);
+        cv_printf(c, gy, 9, w, R_DIM, "steps fixed on server (%s is not a huginn server: no per-token steps)", a->srv.host);
+    } else ug_draw(c, gy, 1, w - 1, gh, g);
     /* separator with the heat legend */
     int sy = gy - 1;
     cv_fill(c, sy, 0, w, 0x2500, R_BORDER);
@@ -331,6 +335,9 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         cv_printf(c, y0, 2, w, R_BOT_HDR, "huginn · %s", a->model_name);
         cv_puts(c, y0 + 1, 2, w, "A recurrent-depth model: each token runs the core block up to num_steps times.", R_DIM);
         cv_puts(c, y0 + 2, 2, w, "Type a message and press Enter. Alt-=/Alt-- change steps, Alt-h heatmap, F1 help.", R_DIM);
+        if (a->srv.remote)
+            cv_printf(c, y0 + 3, 2, w, R_DIM, "Replies come from %s%s.", a->srv.url,
+                      ua_steps_fixed(a) ? " (not a huginn server: its steps are fixed)" : "");
     }
     for (int r = 0; r < vh && first + r < d.n; r++) {
         const dline *l = &d.v[first + r];

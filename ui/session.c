@@ -258,6 +258,7 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap)
     cJSON_AddNumberToObject(j, "version", 1);
     cJSON_AddStringToObject(j, "format", "huginn-chat");
     if (s->model[0]) cJSON_AddStringToObject(j, "model", s->model);
+    if (s->server[0]) cJSON_AddStringToObject(j, "server", s->server);
     cJSON_AddNumberToObject(j, "dropped", s->n_dropped);
     cJSON *arr = cJSON_AddArrayToObject(j, "messages");
     for (int i = 0; i < s->n; i++) {
@@ -337,6 +338,16 @@ static void append_repaired(us_msg *m, const char *s, size_t n)
         ss_append_text(m, "\xEF\xBF\xBD", 3);
         i += k;
     }
+}
+
+char *ss_utf8_repaired(const char *s, size_t n, size_t *out_len)
+{
+    us_msg tmp;
+    memset(&tmp, 0, sizeof tmp);
+    append_repaired(&tmp, s, n);
+    if (!tmp.content) tmp.content = calloc(1, 1);
+    if (out_len) *out_len = tmp.content ? tmp.len : 0;
+    return tmp.content;
 }
 
 /* A JSON number that is a whole number in lo..hi (checked as a double). */
@@ -440,11 +451,15 @@ int ss_load(us_session *s, const char *path, char *err, size_t errcap)
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (cJSON_IsString(model)) {
-        ns.model[0] = 0;
-        us_msg tmp = {0};
-        append_repaired(&tmp, model->valuestring, strlen(model->valuestring));
-        if (tmp.content) snprintf(ns.model, sizeof ns.model, "%s", tmp.content);
-        free(tmp.content);
+        char *t = ss_utf8_repaired(model->valuestring, strlen(model->valuestring), NULL);
+        if (t) snprintf(ns.model, sizeof ns.model, "%s", t);
+        free(t);
+    }
+    const cJSON *server = cJSON_GetObjectItemCaseSensitive(j, "server");
+    if (cJSON_IsString(server)) {
+        char *t = ss_utf8_repaired(server->valuestring, strlen(server->valuestring), NULL);
+        if (t) snprintf(ns.server, sizeof ns.server, "%s", t);
+        free(t);
     }
     cJSON_Delete(j);
     ss_free(s);
@@ -479,6 +494,7 @@ int ss_export_md(const us_session *s, const char *path, char *err, size_t errcap
     } while (0)
     PUT("# Huginn conversation\n\n");
     if (s->model[0]) PUT("Model: `%s`\n\n", s->model);
+    if (s->server[0]) PUT("Server: `%s`\n\n", s->server);
     for (int i = 0; i < s->n; i++) {
         const us_msg *m = &s->msg[i];
         const char *who = !strcmp(m->role, "user") ? "You" : !strcmp(m->role, "system") ? "System" : "Huginn";

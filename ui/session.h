@@ -37,6 +37,8 @@ typedef struct us_session {
     int n, cap;
     int n_dropped;      /* oldest non-system messages left out of the context */
     char model[256];    /* informational                                 */
+    char server[512];   /* the server's URL when the replies came from one
+                           (huginn chat --server; "" for the local engine) */
 } us_session;
 
 void ss_init(us_session *s);
@@ -70,6 +72,9 @@ int ss_save(const us_session *s, const char *path, char *err, size_t errcap);
  * 1..US_MAX_STEPS.  Returns 0, 1 when it had to repair (err holds a one-line
  * note of what), or -1 when the file is refused (err says why; s untouched). */
 int ss_load(us_session *s, const char *path, char *err, size_t errcap);
+/* A copy of s (n bytes) with invalid UTF-8 replaced by U+FFFD (malloc'd,
+ * NUL-terminated; NULL when out of memory); its length in *out_len. */
+char *ss_utf8_repaired(const char *s, size_t n, size_t *out_len);
 /* Is text valid UTF-8? */
 int ss_utf8_valid(const char *s, size_t n);
 #define SS_MAX_FILE ((size_t)64 << 20)  /* bytes of a session file          */

@@ -178,16 +178,22 @@ static void do_action(uk_action act)
     case A_HELP: T->v.help = 1; T->v.help_top = 0; break;
     case A_QUIT: T->quit = 1; break;
     case A_STOP:
-        if (a->streaming) { ue_stop(a->eng); ua_notice(a, 0, "stopping…"); }
+        if (a->streaming) { ub_stop(a->be); ua_notice(a, 0, "stopping…"); }
         else if (!input_empty()) { set_input(""); ua_notice(a, 0, "line cleared (Ctrl-D on an empty line or /quit quits)"); }
         else ua_notice(a, 0, "Ctrl-D on an empty line or /quit quits");
         break;
     case A_REDRAW: crt_redraw(); break;
     case A_STEPS_INC: case A_STEPS_DEC: case A_STEPS_MUL: case A_STEPS_DIV:
     case A_CRIT_CYCLE: case A_THR_DIV: case A_THR_MUL: case A_WARM: case A_CACHE_CYCLE: case A_SAMPLING: case A_GEN_CYCLE:
+        if (act != A_SAMPLING && ua_steps_fixed(a)) {
+            ua_notice(a, 1, "steps: fixed on server (not a huginn server: the recurrence settings cannot be sent)");
+            break;
+        }
         us_hotkey(&a->set, act, msg, sizeof msg);
+        if (ua_clamp_steps(a)) snprintf(msg, sizeof msg, "steps %d: the server allows at most that", a->set.num_steps);
         ua_settings_changed(a);
-        ua_notice(a, 0, "%s%s", msg, a->streaming && act != A_CACHE_CYCLE ? " (from the next token)" : "");
+        ua_notice(a, 0, "%s%s", msg, !a->streaming || act == A_CACHE_CYCLE ? ""
+                                     : a->srv.remote ? " (from the next reply)" : " (from the next token)");
         break;
     case A_HEATMAP:
         T->v.heatmap = !T->v.heatmap;
@@ -320,9 +326,9 @@ static void submit(const char *text)
 static void drain_events(void)
 {
     ua_app *a = T->a;
-    ue_drain_wake(a->eng);
+    ub_drain_wake(a->be);
     ue_event ev;
-    while (ue_pop(a->eng, &ev)) {
+    while (ub_pop(a->be, &ev)) {
         switch (ev.kind) {
         case UE_STEP:
             T->g.crit = a->set.criterion == HG_CRIT_OFF || a->set.generator != HG_GEN_PLAIN
@@ -343,10 +349,11 @@ static void drain_events(void)
         ue_event_free(&ev);
         T->dirty = 1;
     }
+    ua_backend_poll(a);
     {
         int used, nctx;
         size_t kv;
-        ue_ctx_info(a->eng, &used, &nctx, &kv, NULL);
+        ub_ctx_info(a->be, &used, &nctx, &kv, NULL);
         a->ctx_used = used;
         a->n_ctx = nctx;
         a->kv = kv;
@@ -441,6 +448,7 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
     t.demo = demo;
     t.v.sel_msg = t.v.sel_tok = -1;
     ug_init(&t.g);
+    ua_backend_poll(a);
     /* replies restored from a session fill the strip */
     for (int i = 0; i < a->ss.n; i++)
         for (int k = 0; k < a->ss.msg[i].n_tok; k++) ug_token(&t.g, a->ss.msg[i].tok[k].steps, a->set.num_steps);
@@ -461,7 +469,7 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
         fd_set rf;
         FD_ZERO(&rf);
         FD_SET(0, &rf);
-        int wfd = ue_wake_fd(a->eng);
+        int wfd = ub_wake_fd(a->be);
         FD_SET(wfd, &rf);
         double wait = 0.5;
         if (t.dirty) wait = 0.025;
@@ -480,8 +488,8 @@ int tui_run(ua_app *a, const ud_script *demo, char *err, size_t errcap)
         demo_tick(now_s());
     }
     if (a->streaming) {
-        ue_stop(a->eng);
-        ue_wait_idle(a->eng);
+        ub_stop(a->be);
+        ub_wait_idle(a->be);
         drain_events();
     }
     rl_teardown();

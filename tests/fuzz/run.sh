@@ -28,6 +28,7 @@ for bin in "$@"; do
     detokenize) mkdir -p "$B/corpus/$t"; maxlen=4096; dict= ;;  # the harness seeds itself (golden ids)
     session) seed "$t" ;;
     theme) seed "$t" themes/*.json ;;
+    sse) seed "$t" ;;   # tests/fuzz/seeds/sse: huginn and plain streams, a model list
   esac
   log=$B/logs/$t.log
   "$B/$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=$maxlen -print_final_stats=1 \
