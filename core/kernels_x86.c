@@ -10,6 +10,14 @@
 /* ---------------------------------------------------------------- AVX2 */
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+/* Full unrolling of the short constant loops of the batch kernels (inputs,
+ * rows of a tile): their accumulator arrays then live in registers; -O2
+ * alone keeps them in memory. */
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 /* software prefetch distance of the streamed weights (bytes) */
 #ifndef Q8_PF
 #define Q8_PF 1024
@@ -157,6 +165,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
         /* |w| once for all inputs; w's sign goes onto each x */
         __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs), aw = _mm256_sign_epi8(wv, wv);
         __m256 dw = _mm256_set1_ps(_cvtsh_ss(w[b].d));
+        UNROLL
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
             __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv));
@@ -164,6 +173,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
             acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_broadcast_ss(&x->d)), acc[j]);
         }
     }
+    UNROLL
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
 }
 
@@ -174,6 +184,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
                                                                         int nb, int nt)
 {
     __m256 a0[4], a1[4];
+    UNROLL
     for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
@@ -181,6 +192,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
         Q8_PREFETCH(w1 + b);
         __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
         __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w0[b].d)), d1 = _mm256_set1_ps(_cvtsh_ss(w1[b].d));
+        UNROLL
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nb + b;
             __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), ax = _mm256_sign_epi8(xv, xv);
@@ -191,6 +203,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
             a1[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_mul_ps(d1, dx), a1[j]);
         }
     }
+    UNROLL
     for (int j = 0; j < nt; j++) {
         Y[(size_t)j * ldy] = hsum256(a0[j]);
         Y[(size_t)j * ldy + 1] = hsum256(a1[j]);
@@ -301,8 +314,10 @@ __attribute__((always_inline)) AVX2 static inline void bf16_rows_nt_avx2(float *
     int k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 wv = bf16x8_avx2(w + k);
+        UNROLL
         for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
     }
+    UNROLL
     for (int j = 0; j < nt; j++) {
         float s = hsum256(acc[j]);
         for (int i = k; i < K; i++) s += hg_bf16_to_f32(w[i]) * X[(size_t)j * K + i];
@@ -322,30 +337,62 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
     }
 }
 
-/* f32 rows for nt (1..4) inputs at once. */
-__attribute__((always_inline)) AVX2 static inline void f32_rows_nt_avx2(float *Y, int ldy, const float *w, const float *X,
-                                                                        int K, int nt)
+/* f32 rows: tiles of two rows by four inputs, eight accumulators (each
+ * row's loads shared by the inputs, each input's by the rows), reduced to
+ * one vector of eight sums by a horizontal-add tree. */
+AVX2 static inline __m256 reduce8_avx2(const __m256 *v)
 {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 t0 = _mm256_hadd_ps(v[0], v[1]), t1 = _mm256_hadd_ps(v[2], v[3]);
+    __m256 t2 = _mm256_hadd_ps(v[4], v[5]), t3 = _mm256_hadd_ps(v[6], v[7]);
+    t0 = _mm256_hadd_ps(t0, t1);
+    t2 = _mm256_hadd_ps(t2, t3);
+    /* lane i of the result: the sum of v[i] */
+    return _mm256_add_ps(_mm256_permute2f128_ps(t0, t2, 0x20), _mm256_permute2f128_ps(t0, t2, 0x31));
+}
+
+/* nr (1..2) rows w (K apart) for nt (1..4) inputs: Y[t][r], rows ldy apart. */
+__attribute__((always_inline)) AVX2 static inline void f32_tile_avx2(float *Y, int ldy, const float *w, const float *X,
+                                                                     int K, int nr, int nt)
+{
+    __m256 acc[8];
+    UNROLL
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
     int k = 0;
     for (; k + 8 <= K; k += 8) {
-        __m256 wv = _mm256_loadu_ps(w + k);
-        for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
+        __m256 w0 = _mm256_loadu_ps(w + k), w1 = nr > 1 ? _mm256_loadu_ps(w + K + k) : w0;
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m256 xv = _mm256_loadu_ps(X + (size_t)t * K + k);
+            acc[2 * t] = _mm256_fmadd_ps(w0, xv, acc[2 * t]);
+            if (nr > 1) acc[2 * t + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * t + 1]);
+        }
     }
-    for (int j = 0; j < nt; j++) {
-        float s = hsum256(acc[j]);
-        for (int i = k; i < K; i++) s += w[i] * X[(size_t)j * K + i];
-        Y[(size_t)j * ldy] = s;
-    }
+    float out[8];
+    _mm256_storeu_ps(out, reduce8_avx2(acc));
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        UNROLL
+        for (int r = 0; r < nr; r++) {
+            float s = out[2 * t + r];
+            for (int i = k; i < K; i++) s += w[(size_t)r * K + i] * X[(size_t)t * K + i];
+            Y[(size_t)t * ldy + r] = s;
+        }
 }
 
 AVX2 static void rows_n_f32_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
 {
     int K = W->cols, n = W->rows;
     const float *X = Xv;
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
         const float *w = (const float *)W->data + (size_t)r * K;
-#define GROUP(t, nt) f32_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, nt)
+#define GROUP(t, nt) f32_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 2, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+    if (r < r1) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+#define GROUP(t, nt) f32_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 1, nt)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
@@ -494,6 +541,91 @@ AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, in
         }
         y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
     }
+}
+
+/* Sixteen accumulators to one vector: lane i holds the sum of v[i]. */
+AVX512 static inline __m512 reduce16_avx512(const __m512 *v)
+{
+    __m512 a[8], b[4];
+    UNROLL
+    for (int i = 0; i < 8; i++) /* per 128-bit quad: [x0+x2, y0+y2, x1+x3, y1+y3] */
+        a[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    UNROLL
+    for (int i = 0; i < 4; i++) { /* per quad: the quad's partial sums of v[4i .. 4i+3] */
+        __m512d x = _mm512_castps_pd(a[2 * i]), y = _mm512_castps_pd(a[2 * i + 1]);
+        b[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    __m512 e0 = _mm512_add_ps(_mm512_shuffle_f32x4(b[0], b[1], 0x88), _mm512_shuffle_f32x4(b[0], b[1], 0xdd));
+    __m512 e1 = _mm512_add_ps(_mm512_shuffle_f32x4(b[2], b[3], 0x88), _mm512_shuffle_f32x4(b[2], b[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xdd));
+}
+
+/* f32 rows: tiles of four rows by four inputs, sixteen accumulators; the
+ * row loads are shared by the inputs and the input loads by the rows, so a
+ * tile is FMA-bound.  nr (1..4) rows w (K apart), nt (1..4) inputs. */
+__attribute__((always_inline)) AVX512 static inline void f32_tile_avx512(float *Y, int ldy, const float *w,
+                                                                        const float *X, int K, int nr, int nt)
+{
+    __m512 acc[16];
+    UNROLL
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 wv[4];
+        UNROLL
+        for (int r = 0; r < nr; r++) wv[r] = _mm512_loadu_ps(w + (size_t)r * K + k);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = _mm512_loadu_ps(X + (size_t)t * K + k);
+            UNROLL
+            for (int r = 0; r < nr; r++) acc[4 * t + r] = _mm512_fmadd_ps(wv[r], xv, acc[4 * t + r]);
+        }
+    }
+    if (k < K) {
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+        __m512 wv[4];
+        UNROLL
+        for (int r = 0; r < nr; r++) wv[r] = _mm512_maskz_loadu_ps(m, w + (size_t)r * K + k);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, X + (size_t)t * K + k);
+            UNROLL
+            for (int r = 0; r < nr; r++) acc[4 * t + r] = _mm512_fmadd_ps(wv[r], xv, acc[4 * t + r]);
+        }
+    }
+    float out[16];
+    _mm512_storeu_ps(out, reduce16_avx512(acc));
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        UNROLL
+        for (int r = 0; r < nr; r++) Y[(size_t)t * ldy + r] = out[4 * t + r];
+}
+
+AVX512 static void rows_n_f32_avx512(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int K = W->cols, n = W->rows;
+    const float *X = Xv;
+    int r = r0;
+#define GROUP(t, nt) f32_tile_avx512(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, NR, nt)
+    for (; r + 4 <= r1; r += 4) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+#define NR 4
+        BY_INPUT_GROUPS(T, GROUP);
+#undef NR
+    }
+    const float *w = (const float *)W->data + (size_t)r * K;
+    switch (r1 - r) {
+#define NR 3
+    case 3: BY_INPUT_GROUPS(T, GROUP); break;
+#undef NR
+#define NR 2
+    case 2: BY_INPUT_GROUPS(T, GROUP); break;
+#undef NR
+#define NR 1
+    case 1: BY_INPUT_GROUPS(T, GROUP); break;
+#undef NR
+    }
+#undef GROUP
 }
 
 AVX512 static inline __m512 bf16x16(const uint16_t *p)
@@ -673,7 +805,7 @@ static int have_avx512(void)
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              have_avx512,
                                              {rows_f32_avx512, rows_bf16_avx512, rows_q8_0_avx2, rows_q4_avx512},
-                                             {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                             {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                              gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                              dot_avx512,
@@ -807,7 +939,7 @@ static int have_avx512bf16(void)
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
                                                  {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni, rows_q4_vnni},
-                                                 {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                                 {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                                  gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
