@@ -890,6 +890,85 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
     }
 }
 
+/* q8_0 batch kernel with VNNI on 512 bits: two blocks per register (x's
+ * and w's 32-byte blocks side by side), x biased to u8 (x + 128) once per
+ * input so that vpdpbusd takes w as it is; the bias's share 128 sum(w) is
+ * taken off by starting each sum at -128 sum(w) (once per row and block
+ * pair, for all inputs).  Tiles of two rows by four inputs; each block's
+ * int32 sums scaled by dw dx (lanes 0..7 the first block's, 8..15 the
+ * second's) into f32 accumulators. */
+AVX512VNNI static inline __m512i q8_load2_vnni(const int8_t *a, const int8_t *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+__attribute__((always_inline)) AVX512VNNI static inline void q8_tile_vnni(float *Y, int ldy, const hg_block_q8_0 *w,
+                                                                         const hg_block_xq8 *X, int nb, int nr, int nt)
+{
+    __m512 acc[16];
+    UNROLL
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (int b = 0; b < nb; b += 2) {
+        int two = b + 1 < nb; /* an odd last block: the upper half stays zero */
+        __m512i wv[2], nc[2];
+        __m512 dw[2];
+        UNROLL
+        for (int r = 0; r < nr; r++) {
+            const hg_block_q8_0 *wr = w + (size_t)r * nb + b;
+            _mm_prefetch((const char *)wr + PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)wr + PREFETCH_BYTES + 64, _MM_HINT_T0);
+            wv[r] = two ? q8_load2_vnni(wr[0].qs, wr[1].qs)
+                        : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)wr[0].qs));
+            nc[r] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, wv[r]));
+            unsigned d2 = wr[0].d | (two ? (unsigned)wr[1].d << 16 : 0u);
+            dw[r] = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2))));
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const hg_block_xq8 *xt = X + (size_t)t * nb + b;
+            __m512i xv = _mm512_xor_si512(two ? q8_load2_vnni(xt[0].qs, xt[1].qs)
+                                              : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)xt[0].qs)),
+                                          bias);
+            __m512 dx = _mm512_mask_broadcastss_ps(_mm512_set1_ps(xt[0].d), (__mmask16)0xff00,
+                                                   _mm_set_ss(two ? xt[1].d : 0.0f));
+            UNROLL
+            for (int r = 0; r < nr; r++) {
+                __m512i p = _mm512_dpbusd_epi32(nc[r], xv, wv[r]);
+                acc[4 * t + r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], dx), acc[4 * t + r]);
+            }
+        }
+    }
+    float out[16];
+    _mm512_storeu_ps(out, reduce16_avx512(acc));
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        UNROLL
+        for (int r = 0; r < nr; r++) Y[(size_t)t * ldy + r] = out[4 * t + r];
+    }
+}
+
+AVX512VNNI static void rows_n_q8_0_vnni(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int nb = W->cols / HG_QK, n = W->rows;
+    const hg_block_xq8 *X = Xv;
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+#define GROUP(t, nt) q8_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 2, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+    if (r < r1) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+#define GROUP(t, nt) q8_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 1, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+}
+
 /* q4 rows with VNNI: two blocks per 512-bit register as in rows_q4_avx512,
  * vpdpbusd doing the u8 (the nibbles) x s8 (x) products and their sums of 4. */
 AVX512VNNI static void rows_q4_vnni(float *y, const hg_mat *W, const void *xv, int r0, int r1)
@@ -939,7 +1018,7 @@ static int have_avx512bf16(void)
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
                                                  {rows_f32_avx512, rows_bf16_dp, rows_q8_0_vnni, rows_q4_vnni},
-                                                 {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                                 {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_vnni, rows_n_q4_avx2},
                                                  gemm6x16_avx2,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
