@@ -178,35 +178,52 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
 }
 
 /* Two rows for nt (1..4) inputs: each x block (and |x|) loaded once for both
- * rows, w's signs moved onto x. */
+ * rows, w's signs moved onto x.  The int32 sums of the two rows go into one
+ * vector (vphaddd), those of two inputs into one again, so that one
+ * conversion, one scale product and one FMA serve four (row, input) pairs:
+ * lanes [r0 t, r1 t, r0 t+1, r1 t+1] of each half of the block, scaled by
+ * [d0, d1, d0, d1] times [dx t, dx t, dx t+1, dx t+1]. */
 __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y, int ldy, const hg_block_q8_0 *w0,
                                                                         const hg_block_q8_0 *w1, const hg_block_xq8 *X,
                                                                         int nb, int nt)
 {
-    __m256 a0[4], a1[4];
-    UNROLL
-    for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
         Q8_PREFETCH(w0 + b);
         Q8_PREFETCH(w1 + b);
         __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
-        __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w0[b].d)), d1 = _mm256_set1_ps(_cvtsh_ss(w1[b].d));
+        __m128 d01 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(w0[b].d | (unsigned)w1[b].d << 16)));
+        __m256 dw = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d01))); /* d0 d1 d0 d1 ... */
         UNROLL
-        for (int j = 0; j < nt; j++) {
-            const hg_block_xq8 *x = X + (size_t)j * nb + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), ax = _mm256_sign_epi8(xv, xv);
+        for (int t = 0; t < nt; t += 2) { /* a pair of inputs at a time: few live registers */
+            __m256i h[2];
+            UNROLL
+            for (int j = 0; j < 2; j++) {
+                if (t + j >= nt) break;
+                const hg_block_xq8 *x = X + (size_t)(t + j) * nb + b;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), ax = _mm256_sign_epi8(xv, xv);
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v0, xv)), ones);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v1, xv)), ones);
+                h[j] = _mm256_hadd_epi32(p0, p1);
+            }
+            const hg_block_xq8 *x = X + (size_t)t * nb + b;
+            __m256i g = _mm256_hadd_epi32(h[0], t + 1 < nt ? h[1] : _mm256_setzero_si256());
             __m256 dx = _mm256_broadcast_ss(&x->d);
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v0, xv)), ones);
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v1, xv)), ones);
-            a0[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_mul_ps(d0, dx), a0[j]);
-            a1[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_mul_ps(d1, dx), a1[j]);
+            if (t + 1 < nt) dx = _mm256_blend_ps(dx, _mm256_broadcast_ss(&x[nb].d), 0xcc);
+            acc[t / 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(dw, dx), acc[t / 2]);
         }
     }
     UNROLL
-    for (int j = 0; j < nt; j++) {
-        Y[(size_t)j * ldy] = hsum256(a0[j]);
-        Y[(size_t)j * ldy + 1] = hsum256(a1[j]);
+    for (int t = 0; t < nt; t += 2) {
+        float out[4];
+        _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc[t / 2]), _mm256_extractf128_ps(acc[t / 2], 1)));
+        Y[(size_t)t * ldy] = out[0];
+        Y[(size_t)t * ldy + 1] = out[1];
+        if (t + 1 < nt) {
+            Y[(size_t)(t + 1) * ldy] = out[2];
+            Y[(size_t)(t + 1) * ldy + 1] = out[3];
+        }
     }
 }
 
