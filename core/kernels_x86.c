@@ -28,6 +28,15 @@
 #else
 #define Q8_PREFETCH(p) ((void)0)
 #endif
+/* the batch kernels' prefetch distance and level (they are slower per byte) */
+#ifndef Q8N_PF
+#define Q8N_PF Q8_PF
+#endif
+#ifndef Q8N_HINT
+#define Q8N_HINT _MM_HINT_T0
+#endif
+#define Q8N_PREFETCH(p)                                                                                                \
+    (_mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT), _mm_prefetch((const char *)(p) + Q8N_PF + 64, Q8N_HINT))
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -190,8 +199,8 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
-        Q8_PREFETCH(w0 + b);
-        Q8_PREFETCH(w1 + b);
+        Q8N_PREFETCH(w0 + b);
+        Q8N_PREFETCH(w1 + b);
         __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
         __m128 d01 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(w0[b].d | (unsigned)w1[b].d << 16)));
         __m256 dw = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d01))); /* d0 d1 d0 d1 ... */
