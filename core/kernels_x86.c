@@ -35,8 +35,15 @@
 #ifndef Q8N_HINT
 #define Q8N_HINT _MM_HINT_T0
 #endif
+#ifndef Q8N_LINES
+#define Q8N_LINES 2
+#endif
+#if Q8N_LINES == 1 /* one line per 34-byte block: every line of the stream at least once */
+#define Q8N_PREFETCH(p) _mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT)
+#else
 #define Q8N_PREFETCH(p)                                                                                                \
     (_mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT), _mm_prefetch((const char *)(p) + Q8N_PF + 64, Q8N_HINT))
+#endif
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -202,6 +209,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
         Q8N_PREFETCH(w0 + b);
         Q8N_PREFETCH(w1 + b);
         __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
+        __m256i a0 = _mm256_abs_epi8(v0), a1 = _mm256_abs_epi8(v1); /* |w| once for all inputs */
         __m128 d01 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(w0[b].d | (unsigned)w1[b].d << 16)));
         __m256 dw = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d01))); /* d0 d1 d0 d1 ... */
         UNROLL
@@ -211,9 +219,9 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
             for (int j = 0; j < 2; j++) {
                 if (t + j >= nt) break;
                 const hg_block_xq8 *x = X + (size_t)(t + j) * nb + b;
-                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), ax = _mm256_sign_epi8(xv, xv);
-                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v0, xv)), ones);
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v1, xv)), ones);
+                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(xv, v0)), ones);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(xv, v1)), ones);
                 h[j] = _mm256_hadd_epi32(p0, p1);
             }
             const hg_block_xq8 *x = X + (size_t)t * nb + b;
