@@ -14,7 +14,7 @@
  * rows of a tile): their accumulator arrays then live in registers; -O2
  * alone keeps them in memory. */
 #if defined(__clang__)
-#define UNROLL _Pragma("unroll")
+#define UNROLL _Pragma("clang loop unroll(full)")
 #else
 #define UNROLL _Pragma("GCC unroll 16")
 #endif
@@ -374,7 +374,7 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
 /* f32 rows: tiles of two rows by four inputs, eight accumulators (each
  * row's loads shared by the inputs, each input's by the rows), reduced to
  * one vector of eight sums by a horizontal-add tree. */
-AVX2 static inline __m256 reduce8_avx2(const __m256 *v)
+__attribute__((always_inline)) AVX2 static inline __m256 reduce8_avx2(const __m256 *v)
 {
     __m256 t0 = _mm256_hadd_ps(v[0], v[1]), t1 = _mm256_hadd_ps(v[2], v[3]);
     __m256 t2 = _mm256_hadd_ps(v[4], v[5]), t3 = _mm256_hadd_ps(v[6], v[7]);
@@ -578,7 +578,7 @@ AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, in
 }
 
 /* Sixteen accumulators to one vector: lane i holds the sum of v[i]. */
-AVX512 static inline __m512 reduce16_avx512(const __m512 *v)
+__attribute__((always_inline)) AVX512 static inline __m512 reduce16_avx512(const __m512 *v)
 {
     __m512 a[8], b[4];
     UNROLL
