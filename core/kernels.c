@@ -165,8 +165,13 @@ void hg_quantize_xq8(hg_block_xq8 *dst, const float *x, int n)
         float d = amax / 127.0f, id = d > 0 ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < HG_QK; j++) {
-            float v = roundf(xb[j] * id);
-            int q = (int)(v > 127 ? 127 : v < -127 ? -127 : v);
+            /* roundf (halves away from zero) without the libm call: |v| <= 127
+             * (up to rounding), so the truncation and the remainder are exact */
+            float v = xb[j] * id;
+            int q = (int)v;
+            float f = v - (float)q;
+            q += (f >= 0.5f) - (f <= -0.5f);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
             dst[i].qs[j] = (int8_t)q;
             sum += q;
         }
@@ -604,6 +609,26 @@ static int gemm_packed(hg_pool *pool, float *Y, const float *X, const hg_mat *W,
     return 1;
 }
 
+/* T rows of X (K values each) to hg_block_xq8 rows, blocks split over threads. */
+typedef struct quant_task {
+    hg_block_xq8 *q;
+    const float *X;
+    int T, K;
+} quant_task;
+
+static void quant_run(void *arg, int ith, int nth)
+{
+    quant_task *t = arg;
+    int nb = t->K / HG_QK;
+    long all = (long)t->T * nb, a = all * ith / nth, b = all * (ith + 1) / nth;
+    while (a < b) {
+        int row = (int)(a / nb), blk = (int)(a % nb);
+        int cnt = (int)(b - a < nb - blk ? b - a : nb - blk);
+        hg_quantize_xq8(t->q + (size_t)row * nb + blk, t->X + (size_t)row * t->K + (size_t)blk * HG_QK, cnt * HG_QK);
+        a += cnt;
+    }
+}
+
 void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_workspace *ws)
 {
     const hg_kernel_variant *kv = hg_kernels_active();
@@ -620,7 +645,10 @@ void hg_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, 
                     for (int r = 0; r < N; r++) Y[(size_t)i * N + r] = NAN;
                 return;
             }
-            for (int i = 0; i < T; i++) hg_quantize_xq8((hg_block_xq8 *)((char *)q + (size_t)i * xb), X + (size_t)i * K, K);
+            quant_task qt = {q, X, T, K};
+            /* wide inputs on the pool (the threads would otherwise wait) */
+            if ((size_t)T * (size_t)K >= 16384 && hg_pool_size(pool) > 1) hg_pool_run(pool, quant_run, &qt);
+            else quant_run(&qt, 0, 1);
             xin = q;
         }
         mv_task t = {Y, W, xin, xb, T, hg_variant_rows(kv, W->type), kv->rows_n[W->type]};

@@ -10,6 +10,14 @@
 /* ---------------------------------------------------------------- AVX2 */
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+/* Full unrolling of the short constant loops of the batch kernels (inputs,
+ * rows of a tile): their accumulator arrays then live in registers; -O2
+ * alone keeps them in memory. */
+#if defined(__clang__)
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
 /* software prefetch distance of the streamed weights (bytes) */
 #ifndef Q8_PF
 #define Q8_PF 1024
@@ -19,6 +27,22 @@
     (_mm_prefetch((const char *)(p) + Q8_PF, _MM_HINT_T0), _mm_prefetch((const char *)(p) + Q8_PF + 64, _MM_HINT_T0))
 #else
 #define Q8_PREFETCH(p) ((void)0)
+#endif
+/* the batch kernels' prefetch distance and level (they are slower per byte) */
+#ifndef Q8N_PF
+#define Q8N_PF Q8_PF
+#endif
+#ifndef Q8N_HINT
+#define Q8N_HINT _MM_HINT_T0
+#endif
+#ifndef Q8N_LINES
+#define Q8N_LINES 2
+#endif
+#if Q8N_LINES == 1 /* one line per 34-byte block: every line of the stream at least once */
+#define Q8N_PREFETCH(p) _mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT)
+#else
+#define Q8N_PREFETCH(p)                                                                                                \
+    (_mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT), _mm_prefetch((const char *)(p) + Q8N_PF + 64, Q8N_HINT))
 #endif
 
 AVX2 static inline float hsum256(__m256 v)
@@ -157,6 +181,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
         /* |w| once for all inputs; w's sign goes onto each x */
         __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs), aw = _mm256_sign_epi8(wv, wv);
         __m256 dw = _mm256_set1_ps(_cvtsh_ss(w[b].d));
+        UNROLL
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
             __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv));
@@ -164,36 +189,58 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
             acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_broadcast_ss(&x->d)), acc[j]);
         }
     }
+    UNROLL
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
 }
 
 /* Two rows for nt (1..4) inputs: each x block (and |x|) loaded once for both
- * rows, w's signs moved onto x. */
+ * rows, w's signs moved onto x.  The int32 sums of the two rows go into one
+ * vector (vphaddd), those of two inputs into one again, so that one
+ * conversion, one scale product and one FMA serve four (row, input) pairs:
+ * lanes [r0 t, r1 t, r0 t+1, r1 t+1] of each half of the block, scaled by
+ * [d0, d1, d0, d1] times [dx t, dx t, dx t+1, dx t+1]. */
 __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y, int ldy, const hg_block_q8_0 *w0,
                                                                         const hg_block_q8_0 *w1, const hg_block_xq8 *X,
                                                                         int nb, int nt)
 {
-    __m256 a0[4], a1[4];
-    for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i ones = _mm256_set1_epi16(1);
     for (int b = 0; b < nb; b++) {
-        Q8_PREFETCH(w0 + b);
-        Q8_PREFETCH(w1 + b);
+        Q8N_PREFETCH(w0 + b);
+        Q8N_PREFETCH(w1 + b);
         __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
-        __m256 d0 = _mm256_set1_ps(_cvtsh_ss(w0[b].d)), d1 = _mm256_set1_ps(_cvtsh_ss(w1[b].d));
-        for (int j = 0; j < nt; j++) {
-            const hg_block_xq8 *x = X + (size_t)j * nb + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), ax = _mm256_sign_epi8(xv, xv);
+        __m256i a0 = _mm256_abs_epi8(v0), a1 = _mm256_abs_epi8(v1); /* |w| once for all inputs */
+        __m128 d01 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(w0[b].d | (unsigned)w1[b].d << 16)));
+        __m256 dw = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d01))); /* d0 d1 d0 d1 ... */
+        UNROLL
+        for (int t = 0; t < nt; t += 2) { /* a pair of inputs at a time: few live registers */
+            __m256i h[2];
+            UNROLL
+            for (int j = 0; j < 2; j++) {
+                if (t + j >= nt) break;
+                const hg_block_xq8 *x = X + (size_t)(t + j) * nb + b;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(xv, v0)), ones);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(xv, v1)), ones);
+                h[j] = _mm256_hadd_epi32(p0, p1);
+            }
+            const hg_block_xq8 *x = X + (size_t)t * nb + b;
+            __m256i g = _mm256_hadd_epi32(h[0], t + 1 < nt ? h[1] : _mm256_setzero_si256());
             __m256 dx = _mm256_broadcast_ss(&x->d);
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v0, xv)), ones);
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(v1, xv)), ones);
-            a0[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_mul_ps(d0, dx), a0[j]);
-            a1[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_mul_ps(d1, dx), a1[j]);
+            if (t + 1 < nt) dx = _mm256_blend_ps(dx, _mm256_broadcast_ss(&x[nb].d), 0xcc);
+            acc[t / 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(dw, dx), acc[t / 2]);
         }
     }
-    for (int j = 0; j < nt; j++) {
-        Y[(size_t)j * ldy] = hsum256(a0[j]);
-        Y[(size_t)j * ldy + 1] = hsum256(a1[j]);
+    UNROLL
+    for (int t = 0; t < nt; t += 2) {
+        float out[4];
+        _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc[t / 2]), _mm256_extractf128_ps(acc[t / 2], 1)));
+        Y[(size_t)t * ldy] = out[0];
+        Y[(size_t)t * ldy + 1] = out[1];
+        if (t + 1 < nt) {
+            Y[(size_t)(t + 1) * ldy] = out[2];
+            Y[(size_t)(t + 1) * ldy + 1] = out[3];
+        }
     }
 }
 
@@ -270,8 +317,10 @@ __attribute__((always_inline)) AVX2 static inline void bf16_rows_nt_avx2(float *
     int k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 wv = bf16x8_avx2(w + k);
+        UNROLL
         for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
     }
+    UNROLL
     for (int j = 0; j < nt; j++) {
         float s = hsum256(acc[j]);
         for (int i = k; i < K; i++) s += hg_bf16_to_f32(w[i]) * X[(size_t)j * K + i];
@@ -291,30 +340,62 @@ AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int
     }
 }
 
-/* f32 rows for nt (1..4) inputs at once. */
-__attribute__((always_inline)) AVX2 static inline void f32_rows_nt_avx2(float *Y, int ldy, const float *w, const float *X,
-                                                                        int K, int nt)
+/* f32 rows: tiles of two rows by four inputs, eight accumulators (each
+ * row's loads shared by the inputs, each input's by the rows), reduced to
+ * one vector of eight sums by a horizontal-add tree. */
+__attribute__((always_inline)) AVX2 static inline __m256 reduce8_avx2(const __m256 *v)
 {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 t0 = _mm256_hadd_ps(v[0], v[1]), t1 = _mm256_hadd_ps(v[2], v[3]);
+    __m256 t2 = _mm256_hadd_ps(v[4], v[5]), t3 = _mm256_hadd_ps(v[6], v[7]);
+    t0 = _mm256_hadd_ps(t0, t1);
+    t2 = _mm256_hadd_ps(t2, t3);
+    /* lane i of the result: the sum of v[i] */
+    return _mm256_add_ps(_mm256_permute2f128_ps(t0, t2, 0x20), _mm256_permute2f128_ps(t0, t2, 0x31));
+}
+
+/* nr (1..2) rows w (K apart) for nt (1..4) inputs: Y[t][r], rows ldy apart. */
+__attribute__((always_inline)) AVX2 static inline void f32_tile_avx2(float *Y, int ldy, const float *w, const float *X,
+                                                                     int K, int nr, int nt)
+{
+    __m256 acc[8];
+    UNROLL
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
     int k = 0;
     for (; k + 8 <= K; k += 8) {
-        __m256 wv = _mm256_loadu_ps(w + k);
-        for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
+        __m256 w0 = _mm256_loadu_ps(w + k), w1 = nr > 1 ? _mm256_loadu_ps(w + K + k) : w0;
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m256 xv = _mm256_loadu_ps(X + (size_t)t * K + k);
+            acc[2 * t] = _mm256_fmadd_ps(w0, xv, acc[2 * t]);
+            if (nr > 1) acc[2 * t + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * t + 1]);
+        }
     }
-    for (int j = 0; j < nt; j++) {
-        float s = hsum256(acc[j]);
-        for (int i = k; i < K; i++) s += w[i] * X[(size_t)j * K + i];
-        Y[(size_t)j * ldy] = s;
-    }
+    float out[8];
+    _mm256_storeu_ps(out, reduce8_avx2(acc));
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        UNROLL
+        for (int r = 0; r < nr; r++) {
+            float s = out[2 * t + r];
+            for (int i = k; i < K; i++) s += w[(size_t)r * K + i] * X[(size_t)t * K + i];
+            Y[(size_t)t * ldy + r] = s;
+        }
 }
 
 AVX2 static void rows_n_f32_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
 {
     int K = W->cols, n = W->rows;
     const float *X = Xv;
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
         const float *w = (const float *)W->data + (size_t)r * K;
-#define GROUP(t, nt) f32_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, nt)
+#define GROUP(t, nt) f32_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 2, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+    if (r < r1) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+#define GROUP(t, nt) f32_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 1, nt)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
@@ -514,6 +595,91 @@ AVX512 static void rows_f32_avx512(float *y, const hg_mat *W, const void *xv, in
     }
 }
 
+/* Sixteen accumulators to one vector: lane i holds the sum of v[i]. */
+__attribute__((always_inline)) AVX512 static inline __m512 reduce16_avx512(const __m512 *v)
+{
+    __m512 a[8], b[4];
+    UNROLL
+    for (int i = 0; i < 8; i++) /* per 128-bit quad: [x0+x2, y0+y2, x1+x3, y1+y3] */
+        a[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    UNROLL
+    for (int i = 0; i < 4; i++) { /* per quad: the quad's partial sums of v[4i .. 4i+3] */
+        __m512d x = _mm512_castps_pd(a[2 * i]), y = _mm512_castps_pd(a[2 * i + 1]);
+        b[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    __m512 e0 = _mm512_add_ps(_mm512_shuffle_f32x4(b[0], b[1], 0x88), _mm512_shuffle_f32x4(b[0], b[1], 0xdd));
+    __m512 e1 = _mm512_add_ps(_mm512_shuffle_f32x4(b[2], b[3], 0x88), _mm512_shuffle_f32x4(b[2], b[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xdd));
+}
+
+/* f32 rows: tiles of four rows by four inputs, sixteen accumulators; the
+ * row loads are shared by the inputs and the input loads by the rows, so a
+ * tile is FMA-bound.  nr (1..4) rows w (K apart), nt (1..4) inputs. */
+__attribute__((always_inline)) AVX512 static inline void f32_tile_avx512(float *Y, int ldy, const float *w,
+                                                                        const float *X, int K, int nr, int nt)
+{
+    __m512 acc[16];
+    UNROLL
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= K; k += 16) {
+        __m512 wv[4];
+        UNROLL
+        for (int r = 0; r < nr; r++) wv[r] = _mm512_loadu_ps(w + (size_t)r * K + k);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = _mm512_loadu_ps(X + (size_t)t * K + k);
+            UNROLL
+            for (int r = 0; r < nr; r++) acc[4 * t + r] = _mm512_fmadd_ps(wv[r], xv, acc[4 * t + r]);
+        }
+    }
+    if (k < K) {
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+        __m512 wv[4];
+        UNROLL
+        for (int r = 0; r < nr; r++) wv[r] = _mm512_maskz_loadu_ps(m, w + (size_t)r * K + k);
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, X + (size_t)t * K + k);
+            UNROLL
+            for (int r = 0; r < nr; r++) acc[4 * t + r] = _mm512_fmadd_ps(wv[r], xv, acc[4 * t + r]);
+        }
+    }
+    float out[16];
+    _mm512_storeu_ps(out, reduce16_avx512(acc));
+    UNROLL
+    for (int t = 0; t < nt; t++)
+        UNROLL
+        for (int r = 0; r < nr; r++) Y[(size_t)t * ldy + r] = out[4 * t + r];
+}
+
+AVX512 static void rows_n_f32_avx512(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int K = W->cols, n = W->rows;
+    const float *X = Xv;
+    int r = r0;
+#define GROUP(t, nt) f32_tile_avx512(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, NR, nt)
+    for (; r + 4 <= r1; r += 4) {
+        const float *w = (const float *)W->data + (size_t)r * K;
+#define NR 4
+        BY_INPUT_GROUPS(T, GROUP);
+#undef NR
+    }
+    const float *w = (const float *)W->data + (size_t)r * K;
+    switch (r1 - r) {
+#define NR 3
+    case 3: BY_INPUT_GROUPS(T, GROUP); break;
+#undef NR
+#define NR 2
+    case 2: BY_INPUT_GROUPS(T, GROUP); break;
+#undef NR
+#define NR 1
+    case 1: BY_INPUT_GROUPS(T, GROUP); break;
+#undef NR
+    }
+#undef GROUP
+}
+
 AVX512 static float dot_avx512(const float *a, const float *b, int n)
 {
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
@@ -598,7 +764,7 @@ static int have_avx512(void)
 const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              have_avx512,
                                              {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_avx2, hg_rows_q4_avx512},
-                                             {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                             {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
                                              gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                              dot_avx512,
@@ -645,6 +811,85 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
     }
 }
 
+/* q8_0 batch kernel with VNNI on 512 bits: two blocks per register (x's
+ * and w's 32-byte blocks side by side), x biased to u8 (x + 128) once per
+ * input so that vpdpbusd takes w as it is; the bias's share 128 sum(w) is
+ * taken off by starting each sum at -128 sum(w) (once per row and block
+ * pair, for all inputs).  Tiles of two rows by four inputs; each block's
+ * int32 sums scaled by dw dx (lanes 0..7 the first block's, 8..15 the
+ * second's) into f32 accumulators. */
+AVX512VNNI static inline __m512i q8_load2_vnni(const int8_t *a, const int8_t *b)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+__attribute__((always_inline)) AVX512VNNI static inline void q8_tile_vnni(float *Y, int ldy, const hg_block_q8_0 *w,
+                                                                         const hg_block_xq8 *X, int nb, int nr, int nt)
+{
+    __m512 acc[16];
+    UNROLL
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+    const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    for (int b = 0; b < nb; b += 2) {
+        int two = b + 1 < nb; /* an odd last block: the upper half stays zero */
+        __m512i wv[2], nc[2];
+        __m512 dw[2];
+        UNROLL
+        for (int r = 0; r < nr; r++) {
+            const hg_block_q8_0 *wr = w + (size_t)r * nb + b;
+            _mm_prefetch((const char *)wr + PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)wr + PREFETCH_BYTES + 64, _MM_HINT_T0);
+            wv[r] = two ? q8_load2_vnni(wr[0].qs, wr[1].qs)
+                        : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)wr[0].qs));
+            nc[r] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, wv[r]));
+            unsigned d2 = wr[0].d | (two ? (unsigned)wr[1].d << 16 : 0u);
+            dw[r] = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2))));
+        }
+        UNROLL
+        for (int t = 0; t < nt; t++) {
+            const hg_block_xq8 *xt = X + (size_t)t * nb + b;
+            __m512i xv = _mm512_xor_si512(two ? q8_load2_vnni(xt[0].qs, xt[1].qs)
+                                              : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)xt[0].qs)),
+                                          bias);
+            __m512 dx = _mm512_mask_broadcastss_ps(_mm512_set1_ps(xt[0].d), (__mmask16)0xff00,
+                                                   _mm_set_ss(two ? xt[1].d : 0.0f));
+            UNROLL
+            for (int r = 0; r < nr; r++) {
+                __m512i p = _mm512_dpbusd_epi32(nc[r], xv, wv[r]);
+                acc[4 * t + r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], dx), acc[4 * t + r]);
+            }
+        }
+    }
+    float out[16];
+    _mm512_storeu_ps(out, reduce16_avx512(acc));
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        UNROLL
+        for (int r = 0; r < nr; r++) Y[(size_t)t * ldy + r] = out[4 * t + r];
+    }
+}
+
+AVX512VNNI static void rows_n_q8_0_vnni(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+{
+    int nb = W->cols / HG_QK, n = W->rows;
+    const hg_block_xq8 *X = Xv;
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+#define GROUP(t, nt) q8_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 2, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+    if (r < r1) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
+#define GROUP(t, nt) q8_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 1, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+}
+
 static int have_avx512vnni(void)
 {
     return (hg_x86_features() & HG_X86_AVX512VNNI) != 0;
@@ -658,7 +903,7 @@ static int have_avx512bf16(void)
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
                                                  {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_vnni, hg_rows_q4_vnni},
-                                                 {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
+                                                 {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_vnni, rows_n_q4_avx2},
                                                  gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
