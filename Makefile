@@ -15,7 +15,7 @@ VERSION := 0.1.0
 # The target architecture, from the compiler (x86_64, aarch64, ...): it
 # decides which arch-specific sources are built and which OpenBLAS is used.
 ARCH    := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
-PKGS    := ncursesw readline libcjson cmocka oniguruma
+PKGS    := ncursesw readline libcjson cmocka oniguruma libmicrohttpd
 # OpenBLAS: Debian's single-threaded build of the target's architecture first
 # (the engine's own thread pool spreads the products; the threaded build's
 # idle threads would fight it for cores), else whatever pkg-config knows as
@@ -31,11 +31,14 @@ DEB_openblas := libopenblas-serial-dev
 DEB_libcjson := libcjson-dev
 DEB_cmocka   := libcmocka-dev
 DEB_oniguruma := libonig-dev
-DEB_TOOLS    := pkg-config tmux
+DEB_libmicrohttpd := libmicrohttpd-dev
+# tools: tmux for the TUI tests, curl and node/npm for the server's (the
+# official openai npm client is installed at test time into build/node)
+DEB_TOOLS    := pkg-config tmux curl nodejs npm
 
 comma   := ,
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(if $(OPENBLAS_PC),$(shell pkg-config --cflags $(OPENBLAS_PC)))
-PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma 2>/dev/null) \
+PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma libmicrohttpd 2>/dev/null) \
               $(if $(OPENBLAS_PC),$(shell pkg-config --libs $(OPENBLAS_PC)) -Wl$(comma)-rpath$(comma)$(shell pkg-config --variable=libdir $(OPENBLAS_PC)))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -87,13 +90,13 @@ deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	[ -n "$(OPENBLAS_PC)" ] || missing="$$missing openblas-serial"; \
-	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
+	for t in pkg-config tmux curl node npm cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: missing:$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_TOOLS))" >&2; exit 1; fi; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libmicrohttpd) $(DEB_TOOLS))" >&2; exit 1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update && apt-get install -y --no-install-recommends build-essential $(DEB_TOOLS) \
-	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) || exit 1; \
+	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libmicrohttpd) || exit 1; \
 	fi
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h ui/*.h app/*.h)
