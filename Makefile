@@ -123,7 +123,11 @@ $(BIN): $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests -Iapp -o $@ $< $(TEST_APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
+
+# Suites of app/ code link its objects.
+$(BUILD)/tests/test_serve_request: $(BUILD)/app/serve_request.o
+$(BUILD)/tests/test_serve_request: TEST_APP_OBJ = $(BUILD)/app/serve_request.o
 
 E2E     := $(wildcard tests/e2e_*.sh)
 
@@ -229,7 +233,10 @@ fuzz: deps
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a
 	$(FUZZ_CC) $(HG_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -Itests/fuzz -o $@ $< $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a $(HG_LDLIBS)
+	  -fno-sanitize-recover=all -Itests/fuzz -Iapp -o $@ $< $(FUZZ_APP_SRC) $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a $(HG_LDLIBS)
+# harnesses of app/ code build its sources with them
+$(FUZZ_DIR)/fuzz_serve_request: app/serve_request.c app/serve_request.h
+$(FUZZ_DIR)/fuzz_serve_request: FUZZ_APP_SRC = app/serve_request.c
 
 # --------------------------------------------------------------- installing
 # The binary, the man page, the themes, the demo script and the demo model

@@ -370,6 +370,7 @@ int sr_parse(const char *body, size_t len, int chat, const sr_limits *lim, sr_re
     hg_diff_params_default(&r->diff);
     if (!body || !len) return fail(err, NULL, "the request has no body; send a JSON object");
     if (!sr_utf8_valid(body, len)) return fail(err, NULL, "the request body is not valid UTF-8");
+    if (memchr(body, 0, len)) return fail(err, NULL, "malformed JSON: a NUL byte in the body");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
