@@ -111,6 +111,8 @@ typedef struct request {
     char *body;
     size_t len, cap;
     int too_big;
+    size_t discarded;           /* bytes of a too big body read and dropped */
+    int answered;               /* a response is queued                    */
     int chat;
     job *job;
 } request;
@@ -503,6 +505,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         request *rq = calloc(1, sizeof *rq);
         if (!rq) return MHD_NO;
         *con_cls = rq;
+        rq->answered = 1; /* unless it goes on to read a body */
         if (!strcmp(url, "/health")) {
             if (!is_get) return send_error(c, 405, "invalid_request_error", NULL, NULL, "use GET on /health");
             return send_health(s, c);
@@ -529,16 +532,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                                   "the request body is larger than %zu bytes", s->max_body);
         }
         rq->chat = chat;
+        rq->answered = 0;
         return MHD_YES;
     }
     request *rq = *con_cls;
-    if (rq->job || (!chat && !compl)) return MHD_YES; /* answered already */
+    if (rq->answered) { /* the rest of a refused request's body */
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
         if (rq->too_big || rq->len + n > s->max_body) {
             rq->too_big = 1;
-            return MHD_YES;
+            rq->discarded += n;
+            /* read on (to answer 413), but not for ever */
+            return rq->discarded > 16 * s->max_body ? MHD_NO : MHD_YES;
         }
         if (rq->len + n + 1 > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 4096;
@@ -552,6 +561,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rq->len += n;
         return MHD_YES;
     }
+    rq->answered = 1;
     if (rq->too_big)
         return send_error(c, 413, "invalid_request_error", NULL, "request_too_large",
                           "the request body is larger than %zu bytes", s->max_body);
@@ -720,7 +730,7 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
     if (v6) flags |= MHD_USE_IPv6;
     d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR,
                          (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
