@@ -81,6 +81,7 @@ typedef struct server {
     int n_ctx;
     _Atomic unsigned long next_id;
     _Atomic int stopping;
+    _Atomic int active;         /* completion requests not yet completed   */
 } server;
 
 /* One request's generation: the bytes for the client, filled by the slot's
@@ -113,6 +114,8 @@ typedef struct request {
     int too_big;
     size_t discarded;           /* bytes of a too big body read and dropped */
     int answered;               /* a response is queued                    */
+    server *srv;
+    int counted;                /* in srv->active                          */
     int chat;
     job *job;
 } request;
@@ -533,6 +536,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         rq->chat = chat;
         rq->answered = 0;
+        rq->srv = s;
+        rq->counted = 1;
+        atomic_fetch_add(&s->active, 1);
         return MHD_YES;
     }
     request *rq = *con_cls;
@@ -582,6 +588,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         }
         job_release(rq->job);
     }
+    if (rq->counted) atomic_fetch_sub(&rq->srv->active, 1);
     free(rq->body);
     free(rq);
     *con_cls = NULL;
@@ -713,6 +720,14 @@ int cmd_serve(int argc, char **argv)
         name = base ? base : "huginn";
     }
     s.name = name;
+    /* signals: blocked before any thread starts (threads inherit the mask),
+     * so that only this thread takes them, in sigwait */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     int total = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (total < 1) total = 1;
     int per_slot = total / slots > 0 ? total / slots : 1;
@@ -721,14 +736,6 @@ int cmd_serve(int argc, char **argv)
         rc = cli_status_exit(st);
         goto out;
     }
-
-    /* signals: every thread blocks them, this one waits for them */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
     if (v6) flags |= MHD_USE_IPv6;
@@ -757,7 +764,10 @@ int cmd_serve(int argc, char **argv)
     atomic_store(&s.stopping, 1);
     MHD_quiesce_daemon(d);      /* no new connections */
     sv_shutdown(s.pool);        /* cancel running generations, fail queued ones */
-    MHD_stop_daemon(d);         /* the connections finish their replies */
+    /* the replies go out to the end (a few seconds at most), then the
+     * connections close */
+    for (int i = 0; i < 300 && atomic_load(&s.active) > 0; i++) usleep(10000);
+    MHD_stop_daemon(d);
     d = NULL;
 out:
     if (d) MHD_stop_daemon(d);
