@@ -38,8 +38,9 @@ static const char serve_usage[] =
     "Requests take the OpenAI fields (messages, prompt, max_tokens, temperature (0 = greedy),\n"
     "top_p, seed, stop, stream) and huginn's own at the top level, named like `huginn run`'s\n"
     "options with _ for -: num_steps, criterion, threshold, min_steps, check_every, warmstart,\n"
-    "cache, init_scale, top_k, min_p, repetition_penalty, generator (plain, speculative,\n"
-    "diffusion), draft_steps, lookahead, verification_threshold, inner_recurrence, headway,\n"
+    "cache, init_scale, top_k, min_p, repetition_penalty, ignore_eos (no stop tokens),\n"
+    "generator (plain, speculative, diffusion), draft_steps, lookahead,\n"
+    "verification_threshold, inner_recurrence, headway,\n"
     "max_wavefront, freeze, exit_t, ema_embeds, state_noise_mixing, dampened_mixer, sqrt_mixer,\n"
     "full_prefill.  Every streamed token carries \"huginn\": {token_id, steps, exit, num_steps};\n"
     "usage adds mean_steps.\n"
@@ -368,6 +369,10 @@ static void gen_params(server *s, const sr_request *q, hg_gen_params *p)
     p->min_steps = q->min_steps;
     p->check_every = q->check_every;
     p->warmstart = q->warmstart;
+    if (q->ignore_eos) {
+        p->n_stop = 0;
+        p->stop_ids = NULL;
+    }
     p->generator = q->generator;
     p->spec = q->spec;
     p->diff = q->diff;

@@ -294,6 +294,7 @@ static int parse_fields(const cJSON *o, const sr_limits *lim, sr_request *r, sr_
     TRY(get_int(o, "min_steps", 0, 1 << 20, &r->min_steps, err));
     TRY(get_int(o, "check_every", 1, 1 << 20, &r->check_every, err));
     TRY(get_bool(o, "warmstart", &r->warmstart, err));
+    TRY(get_bool(o, "ignore_eos", &r->ignore_eos, err));
     TRY(have = get_str(o, "cache", 128, &s, err));
     if (have) {
         hg_err e;

@@ -59,6 +59,7 @@ typedef struct sr_request {
     double threshold;         /* NaN = auto                                    */
     int min_steps, check_every;
     int warmstart;
+    int ignore_eos;           /* no stop tokens: exactly max_tokens (vLLM's name) */
     char *cache;              /* NULL = the default ("full"; diffusion: latest-m4-compress-s4) */
     hg_generator generator;
     hg_spec_params spec;

@@ -67,7 +67,7 @@ static void test_all_fields(void **state)
                     "\"stop\":[\"\\n\\n\",\"END\",\"\"],\"stream\":true,\"num_steps\":32,\"criterion\":\"kl\","
                     "\"threshold\":0.001,\"min_steps\":2,\"check_every\":3,\"warmstart\":true,"
                     "\"cache\":\"latest-m4\",\"init_scale\":0,\"top_k\":40,\"min_p\":0.05,"
-                    "\"repetition_penalty\":1.1,\"stream_options\":{\"include_usage\":true}}";
+                    "\"repetition_penalty\":1.1,\"ignore_eos\":true,\"stream_options\":{\"include_usage\":true}}";
     assert_int_equal(parse(b, 0, &r, &e), 0);
     assert_string_equal(r.prompt, "Once");
     assert_int_equal(r.max_tokens, 48);
@@ -90,6 +90,7 @@ static void test_all_fields(void **state)
     assert_true(r.init_scale_set && r.init_scale == 0);
     assert_true(r.top_k_set && r.top_k == 40);
     assert_true(r.min_p_set && r.rep_set);
+    assert_int_equal(r.ignore_eos, 1);
     sr_request_free(&r);
 
     assert_int_equal(parse("{\"prompt\":\"x\",\"stop\":\"###\",\"threshold\":\"auto\",\"max_completion_tokens\":7}", 0,
@@ -205,6 +206,7 @@ static const struct { int chat; const char *body, *param; } BAD[] = {
     {0, "{\"prompt\":\"x\",\"threshold\":\"high\"}", "threshold"},
     {0, "{\"prompt\":\"x\",\"check_every\":0}", "check_every"},
     {0, "{\"prompt\":\"x\",\"warmstart\":\"on\"}", "warmstart"},
+    {0, "{\"prompt\":\"x\",\"ignore_eos\":1}", "ignore_eos"},
     {0, "{\"prompt\":\"x\",\"cache\":\"bogus\"}", "cache"},
     {0, "{\"prompt\":\"x\",\"cache\":7}", "cache"},
     {0, "{\"prompt\":\"x\",\"init_scale\":-1}", "init_scale"},

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # serve_bench.sh BIN SLOTS CLIENTS [REQUESTS] [MODEL] — throughput of
 # `huginn serve`: CLIENTS concurrent clients each send REQUESTS (default 4)
-# greedy completions of 48 tokens at num_steps 32 (no stop token: a raw
-# prompt of token ids); prints the tokens generated, the wall time and the
+# greedy completions of 48 tokens at num_steps 32 (ignore_eos: exactly 48);
+# prints the tokens generated, the wall time and the
 # tokens per second over all clients.
 set -u
 BIN=$1 SLOTS=$2 CLIENTS=$3 REQS=${4:-4} MODEL=${5:-$(dirname "$0")/../tests/fixtures/demo-huginn}
@@ -14,7 +14,7 @@ for _ in $(seq 100); do URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$T/log" | head -1
 client() { # client N
   for r in $(seq "$REQS"); do
     curl -s -m 120 -H 'Content-Type: application/json' --data-binary \
-      "{\"prompt\":[$((100 + $1)),$((200 + r)),300,400],\"max_tokens\":48,\"num_steps\":32,\"temperature\":0,\"init_scale\":0}" \
+      "{\"prompt\":[$((100 + $1)),$((200 + r)),300,400],\"max_tokens\":48,\"num_steps\":32,\"temperature\":0,\"init_scale\":0,\"ignore_eos\":true}" \
       "$URL/v1/completions" | grep -o '"completion_tokens":[0-9]*' | grep -o '[0-9]*$'
   done > "$T/c$1"
 }
