@@ -128,6 +128,8 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhuginnui.a $(BUILD)/lib
 # Suites of app/ code link its objects.
 $(BUILD)/tests/test_serve_request: $(BUILD)/app/serve_request.o
 $(BUILD)/tests/test_serve_request: TEST_APP_OBJ = $(BUILD)/app/serve_request.o
+$(BUILD)/tests/test_serve_reply: $(BUILD)/app/serve_reply.o
+$(BUILD)/tests/test_serve_reply: TEST_APP_OBJ = $(BUILD)/app/serve_reply.o
 
 E2E     := $(wildcard tests/e2e_*.sh)
 
