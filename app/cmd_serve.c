@@ -196,6 +196,16 @@ static void job_cancel(job *j)
     if (sv_withdraw(j->srv->pool, &j->task)) job_release(j); /* on_done will not run */
 }
 
+/* Seconds a connection may stay idle (reading a request, between
+ * keep-alive requests).  Waiting for a generation is not idle: the wait
+ * loops reset the timer. */
+#define IDLE_TIMEOUT_S 120
+
+static void still_busy(struct MHD_Connection *c)
+{
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S);
+}
+
 /* Has the client closed its end?  (A peek: nothing is consumed.) */
 static int client_gone(struct MHD_Connection *c)
 {
@@ -233,6 +243,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max)
                 job_cancel(j);
                 return MHD_CONTENT_READER_END_WITH_ERROR;
             }
+            still_busy(j->conn);
             pthread_mutex_lock(&j->mu);
         }
     }
@@ -478,6 +489,7 @@ static enum MHD_Result completion(server *s, struct MHD_Connection *c, request *
                 job_cancel(j);
                 return MHD_NO;
             }
+            still_busy(c);
             pthread_mutex_lock(&j->mu);
         }
     }
@@ -747,7 +759,7 @@ int cmd_serve(int argc, char **argv)
     d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR,
                          (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, &s,
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)(queue + slots + 64), MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)120, MHD_OPTION_END);
+                         (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "huginn serve: cannot listen on %s port %d: %s\n", host, port,
                 errno ? strerror(errno) : "failed");

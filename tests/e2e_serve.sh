@@ -148,6 +148,23 @@ if grep -q '^: {"object":"huginn.progress","huginn":{"step":' <<< "$out" && grep
    [ "$(grep -c '"token_id"' <<< "$out")" = 3 ]; then ok "progress comments while computing; 3 token chunks; data: [DONE]"
 else bad "progress comments / [DONE]" "$(head -c 600 <<< "$out")"; fi
 
+# an exit criterion: every token chunk carries the criterion's value
+out=$(post /v1/chat/completions '{"messages":[{"role":"user","content":"What is a raven?"}],"stream":true,"max_tokens":12,"num_steps":32,"criterion":"kl","temperature":0}')
+nex=$(grep -c '"steps":[0-9]*,"exit":[0-9]' <<< "$out")
+[ "$nex" -gt 0 ] && [ "$nex" = "$(grep -c '"token_id"' <<< "$out")" ] && ok "criterion kl: each of $nex token chunks has its exit value" \
+  || bad "exit values with a criterion" "$(head -c 600 <<< "$out")"
+
+# a stop string cuts the reply where it first appears
+if [ -n "$node_ok" ] && [ ${#want_chat} -gt 20 ]; then
+  stop=${want_chat:12:4}
+  esc=$(node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$stop")
+  r=$(post /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"$PROMPT\"}],\"temperature\":0,\"max_tokens\":40,\"seed\":5,\"num_steps\":6,\"stop\":[$esc]}")
+  got=$(jget "$(head -n -1 <<< "$r")" choices.0.message.content 2>/dev/null)
+  fin=$(jget "$(head -n -1 <<< "$r")" choices.0.finish_reason 2>/dev/null)
+  [ "$got" = "${want_chat%%"$stop"*}" ] && [ "$fin" = stop ] && ok "stop [$esc] cuts the reply before it (finish_reason stop)" \
+    || bad "stop string" "stop $esc, want '${want_chat%%"$stop"*}', got '$got' ($fin)"
+fi
+
 # ------------------------------------------------ (b) 8 concurrent clients
 for i in $(seq 8); do
   s=$([ $((i % 2)) = 0 ] && echo true || echo false)
