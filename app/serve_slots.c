@@ -57,6 +57,7 @@ static void dispatch(sv_pool *p)
         p->n_queued--;
         t->next = NULL;
         t->state = T_RUNNING;
+        t->gen0 = atomic_load(&p->cancel_gen);
         p->slots[best].task = t;
         pthread_cond_signal(&p->slots[best].cv);
     }
@@ -71,42 +72,36 @@ typedef struct run_cb {
 static int slot_event(const hg_event *ev, void *user)
 {
     run_cb *r = user;
-    if (atomic_load(&r->p->cancel_gen) != r->gen0) return 1;
+    if (atomic_load(&r->p->cancel_gen) != r->gen0) return 1; /* sv_cancel_all, sv_shutdown */
     return r->t->on_event ? r->t->on_event(ev, r->t->user) : 0;
 }
 
-static void run_task(sv_slot *s, sv_task *t)
+/* Generate t on the slot's context; fills res (when HG_OK), err and the
+ * prompt tokens reused. */
+static hg_status run_task(sv_slot *s, sv_task *t, hg_gen_result *res, hg_err *e, int *reused)
 {
     hg_ctx *c = s->ctx;
-    hg_err e = {{0}};
     const char *cache = t->cache ? t->cache : "full";
     int keep = 0;
+    *reused = 0;
     if (strcmp(hg_ctx_cache(c), cache) != 0) {
         hg_ctx_reset(c);
-        if (hg_ctx_set_cache(c, cache, &e) != HG_OK) {
-            t->on_done(HG_E_ARG, NULL, &e, 0, t->user);
-            return;
-        }
+        if (hg_ctx_set_cache(c, cache, e) != HG_OK) return HG_E_ARG;
     } else {
         /* keep the common prefix, but compute at least one token */
         keep = sv_common_prefix(hg_ctx_tokens(c), hg_ctx_n_tokens(c), t->ids, t->n_ids);
         if (keep > t->n_ids - 1) keep = t->n_ids - 1;
         if (keep > hg_ctx_n_past(c)) keep = hg_ctx_n_past(c);
-        if (keep <= 0 || hg_ctx_truncate(c, keep, &e) != HG_OK) {
+        if (keep <= 0 || hg_ctx_truncate(c, keep, e) != HG_OK) {
             hg_ctx_reset(c);
             keep = 0;
         }
     }
-    run_cb r = {t, s->pool, atomic_load(&s->pool->cancel_gen)};
-    hg_gen_result res;
-    hg_status st = hg_generate(c, t->ids + keep, t->n_ids - keep, &t->params, slot_event, &r, &res, &e);
-    if (st != HG_OK) {
-        hg_ctx_reset(c); /* nothing half-known is reused */
-        t->on_done(st, NULL, &e, keep, t->user);
-        return;
-    }
-    t->on_done(HG_OK, &res, &e, keep, t->user);
-    hg_gen_result_free(&res);
+    *reused = keep;
+    run_cb r = {t, s->pool, t->gen0};
+    hg_status st = hg_generate(c, t->ids + keep, t->n_ids - keep, &t->params, slot_event, &r, res, e);
+    if (st != HG_OK) hg_ctx_reset(c); /* nothing half-known is reused */
+    return st;
 }
 
 static void *slot_main(void *arg)
@@ -119,11 +114,19 @@ static void *slot_main(void *arg)
         if (!s->task) break; /* stopping */
         sv_task *t = s->task;
         pthread_mutex_unlock(&p->mu);
-        run_task(s, t);
+        hg_gen_result res;
+        hg_err e = {{0}};
+        int reused;
+        hg_status st = run_task(s, t, &res, &e, &reused);
         pthread_mutex_lock(&p->mu);
-        t->state = T_DONE; /* t may be freed by its owner from here on */
+        t->state = T_DONE;
         s->task = NULL;
         dispatch(p);
+        pthread_mutex_unlock(&p->mu);
+        /* the last touch: on_done may free t */
+        t->on_done(st, st == HG_OK ? &res : NULL, &e, reused, t->user);
+        if (st == HG_OK) hg_gen_result_free(&res);
+        pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;

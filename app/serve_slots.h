@@ -25,6 +25,7 @@ typedef struct sv_task {
     /* private */
     struct sv_task *next;
     int state;
+    int gen0;                   /* the pool's cancel generation when it started */
 } sv_task;
 
 /* Make n_slots contexts of n_ctx positions (0 = block_size) with

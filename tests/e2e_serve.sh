@@ -183,7 +183,9 @@ wait_idle 2 && ok "both slots idle again" || bad "slots not idle after the concu
 
 # ------------------------------------------- (c) clients that go away
 long='{"messages":[{"role":"user","content":"Write a long story."}],"max_tokens":200,"num_steps":256,"stream":true}'
-curl -s -m 1.5 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" > "$T/drop.out" 2>&1
+curl -s -N -m 30 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" > "$T/drop.out" 2>&1 & D=$!
+for _ in $(seq 100); do grep -q '"token_id"' "$T/drop.out" && break; sleep 0.1; done   # the first tokens are out
+kill "$D" 2>/dev/null; wait "$D" 2>/dev/null
 got_some=$(grep -c '"token_id"' "$T/drop.out")
 if [ "$got_some" -gt 0 ] && ! grep -q '\[DONE\]' "$T/drop.out" && wait_idle 2; then
   ok "a client dropped mid-stream (after $got_some tokens) frees its slot"
