@@ -43,6 +43,9 @@ static int fail(sr_error *err, const char *param, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    /* one line: a client's text quoted in the message keeps no control bytes */
+    for (char *p = err->message; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
     return 400;
 }
 

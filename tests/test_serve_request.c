@@ -222,6 +222,8 @@ static const struct { int chat; const char *body, *param; } BAD[] = {
     {0, "{\"prompt\":\"x\",\"draft_steps\":0}", "draft_steps"},
     {0, "{\"prompt\":\"x\",\"lookahead\":-2}", "lookahead"},
     {0, "{\"prompt\":\"\\ud800\"}", ""},
+    {0, "{\"prompt\":\"x\",\"cache\":\"latest-m\\n\\r4\"}", "cache"},
+    {0, "{\"prompt\":\"x\",\"criterion\":\"k\\nl\"}", "criterion"},
 };
 
 static void test_bad_requests(void **state)
