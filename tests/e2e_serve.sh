@@ -233,7 +233,7 @@ expect 405 invalid_request_error "POST on /v1/models" "$(post /v1/models '{}')"
 # ------------------------------------------------ --api-key-file
 printf 'sekrit-key\n' > "$T/key"
 MAIN_URL=$URL
-if start_server keyed --api-key-file "$T/key"; then
+if start_server keyed --api-key-file "$T/key" --queue 0; then
   KEYED=$SPID
   expect 401 authentication_error "no Authorization header" "$(post /v1/chat/completions '{"messages":[{"role":"user","content":"Hi"}]}')"
   expect 401 authentication_error "a wrong key" "$(post /v1/completions '{"prompt":"Hi"}' -H 'Authorization: Bearer sekrit-kez')"
@@ -241,6 +241,13 @@ if start_server keyed --api-key-file "$T/key"; then
   r=$(post /v1/completions '{"prompt":"Hi","max_tokens":2}' -H 'Authorization: Bearer sekrit-key')
   [ "$(status_of "$r")" = 200 ] && ok "the right key (without the file's newline) -> 200" || bad "right key" "$r"
   [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] && ok "/health needs no key" || bad "/health with a key file"
+  # --queue 0: while its one slot is busy, the next request is refused at once
+  curl -s -N -m 30 -H 'Authorization: Bearer sekrit-key' -H 'Content-Type: application/json' --data-binary "$long" \
+    "$URL/v1/chat/completions" >/dev/null 2>&1 & B=$!
+  for _ in $(seq 50); do [ "$(idle_slots)" = 0 ] && break; sleep 0.1; done
+  r=$(post /v1/completions '{"prompt":"Hi","max_tokens":2}' -H 'Authorization: Bearer sekrit-key')
+  kill "$B" 2>/dev/null; wait "$B" 2>/dev/null
+  expect 503 server_error "a full queue (--queue 0, the slot busy)" "$r"
   stop_server "$KEYED"
 else bad "serve --api-key-file did not start" "$(cat "$T/keyed.log")"; fi
 : > "$T/empty"
