@@ -222,8 +222,10 @@ int sv_submit(sv_pool *p, sv_task *t)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
+    int idle = 0;
+    for (int i = 0; i < p->n_slots; i++) idle += !p->slots[i].task;
     if (p->stopping) rc = -2;
-    else if (p->n_queued >= p->max_queue) rc = -1;
+    else if (!idle && p->n_queued >= p->max_queue) rc = -1; /* it would wait, and the queue is full */
     else {
         t->next = NULL;
         t->state = T_QUEUED;
