@@ -28,7 +28,7 @@ struct sv_pool {
     sv_task *head, *tail;
     int n_queued, max_queue;
     int stopping;
-    _Atomic int cancel_gen;     /* bumped by sv_cancel_all / sv_free      */
+    _Atomic int cancel_gen;     /* bumped by sv_shutdown: running generations stop */
 };
 
 int sv_common_prefix(const int32_t *a, int na, const int32_t *b, int nb)
@@ -72,7 +72,7 @@ typedef struct run_cb {
 static int slot_event(const hg_event *ev, void *user)
 {
     run_cb *r = user;
-    if (atomic_load(&r->p->cancel_gen) != r->gen0) return 1; /* sv_cancel_all, sv_shutdown */
+    if (atomic_load(&r->p->cancel_gen) != r->gen0) return 1; /* sv_shutdown */
     return r->t->on_event ? r->t->on_event(ev, r->t->user) : 0;
 }
 
@@ -271,4 +271,3 @@ void sv_counts(sv_pool *p, int *n_slots, int *n_idle, int *n_queued)
 
 int sv_n_ctx(const sv_pool *p) { return hg_ctx_n_ctx(p->slots[0].ctx); }
 
-void sv_cancel_all(sv_pool *p) { atomic_fetch_add(&p->cancel_gen, 1); }

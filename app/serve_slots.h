@@ -48,9 +48,6 @@ int sv_withdraw(sv_pool *p, sv_task *t);
 
 void sv_counts(sv_pool *p, int *n_slots, int *n_idle, int *n_queued);
 int sv_n_ctx(const sv_pool *p);
-/* Ask every running generation to stop (their on_event is not consulted
- * again; hg_generate returns cancelled). */
-void sv_cancel_all(sv_pool *p);
 
 /* Length of the common prefix of a[0..na) and b[0..nb). */
 int sv_common_prefix(const int32_t *a, int na, const int32_t *b, int nb);
