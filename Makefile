@@ -15,7 +15,7 @@ VERSION := 0.1.0
 # The target architecture, from the compiler (x86_64, aarch64, ...): it
 # decides which arch-specific sources are built and which OpenBLAS is used.
 ARCH    := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
-PKGS    := ncursesw readline libcjson cmocka oniguruma libcurl
+PKGS    := ncursesw readline libcjson cmocka oniguruma libcurl libmicrohttpd
 # OpenBLAS: Debian's single-threaded build of the target's architecture first
 # (the engine's own thread pool spreads the products; the threaded build's
 # idle threads would fight it for cores), else whatever pkg-config knows as
@@ -32,11 +32,14 @@ DEB_libcjson := libcjson-dev
 DEB_cmocka   := libcmocka-dev
 DEB_oniguruma := libonig-dev
 DEB_libcurl  := libcurl4-openssl-dev
-DEB_TOOLS    := pkg-config tmux
+DEB_libmicrohttpd := libmicrohttpd-dev
+# tools: tmux for the TUI tests, curl and node/npm for the server's (the
+# official openai npm client is installed at test time into build/node)
+DEB_TOOLS    := pkg-config tmux curl nodejs npm
 
 comma   := ,
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(if $(OPENBLAS_PC),$(shell pkg-config --cflags $(OPENBLAS_PC)))
-PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma libcurl 2>/dev/null) \
+PKG_LIBS   := $(shell pkg-config --libs ncursesw readline libcjson oniguruma libcurl libmicrohttpd 2>/dev/null) \
               $(if $(OPENBLAS_PC),$(shell pkg-config --libs $(OPENBLAS_PC)) -Wl$(comma)-rpath$(comma)$(shell pkg-config --variable=libdir $(OPENBLAS_PC)))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -88,13 +91,13 @@ deps:
 	@missing=""; \
 	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	[ -n "$(OPENBLAS_PC)" ] || missing="$$missing openblas-serial"; \
-	for t in pkg-config tmux cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
+	for t in pkg-config tmux curl node npm cc make; do command -v $$t >/dev/null 2>&1 || missing="$$missing tool:$$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: missing:$$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libcurl) $(DEB_TOOLS))" >&2; exit 1; fi; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (or install: $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libcurl) $(DEB_libmicrohttpd) $(DEB_TOOLS))" >&2; exit 1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update && apt-get install -y --no-install-recommends build-essential $(DEB_TOOLS) \
-	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libcurl) || exit 1; \
+	    $(DEB_ncursesw) $(DEB_readline) $(DEB_openblas) $(DEB_libcjson) $(DEB_cmocka) $(DEB_oniguruma) $(DEB_libcurl) $(DEB_libmicrohttpd) || exit 1; \
 	fi
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h ui/*.h app/*.h)
@@ -121,7 +124,13 @@ $(BIN): $(APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests -Iapp -o $@ $< $(TEST_APP_OBJ) $(BUILD)/libhuginnui.a $(BUILD)/libhuginn.a $(CMOCKA_LIBS) $(LDLIBS)
+
+# Suites of app/ code link its objects.
+$(BUILD)/tests/test_serve_request: $(BUILD)/app/serve_request.o
+$(BUILD)/tests/test_serve_request: TEST_APP_OBJ = $(BUILD)/app/serve_request.o
+$(BUILD)/tests/test_serve_reply: $(BUILD)/app/serve_reply.o
+$(BUILD)/tests/test_serve_reply: TEST_APP_OBJ = $(BUILD)/app/serve_reply.o
 
 E2E     := $(wildcard tests/e2e_*.sh)
 
@@ -152,14 +161,14 @@ ARM64_LIB   := /usr/lib/aarch64-linux-gnu
 QEMU_ARM64  ?= qemu-aarch64 -L /
 ARM64_PKG_ENV := PKG_CONFIG_LIBDIR=$(ARM64_LIB)/pkgconfig:/usr/share/pkgconfig PKG_CONFIG_PATH=$(CURDIR)/$(ARM64_BUILD)/pkgconfig
 DEB_ARM64   := gcc-aarch64-linux-gnu qemu-user libncurses-dev:arm64 libreadline-dev:arm64 libcjson-dev:arm64 \
-               libcmocka-dev:arm64 libonig5:arm64 libopenblas-serial-dev:arm64 libcurl4-openssl-dev:arm64
+               libcmocka-dev:arm64 libonig5:arm64 libopenblas-serial-dev:arm64 libcurl4-openssl-dev:arm64 libmicrohttpd-dev:arm64
 ARM64_TESTS := $(TEST_SRC:tests/%.c=$(ARM64_BUILD)/tests/%)
 
 deps-arm64: deps
 	@missing=""; \
 	command -v $(ARM64_CC) >/dev/null 2>&1 || missing="$$missing $(ARM64_CC)"; \
 	command -v qemu-aarch64 >/dev/null 2>&1 || missing="$$missing qemu-aarch64"; \
-	for p in ncursesw readline libcjson cmocka libcurl; do \
+	for p in ncursesw readline libcjson cmocka libcurl libmicrohttpd; do \
 	  $(ARM64_PKG_ENV) pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p:arm64"; done; \
 	ls $(ARM64_LIB)/openblas-serial/pkgconfig/openblas.pc >/dev/null 2>&1 || missing="$$missing openblas-serial:arm64"; \
 	ls $(ARM64_LIB)/libonig.so.5 >/dev/null 2>&1 || missing="$$missing libonig5:arm64"; \
@@ -227,7 +236,10 @@ fuzz: deps
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a
 	$(FUZZ_CC) $(HG_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-	  -fno-sanitize-recover=all -Itests/fuzz -o $@ $< $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a $(HG_LDLIBS)
+	  -fno-sanitize-recover=all -Itests/fuzz -Iapp -o $@ $< $(FUZZ_APP_SRC) $(FUZZ_DIR)/libhuginnui.a $(FUZZ_DIR)/libhuginn.a $(HG_LDLIBS)
+# harnesses of app/ code build its sources with them
+$(FUZZ_DIR)/fuzz_serve_request: app/serve_request.c app/serve_request.h
+$(FUZZ_DIR)/fuzz_serve_request: FUZZ_APP_SRC = app/serve_request.c
 
 # --------------------------------------------------------------- installing
 # The binary, the man page, the themes, the demo script and the demo model

@@ -15,5 +15,6 @@ int cmd_demo(int argc, char **argv);         /* app/cmd_chat.c     */
 int cmd_mkmodel(int argc, char **argv);      /* app/cmd_mkmodel.c  */
 int cmd_perplexity(int argc, char **argv);   /* app/cmd_perplexity.c */
 int cmd_export(int argc, char **argv);       /* app/cmd_export.c   */
+int cmd_serve(int argc, char **argv);        /* app/cmd_serve.c    */
 
 #endif

@@ -77,7 +77,7 @@ static int dispatch(int argc, char **argv)
         {"run", cmd_run},           {"forward", cmd_forward},       {"tokenize", cmd_tokenize},
         {"detokenize", cmd_detokenize}, {"bench", cmd_bench},       {"chat", cmd_chat},
         {"demo", cmd_demo},         {"mkmodel", cmd_mkmodel},       {"export", cmd_export},
-        {"perplexity", cmd_perplexity},
+        {"perplexity", cmd_perplexity}, {"serve", cmd_serve},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

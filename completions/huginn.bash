@@ -6,7 +6,7 @@ _huginn()
     COMPREPLY=()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local cmds="chat run forward tokenize detokenize bench demo mkmodel"
+    local cmds="chat run forward tokenize detokenize bench demo mkmodel serve"
     local criteria="kl argmax-stability entropy-diff latent-diff minp-kl cosine none off"
     local caches="full latest-m4 compress-s16 compress-r4 latest-m4-compress-s16"
     local weights="auto f32 bf16 q8_0"
@@ -33,6 +33,8 @@ _huginn()
                 [ -d "$d" ] && themes="$themes $(cd "$d" && ls *.json 2>/dev/null | sed 's/\.json$//')"
             done
             COMPREPLY=($(compgen -W "$themes" -- "$cur")); return ;;
+        --host) COMPREPLY=($(compgen -W "127.0.0.1 0.0.0.0 ::1 localhost" -- "$cur")); return ;;
+        --api-key-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --model|--out|--tokenizer|--text) COMPREPLY=($(compgen -d -- "$cur")); [ "$prev" = --model ] || COMPREPLY+=($(compgen -f -- "$cur")); return ;;
     esac
     if [ -z "$cmd" ]; then
@@ -48,6 +50,7 @@ _huginn()
         detokenize) opts="--model --tokenizer --skip-special --json" ;;
         bench) opts="tokenizer --model --shape --weights --steps --prompt-tokens --decode-tokens --threads --cache --kv-dtype --json --tokenizer --text" ;;
         mkmodel) opts="--shape --out --dtype --seed --shard-gb" ;;
+        serve) opts="--model --host --port --slots --queue --api-key-file --threads --weights --ctx --max-steps --max-body --model-name" ;;
     esac
     COMPREPLY=($(compgen -W "$opts --help" -- "$cur"))
 }

@@ -63,6 +63,10 @@ void hg_ctx_free(hg_ctx *c)
     free(c->sw.idx);
     free(c->sw.mark);
     hg_exit_free(&c->ex);
+    if (c->own_pool) {
+        hg_pool_free(c->pool);
+        hg_model_workspace_free(&c->own_ws, &c->own_amx);
+    }
     free(c);
 }
 
@@ -120,6 +124,23 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
     }
     c->kv_dtype = p->kv_dtype;
     c->kv_elt = p->kv_dtype == HG_KV_F32 ? 4 : 2;
+    if (p->n_threads < 0) {
+        free(c);
+        return hg_fail(err, HG_E_ARG, "context threads %d: must be >= 0", p->n_threads);
+    }
+    if (p->n_threads > 0) {
+        /* its own threads and prefill workspace: runs beside other contexts */
+        c->own_pool = 1;
+        c->pool = hg_pool_new(p->n_threads);
+        c->ws = &c->own_ws;
+        if (!c->pool || hg_model_workspace_init(m, &c->own_ws, &c->own_amx) != HG_OK) {
+            hg_ctx_free(c);
+            return hg_fail(err, HG_E_NOMEM, "out of memory for a context's threads");
+        }
+    } else {
+        c->pool = m->pool;
+        c->ws = &m->ws;
+    }
     c->ubatch = p->ubatch > 0 ? p->ubatch : 512;
     if (c->ubatch > c->n_ctx) c->ubatch = c->n_ctx;
     size_t N = (size_t)c->n_ctx, U = (size_t)c->ubatch, E = (size_t)cf->n_embd, NI = (size_t)cf->intermediate_size;
@@ -137,7 +158,7 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
     c->act = xcalloc(U * NI, sizeof(float), &fail);
     c->cat = xcalloc(U * 2 * E, sizeof(float), &fail);
     c->y = xcalloc(U * E, sizeof(float), &fail);
-    int nth = hg_pool_size(m->pool);
+    int nth = hg_pool_size(c->pool);
     c->scores = xcalloc(N * (size_t)nth, sizeof(float), &fail);
     c->kvrow = xcalloc((size_t)nth * 2 * (size_t)cf->head_dim, sizeof(float), &fail);
     c->kt = xcalloc((size_t)nth * (size_t)cf->head_dim * N, sizeof(float), &fail);
@@ -270,7 +291,7 @@ static void timed_matmul(hg_ctx *c, float *Y, const float *X, const hg_mat *W, i
 {
     double t0 = hg_now();
     prof_other(c, t0);
-    hg_matmul(c->m->pool, Y, X, W, T, &c->m->ws);
+    hg_matmul(c->pool, Y, X, W, T, c->ws);
     double t1 = hg_now();
     c->prof.seconds[part] += t1 - t0;
     c->prof.bytes[part] += (double)hg_mat_bytes(W);
@@ -447,14 +468,14 @@ static void attention(hg_ctx *c, int U, int qpos0, int bpos0, int cur)
         for (int p = 0; p <= last; p++)
             if (p >= bpos0 || c->rslot[p] >= 0) c->vidx[n++] = p;
         attn_rows_task rt = {c, U, qpos0, bpos0, cur, n};
-        hg_pool_run(c->m->pool, attention_rows_run, &rt);
+        hg_pool_run(c->pool, attention_rows_run, &rt);
         double t1 = hg_now();
         c->prof.seconds[HG_PROF_ATTENTION] += t1 - t0;
         c->prof_mark = t1;
         return;
     }
     attn_task t = {c, U, qpos0, bpos0, cur};
-    hg_pool_run(c->m->pool, attention_run, &t);
+    hg_pool_run(c->pool, attention_run, &t);
     double t1 = hg_now();
     c->prof.seconds[HG_PROF_ATTENTION] += t1 - t0;
     c->prof_mark = t1;
@@ -471,7 +492,7 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     float eps = cf->norm_eps;
     int cur = slot_index(c, raw);
 
-    hg_rmsnorm(c->m->pool, c->xn, x, L->norm[0], U, E, eps);
+    hg_rmsnorm(c->pool, c->xn, x, L->norm[0], U, E, eps);
     MATMUL(c->qkv, c->xn, &L->wqkv, U, HG_PROF_QKV);
     for (int i = 0; i < U; i++) {
         int pos = qpos0 + i;
@@ -495,13 +516,13 @@ static void block_forward(hg_ctx *c, const hg_layer *L, int raw, float *x, int U
     attention(c, U, qpos0, bpos0, cur);
     MATMUL(c->tmp, c->att, &L->attn_proj, U, HG_PROF_ATTN_PROJ);
     hg_add(x, c->tmp, (size_t)U * E);
-    hg_rmsnorm(c->m->pool, x, x, L->norm[1], U, E, eps);
-    hg_rmsnorm(c->m->pool, c->xn, x, L->norm[2], U, E, eps);
+    hg_rmsnorm(c->pool, x, x, L->norm[1], U, E, eps);
+    hg_rmsnorm(c->pool, c->xn, x, L->norm[2], U, E, eps);
     MATMUL(c->fc, c->xn, &L->fc, U, HG_PROF_MLP_FC);
-    hg_swiglu(c->m->pool, c->act, c->fc, U, ni);
+    hg_swiglu(c->pool, c->act, c->fc, U, ni);
     MATMUL(c->tmp, c->act, &L->mlp_proj, U, HG_PROF_MLP_PROJ);
     hg_add(x, c->tmp, (size_t)U * E);
-    hg_rmsnorm(c->m->pool, x, x, L->norm[3], U, E, eps);
+    hg_rmsnorm(c->pool, x, x, L->norm[3], U, E, eps);
 }
 
 /* ------------------------------------------------------ batch pipeline */
@@ -591,10 +612,10 @@ static void coda_head(hg_ctx *c, int T, int pos0, float *logits_all, const hg_ba
     int E = cf->n_embd, V = cf->vocab_size;
     for (int r0 = 0; r0 < T; r0 += c->ubatch) {
         int U = T - r0 < c->ubatch ? T - r0 : c->ubatch;
-        hg_rmsnorm(c->m->pool, c->y, c->x + (size_t)r0 * E, m->ln_f, U, E, cf->norm_eps);
+        hg_rmsnorm(c->pool, c->y, c->x + (size_t)r0 * E, m->ln_f, U, E, cf->norm_eps);
         for (int l = 0; l < cf->n_coda; l++) block_forward(c, &m->coda[l], -(l + 1), c->y, U, pos0 + r0, pos0);
         if (o && o->nll) {
-            hg_rmsnorm(c->m->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
+            hg_rmsnorm(c->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
             for (int i = 0; i < U; i += o->head_rows) {
                 int R = U - i < o->head_rows ? U - i : o->head_rows;
                 MATMUL(o->head_buf, c->y + (size_t)i * E, &m->lm_head, R, HG_PROF_HEAD);
@@ -603,11 +624,11 @@ static void coda_head(hg_ctx *c, int T, int pos0, float *logits_all, const hg_ba
                     memcpy(c->logits, o->head_buf + (size_t)(R - 1) * V, sizeof(float) * (size_t)V);
             }
         } else if (logits_all) {
-            hg_rmsnorm(c->m->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
+            hg_rmsnorm(c->pool, c->y, c->y, m->ln_f, U, E, cf->norm_eps);
             MATMUL(logits_all + (size_t)r0 * V, c->y, &m->lm_head, U, HG_PROF_HEAD);
         } else if (r0 + U == T) {
             float *last = c->y + (size_t)(U - 1) * E;
-            hg_rmsnorm(c->m->pool, last, last, m->ln_f, 1, E, cf->norm_eps);
+            hg_rmsnorm(c->pool, last, last, m->ln_f, 1, E, cf->norm_eps);
             MATMUL(c->logits, last, &m->lm_head, 1, HG_PROF_HEAD);
         }
     }
@@ -679,7 +700,7 @@ hg_status hg_process_batch(hg_ctx *c, int T, const hg_batch_opts *o, int *steps_
     if (logits_step != steps - 1) coda_head(c, T, pos0, o->logits_all, o);
     const float *last = c->x + (size_t)(T - 1) * E;
     if (adaptive) memcpy(c->warm, last, sizeof(float) * (size_t)E);
-    else hg_rmsnorm(c->m->pool, c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
+    else hg_rmsnorm(c->pool, c->warm, last, c->m->ln_f, 1, E, cf->norm_eps);
     hg_commit(c, pos0, T, steps);
     *steps_used = steps;
     prof_other(c, hg_now());

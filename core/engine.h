@@ -19,6 +19,11 @@
 
 struct hg_ctx {
     hg_model *m;
+    hg_pool *pool;           /* the model's, or the context's own (n_threads > 0)  */
+    hg_workspace *ws;        /* the model's, or own_ws                              */
+    hg_workspace own_ws;     /* prefill scratch of a context with its own threads   */
+    hg_amx_ws own_amx;
+    int own_pool;
     int n_ctx;               /* positions the context holds                         */
     int ubatch;              /* rows per chunk                                      */
     hg_kvs kvs;

@@ -174,7 +174,7 @@ hg_status hg_gen_speculative(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res,
         }
         n_new = c->n_tokens - L;
         int row = j < Kr ? j : Kr - 1;
-        hg_rmsnorm(c->m->pool, c->warm, c->x + (size_t)row * E, c->m->ln_f, 1, E, cf->norm_eps);
+        hg_rmsnorm(c->pool, c->warm, c->x + (size_t)row * E, c->m->ln_f, 1, E, cf->norm_eps);
         if (r->cb) {
             hg_event ev = {.type = HG_EV_VERIFY, .position = c->n_tokens - 1, .n_positions = Kr,
                            .step = p->num_steps, .num_steps = p->num_steps, .exit_value = NAN, .threshold = NAN,

@@ -204,6 +204,11 @@ typedef struct hg_ctx_params {
                                grown at the start of a call when needed     */
     int ubatch;             /* positions per prefill chunk (0 = 512)       */
     hg_kv_dtype kv_dtype;   /* element type of the KV cache (default f32)  */
+    int n_threads;          /* 0 = run on the model's threads (one context
+                               computes at a time); N > 0 = the context's own
+                               N threads and scratch, so that contexts of one
+                               model can generate at the same time, each from
+                               its own calling thread                        */
 } hg_ctx_params;
 
 void hg_ctx_params_default(hg_ctx_params *p);

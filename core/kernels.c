@@ -3,6 +3,7 @@
 #include "amx.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,10 +485,14 @@ static void expand_run(void *arg, int ith, int nth)
 /* Y(T, N) with row stride ldy = X(T, K) · W(N, K)^T on OpenBLAS.  The build
  * links the single-threaded OpenBLAS (the threaded one's idle threads spin
  * and fight the pool for the cores), which is not safe to call from two
- * threads at once: one call, on this thread. */
+ * threads at once: one call, on this thread, and one at a time in the
+ * process (contexts with their own threads may run side by side). */
+static pthread_mutex_t sgemm_mu = PTHREAD_MUTEX_INITIALIZER;
 static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int N, int K)
 {
+    pthread_mutex_lock(&sgemm_mu);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, X, K, W, K, 0.0f, Y, ldy);
+    pthread_mutex_unlock(&sgemm_mu);
 }
 
 /* Packed-panel products for prefill without AMX: C^T(N, T) = W(N, K) X^T.

@@ -835,27 +835,40 @@ fail:
 
 hg_status hg_model_init_runtime(hg_model *m, hg_err *err)
 {
-    const hg_config *c = &m->cfg;
     openblas_set_num_threads(1); /* products are spread over the pool instead */
     m->pool = hg_pool_new(m->n_threads);
-    /* scratch for expanding bf16/q8_0 tiles in prefill: ~8 MB, at least 16 rows */
-    int max_cols = 2 * c->n_embd > c->intermediate_size ? 2 * c->n_embd : c->intermediate_size;
-    m->ws.scratch_floats = (size_t)2 << 20;
-    if (m->ws.scratch_floats < (size_t)max_cols * 16) m->ws.scratch_floats = (size_t)max_cols * 16;
-    m->ws.scratch = m->weights == HG_WEIGHTS_F32 ? NULL : malloc(sizeof(float) * m->ws.scratch_floats);
-    m->ws.amx = &m->amx;
-    if (!m->pool || (m->weights != HG_WEIGHTS_F32 && !m->ws.scratch))
+    if (!m->pool || hg_model_workspace_init(m, &m->ws, &m->amx) != HG_OK)
         return hg_fail(err, HG_E_NOMEM, "out of memory");
     return HG_OK;
+}
+
+hg_status hg_model_workspace_init(const hg_model *m, hg_workspace *ws, hg_amx_ws *amx)
+{
+    const hg_config *c = &m->cfg;
+    /* scratch for expanding bf16/q8_0 tiles in prefill: ~8 MB, at least 16 rows */
+    int max_cols = 2 * c->n_embd > c->intermediate_size ? 2 * c->n_embd : c->intermediate_size;
+    ws->scratch_floats = (size_t)2 << 20;
+    if (ws->scratch_floats < (size_t)max_cols * 16) ws->scratch_floats = (size_t)max_cols * 16;
+    ws->scratch = m->weights == HG_WEIGHTS_F32 ? NULL : malloc(sizeof(float) * ws->scratch_floats);
+    ws->amx = amx;
+    if (m->weights != HG_WEIGHTS_F32 && !ws->scratch) return HG_E_NOMEM;
+    return HG_OK;
+}
+
+void hg_model_workspace_free(hg_workspace *ws, hg_amx_ws *amx)
+{
+    free(ws->scratch);
+    ws->scratch = NULL;
+    hg_workspace_free(ws);
+    free(amx->buf);
+    amx->buf = NULL;
 }
 
 void hg_model_free(hg_model *m)
 {
     if (!m) return;
     hg_pool_free(m->pool);
-    free(m->ws.scratch);
-    hg_workspace_free(&m->ws);
-    free(m->amx.buf);
+    hg_model_workspace_free(&m->ws, &m->amx);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     if (m->cache_map) munmap(m->cache_map, m->cache_size);

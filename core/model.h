@@ -51,6 +51,10 @@ void *hg_model_own(hg_model *m, size_t bytes);
 void hg_model_rope_tables(hg_model *m);
 /* The thread pool and prefill workspace (after weights and n_threads are set). */
 hg_status hg_model_init_runtime(hg_model *m, hg_err *err);
+/* A prefill workspace for the model's weights (the model's own, or a
+ * context's that runs on its own threads); freed with the second call. */
+hg_status hg_model_workspace_init(const hg_model *m, hg_workspace *ws, hg_amx_ws *amx);
+void hg_model_workspace_free(hg_workspace *ws, hg_amx_ws *amx);
 
 /* Parse config.json text into cfg (both head-count spellings, defaults). */
 hg_status hg_config_parse(const char *json, const char *what, hg_config *cfg, hg_err *err);

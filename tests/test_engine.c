@@ -7,6 +7,7 @@
 #include "huginn.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static hg_model *g_m;
 static int g_V;
@@ -652,6 +653,84 @@ static void test_attention_paths_agree(void **state)
     assert_true(varied);
 }
 
+/* ------------------------------------------- contexts on their own threads */
+
+typedef struct conc_job {
+    hg_ctx *c;
+    const int32_t *prompt;
+    int n;
+    int32_t out[3][24];
+    int n_out[3];
+    int fail;
+} conc_job;
+
+static void *conc_run(void *a)
+{
+    conc_job *j = a;
+    hg_gen_params p;
+    gparams(&p, 6, 24);
+    for (int r = 0; r < 3; r++) {
+        hg_ctx_reset(j->c);
+        hg_gen_result res;
+        hg_err e;
+        if (hg_generate(j->c, j->prompt, j->n, &p, NULL, NULL, &res, &e) != HG_OK) {
+            j->fail = 1;
+            return NULL;
+        }
+        memcpy(j->out[r], res.output_ids, sizeof(int32_t) * (size_t)res.n_out);
+        j->n_out[r] = res.n_out;
+        hg_gen_result_free(&res);
+    }
+    return NULL;
+}
+
+/* Two contexts of one model with their own threads (n_threads > 0) generate
+ * at the same time, prefill included, and give what a context on the
+ * model's threads gives alone. */
+static void test_concurrent_contexts(void **state)
+{
+    (void)state;
+    int32_t pa[40], pb[33];
+    for (int i = 0; i < 40; i++) pa[i] = PROMPT_A[i % NA] + i;
+    for (int i = 0; i < 33; i++) pb[i] = PROMPT_B[i % NB] + 2 * i;
+    hg_gen_params p;
+    gparams(&p, 6, 24);
+    int32_t ra[24], rb[24];
+    hg_ctx *c0 = new_ctx(0, NULL);
+    int na = gen(c0, pa, 40, &p, NULL, NULL, ra, NULL);
+    hg_ctx_reset(c0);
+    int nb = gen(c0, pb, 33, &p, NULL, NULL, rb, NULL);
+    hg_ctx_free(c0);
+
+    hg_ctx_params cp;
+    hg_ctx_params_default(&cp);
+    hg_err e;
+    conc_job ja = {.prompt = pa, .n = 40}, jb = {.prompt = pb, .n = 33};
+    cp.n_threads = 2;
+    assert_int_equal(hg_ctx_new(g_m, &cp, &ja.c, &e), HG_OK);
+    cp.n_threads = 1;
+    assert_int_equal(hg_ctx_new(g_m, &cp, &jb.c, &e), HG_OK);
+    cp.n_threads = -1;
+    hg_ctx *bad = NULL;
+    assert_int_equal(hg_ctx_new(g_m, &cp, &bad, &e), HG_E_ARG);
+    assert_null(bad);
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, conc_run, &ja), 0);
+    assert_int_equal(pthread_create(&tb, NULL, conc_run, &jb), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_false(ja.fail);
+    assert_false(jb.fail);
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(ja.n_out[r], na);
+        assert_int_equal(jb.n_out[r], nb);
+        assert_ids(ja.out[r], ra, na, "context A on its own threads");
+        assert_ids(jb.out[r], rb, nb, "context B on its own thread");
+    }
+    hg_ctx_free(ja.c);
+    hg_ctx_free(jb.c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_set_cache),
         cmocka_unit_test(test_chunked_equals_single),
         cmocka_unit_test(test_attention_paths_agree),
+        cmocka_unit_test(test_concurrent_contexts),
     };
     return cmocka_run_group_tests_name("engine", tests, setup, teardown);
 }

@@ -27,6 +27,7 @@ for bin in "$@"; do
     tokenize) seed "$t" tests/fixtures/tokenizers/tiny.golden.json tests/fixtures/tiny-huginn.chat.json; maxlen=8192; dict=tests/fuzz/text.dict ;;
     detokenize) mkdir -p "$B/corpus/$t"; maxlen=4096; dict= ;;  # the harness seeds itself (golden ids)
     session) seed "$t" ;;
+    serve_request) seed "$t"; maxlen=16384 ;;
     theme) seed "$t" themes/*.json ;;
     sse) seed "$t" ;;   # tests/fuzz/seeds/sse: huginn and plain streams, a model list
   esac
