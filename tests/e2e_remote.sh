@@ -6,7 +6,9 @@
 # server, /steps refused in one line), HTTP 500 and 401, a stream cut short, a
 # malformed chunk, Ctrl-C mid-stream (the partial reply kept), the session
 # saved with its server, --api-key-file sent as a Bearer header, a refused
-# connection and the usage errors.  Polls with timeouts; prints
+# connection and the usage errors; then the real `huginn serve` on the demo
+# model: the reply equals `huginn run --chat --greedy` with the same seed, the
+# gauge shows its steps.  Polls with timeouts; prints
 # "e2e_remote: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -218,5 +220,40 @@ else bad "/export records the server" "$(screen; cat "$TMP/plain.md" 2>/dev/null
 T send-keys -t e2e C-d
 wait_for "EXITED rc=0" 10 >/dev/null || bad "Ctrl-D quits (plain server)" "$(screen)"
 
+# ------------------------------------------------ the real `huginn serve`
+# the demo model served on a free port; the chat against it shows the reply
+# (the same greedy text as `huginn run --chat`) with its per-token gauge
+"$BIN" serve --model tests/fixtures/demo-huginn --port 0 --slots 1 2>"$TMP/serve.log" &
+PIDS+=($!)
+URL=""
+for i in $(seq 100); do
+  URL=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$TMP/serve.log" 2>/dev/null | head -1 | sed 's/listening on //')
+  [ -n "$URL" ] && break; sleep 0.1
+done
+if [ -z "$URL" ]; then bad "huginn serve starts" "$(cat "$TMP/serve.log")"
+else
+  want=$("$BIN" run --model tests/fixtures/demo-huginn --chat "What is a raven?" --greedy --steps 8 --seed 7 2>/dev/null | head -1 | cut -c1-40)
+  T kill-session -t e2e 2>/dev/null
+  T -f /dev/null new-session -d -s e2e -x 100 -y 30 \
+    "cd '$ROOT' && '$BIN' chat --server $URL --greedy --steps 8 --seed 7 2>>'$TMP/stderr'; echo EXITED rc=\$?; sleep 60"
+  T set-option -t e2e window-size manual >/dev/null 2>&1
+  if wait_for "Type a message" 15 && wait_re "connected to 127\.0\.0\.1:[0-9]+: demo-huginn \(a huginn server" 10; then
+    ok "the chat connects to huginn serve (a huginn server)"
+  else bad "the chat connects to huginn serve" "$(screen)"; fi
+  say "What is a raven?"
+  if wait_re "▌ huginn +[0-9]+ tokens · [0-9.]+ steps/token" 30 && wait_for "› Type a message" 10; then
+    s=$(screen)
+    SERVE_SCREEN=$s
+    if [ -n "$want" ] && echo "$s" | tr -d '\n' | grep -qF -- "$want" && echo "$s" | grep -qE "compute \[[#.|]+\] step +[0-9]+/8" \
+       && echo "$s" | grep -qE "^ tokens " && echo "$s" | grep -qF "steps 8"; then
+      ok "huginn serve: the reply (= huginn run --chat --greedy) with its gauge and steps"
+    else bad "huginn serve: the reply with its gauge (want: $want)" "$s"; fi
+  else bad "huginn serve: a reply" "$(screen)"; fi
+  T send-keys -t e2e C-d
+  wait_for "EXITED rc=0" 10 >/dev/null || bad "Ctrl-D quits (huginn serve)" "$(screen)"
+  T kill-session -t e2e 2>/dev/null
+fi
+
 echo "---- huginn server:"; echo "${HUGINN_SCREEN:-}"
+echo "---- huginn serve:"; echo "${SERVE_SCREEN:-}"
 echo "---- plain server:"; echo "${PLAIN_SCREEN:-}"
