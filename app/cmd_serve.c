@@ -284,10 +284,9 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, cons
     return rc;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, cJSON *o)
+/* Send a malloc'd JSON text (NULL: out of memory) with a newline, and free it. */
+static enum MHD_Result send_json_text(struct MHD_Connection *c, unsigned status, char *s)
 {
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
     if (!s) return MHD_NO;
     size_t n = strlen(s);
     char *b = realloc(s, n + 2);
@@ -295,6 +294,13 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, cJSO
     enum MHD_Result rc = send_body(c, status, "application/json", s, n);
     free(s);
     return rc;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return send_json_text(c, status, s);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *type, const char *param,
@@ -307,14 +313,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    char *e = sr_error_json(msg, type, param, code);
-    if (!e) return MHD_NO;
-    size_t n = strlen(e);
-    char *b = realloc(e, n + 2);
-    if (b) e = b, e[n++] = '\n', e[n] = 0;
-    enum MHD_Result rc = send_body(c, status, "application/json", e, n);
-    free(e);
-    return rc;
+    return send_json_text(c, status, sr_error_json(msg, type, param, code));
 }
 
 static enum MHD_Result send_health(server *s, struct MHD_Connection *c)

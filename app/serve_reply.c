@@ -133,18 +133,26 @@ static void add_num_or_null(cJSON *o, const char *name, double v)
     else cJSON_AddNullToObject(o, name);
 }
 
-/* A chunk with one choice; text may be NULL (no content field). */
-static cJSON *chunk(rp_reply *r, const char *text, const char *finish, int role)
+/* An OpenAI reply object (id, object, created, model) with one choice of
+ * index 0, returned in *choice. */
+static cJSON *reply_object(const rp_reply *r, const char *object, cJSON **choice)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", r->in.id);
-    cJSON_AddStringToObject(o, "object", r->in.chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddStringToObject(o, "object", object);
     cJSON_AddNumberToObject(o, "created", (double)r->in.created);
     cJSON_AddStringToObject(o, "model", r->in.model);
     cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
+    *choice = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, *choice);
+    cJSON_AddNumberToObject(*choice, "index", 0);
+    return o;
+}
+
+/* A chunk with one choice; text may be NULL (no content field). */
+static cJSON *chunk(rp_reply *r, const char *text, const char *finish, int role)
+{
+    cJSON *c, *o = reply_object(r, r->in.chat ? "chat.completion.chunk" : "text_completion", &c);
     if (r->in.chat) {
         cJSON *d = cJSON_AddObjectToObject(c, "delta");
         if (role) cJSON_AddStringToObject(d, "role", "assistant");
@@ -280,15 +288,7 @@ void rp_done(rp_reply *r, const hg_gen_result *res, int reused_tokens)
         r->emitted = r->len;
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", r->in.id);
-    cJSON_AddStringToObject(o, "object", r->in.chat ? "chat.completion" : "text_completion");
-    cJSON_AddNumberToObject(o, "created", (double)r->in.created);
-    cJSON_AddStringToObject(o, "model", r->in.model);
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *c, *o = reply_object(r, r->in.chat ? "chat.completion" : "text_completion", &c);
     const char *text = r->acc ? r->acc : "";
     if (r->in.chat) {
         cJSON *m = cJSON_AddObjectToObject(c, "message");
