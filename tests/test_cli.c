@@ -570,7 +570,8 @@ static void test_kernels_report(void **state)
     /* AVX2 vectors: at most the machine's peak (half of it on AVX-512, but
      * neighbours make one measurement noisy) */
     assert_true(kpeak < peak * 1.3);
-    assert_true(fabs(kr - pf / kpeak) < 1e-3 * (kr + 1e-9) + 1e-4);
+    /* the JSON rounds prefill_gflops to 3 decimals and the peak to 1 */
+    assert_true(fabs(kr - pf / kpeak) <= 1e-2 * kr + 1e-3);
     cJSON_Delete(j);
     result_free(&r);
 }
