@@ -135,10 +135,12 @@ static void test_sweep(void **st)
         assert_int_equal(c->runs[k].n, b->runs[k].n);
         for (int t = 0; t < b->runs[k].n; t++) assert_int_equal(c->runs[k].ids[t], b->runs[k].ids[t]);
     }
-    /* a stop during the first run ends the sweep there */
+    /* a stop during the first run ends the sweep there (a deep first run, so
+     * that the stop lands in it even when this thread is scheduled late) */
     job *d = calloc(1, sizeof *d);
-    d->stop_after = 3;
-    assert_int_equal(ue_sweep(e, msgs, 1, 0, depths, 3), 0);
+    d->stop_after = 1;
+    int deep[] = {256, 8, 1};
+    assert_int_equal(ue_sweep(e, msgs, 1, 0, deep, 3), 0);
     collect(e, d);
     assert_int_equal(d->n_runs, 1);
     assert_int_equal(d->runs[0].stop_reason, HG_STOP_CANCELLED);
