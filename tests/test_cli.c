@@ -525,7 +525,7 @@ static void test_help(void **state)
     (void)state;
     const char *cmds[] = {"--help", "run --help", "forward --help", "tokenize --help", "detokenize --help",
                           "bench --help", "bench tokenizer --help", "chat --help", "mkmodel --help",
-                          "export --help"};
+                          "export --help", "serve --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         result r = run(cmds[i]);
         assert_int_equal(r.status, 0);
