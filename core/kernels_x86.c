@@ -20,7 +20,7 @@
 #endif
 /* software prefetch distance of the streamed weights (bytes) */
 #ifndef Q8_PF
-#define Q8_PF 1024
+#define Q8_PF 4096
 #endif
 #if Q8_PF > 0
 #define Q8_PREFETCH(p)                                                                                                 \
@@ -28,22 +28,20 @@
 #else
 #define Q8_PREFETCH(p) ((void)0)
 #endif
-/* the batch kernels' prefetch distance and level (they are slower per byte) */
-#ifndef Q8N_PF
-#define Q8N_PF Q8_PF
+/* The batch tiles read nr consecutive rows (rb bytes each) side by side:
+ * each row is prefetched PF_TILE bytes ahead of where it is read, and past
+ * its end at the same place of the row the next tile reads (nr rows on),
+ * not in the next row, which this tile is reading already.  One call per
+ * row and at most 64 bytes read touches every line.  (always_inline: GCC 12
+ * drops the prefetch of a plain inline function inlined into a target one.) */
+#ifndef PF_TILE
+#define PF_TILE 4096
 #endif
-#ifndef Q8N_HINT
-#define Q8N_HINT _MM_HINT_T0
-#endif
-#ifndef Q8N_LINES
-#define Q8N_LINES 2
-#endif
-#if Q8N_LINES == 1 /* one line per 34-byte block: every line of the stream at least once */
-#define Q8N_PREFETCH(p) _mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT)
-#else
-#define Q8N_PREFETCH(p)                                                                                                \
-    (_mm_prefetch((const char *)(p) + Q8N_PF, Q8N_HINT), _mm_prefetch((const char *)(p) + Q8N_PF + 64, Q8N_HINT))
-#endif
+__attribute__((always_inline)) static inline void prefetch_tile_row(const void *row, size_t off, size_t rb, int nr)
+{
+    size_t a = off + PF_TILE;
+    _mm_prefetch((const char *)row + a + (a >= rb ? (size_t)(nr - 1) * rb : 0), _MM_HINT_T0);
+}
 
 AVX2 static inline float hsum256(__m256 v)
 {
@@ -205,9 +203,10 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
 {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     const __m256i ones = _mm256_set1_epi16(1);
+    size_t rb = (size_t)nb * sizeof(hg_block_q8_0);
     for (int b = 0; b < nb; b++) {
-        Q8N_PREFETCH(w0 + b);
-        Q8N_PREFETCH(w1 + b);
+        prefetch_tile_row(w0, (size_t)b * sizeof(hg_block_q8_0), rb, 2);
+        prefetch_tile_row(w1, (size_t)b * sizeof(hg_block_q8_0), rb, 2);
         __m256i v0 = _mm256_loadu_si256((const __m256i *)w0[b].qs), v1 = _mm256_loadu_si256((const __m256i *)w1[b].qs);
         __m256i a0 = _mm256_abs_epi8(v0), a1 = _mm256_abs_epi8(v1); /* |w| once for all inputs */
         __m128 d01 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(w0[b].d | (unsigned)w1[b].d << 16)));
@@ -309,39 +308,9 @@ AVX2 static void rows_n_q4_avx2(float *Y, const hg_mat *W, const void *Xv, int T
     }
 }
 
-/* bf16 and f32 rows for nt (1..4) inputs at once. */
-__attribute__((always_inline)) AVX2 static inline void bf16_rows_nt_avx2(float *Y, int ldy, const uint16_t *w,
-                                                                         const float *X, int K, int nt)
-{
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 wv = bf16x8_avx2(w + k);
-        UNROLL
-        for (int j = 0; j < nt; j++) acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(X + (size_t)j * K + k), acc[j]);
-    }
-    UNROLL
-    for (int j = 0; j < nt; j++) {
-        float s = hsum256(acc[j]);
-        for (int i = k; i < K; i++) s += hg_bf16_to_f32(w[i]) * X[(size_t)j * K + i];
-        Y[(size_t)j * ldy] = s;
-    }
-}
-
-AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
-{
-    int K = W->cols, n = W->rows;
-    const float *X = Xv;
-    for (int r = r0; r < r1; r++) {
-        const uint16_t *w = (const uint16_t *)W->data + (size_t)r * K;
-#define GROUP(t, nt) bf16_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, nt)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
-}
-
-/* f32 rows: tiles of two rows by four inputs, eight accumulators (each
- * row's loads shared by the inputs, each input's by the rows), reduced to
+/* f32 and bf16 rows: tiles of up to two rows by four inputs, eight
+ * accumulators (each row's loads shared by the inputs, each input's by the
+ * rows), 64 bytes of each row per step (one prefetch per row), reduced to
  * one vector of eight sums by a horizontal-add tree. */
 __attribute__((always_inline)) AVX2 static inline __m256 reduce8_avx2(const __m256 *v)
 {
@@ -353,52 +322,80 @@ __attribute__((always_inline)) AVX2 static inline __m256 reduce8_avx2(const __m2
     return _mm256_add_ps(_mm256_permute2f128_ps(t0, t2, 0x20), _mm256_permute2f128_ps(t0, t2, 0x31));
 }
 
-/* nr (1..2) rows w (K apart) for nt (1..4) inputs: Y[t][r], rows ldy apart. */
-__attribute__((always_inline)) AVX2 static inline void f32_tile_avx2(float *Y, int ldy, const float *w, const float *X,
-                                                                     int K, int nr, int nt)
+__attribute__((always_inline)) AVX2 static inline __m256 load8_avx2(const char *w, int k, int bf16)
 {
+    return bf16 ? bf16x8_avx2((const uint16_t *)w + k) : _mm256_loadu_ps((const float *)w + k);
+}
+
+/* nr (1..2) rows from w (rb bytes apart) for nt (1..4) inputs: Y[t][r], rows ldy apart. */
+__attribute__((always_inline)) AVX2 static inline void wide_tile_avx2(float *Y, int ldy, const char *w, const float *X,
+                                                                      int K, int nr, int nt, int bf16)
+{
+    size_t es = bf16 ? 2 : 4, rb = (size_t)K * es;
+    const int step = bf16 ? 32 : 16; /* values in 64 bytes */
     __m256 acc[8];
     UNROLL
     for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
     int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 w0 = _mm256_loadu_ps(w + k), w1 = nr > 1 ? _mm256_loadu_ps(w + K + k) : w0;
+#define WIDE_STEP(kk)                                                                                                  \
+    do {                                                                                                               \
+        __m256 w0 = load8_avx2(w, kk, bf16), w1 = nr > 1 ? load8_avx2(w + rb, kk, bf16) : w0;                          \
+        UNROLL                                                                                                         \
+        for (int t = 0; t < nt; t++) {                                                                                 \
+            __m256 xv = _mm256_loadu_ps(X + (size_t)t * K + (kk));                                                     \
+            acc[2 * t] = _mm256_fmadd_ps(w0, xv, acc[2 * t]);                                                          \
+            if (nr > 1) acc[2 * t + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * t + 1]);                                      \
+        }                                                                                                              \
+    } while (0)
+    for (; k + step <= K; k += step) {
         UNROLL
-        for (int t = 0; t < nt; t++) {
-            __m256 xv = _mm256_loadu_ps(X + (size_t)t * K + k);
-            acc[2 * t] = _mm256_fmadd_ps(w0, xv, acc[2 * t]);
-            if (nr > 1) acc[2 * t + 1] = _mm256_fmadd_ps(w1, xv, acc[2 * t + 1]);
-        }
+        for (int r = 0; r < nr; r++) prefetch_tile_row(w + (size_t)r * rb, (size_t)k * es, rb, nr);
+        UNROLL
+        for (int u = 0; u < step; u += 8) WIDE_STEP(k + u);
     }
+    for (; k + 8 <= K; k += 8) WIDE_STEP(k);
+#undef WIDE_STEP
     float out[8];
     _mm256_storeu_ps(out, reduce8_avx2(acc));
     UNROLL
     for (int t = 0; t < nt; t++)
         UNROLL
         for (int r = 0; r < nr; r++) {
+            const char *wr = w + (size_t)r * rb;
             float s = out[2 * t + r];
-            for (int i = k; i < K; i++) s += w[(size_t)r * K + i] * X[(size_t)t * K + i];
+            for (int i = k; i < K; i++)
+                s += (bf16 ? hg_bf16_to_f32(((const uint16_t *)wr)[i]) : ((const float *)wr)[i]) * X[(size_t)t * K + i];
             Y[(size_t)t * ldy + r] = s;
         }
 }
 
-AVX2 static void rows_n_f32_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+__attribute__((always_inline)) AVX2 static inline void wide_rows_n_avx2(float *Y, const hg_mat *W, const float *X, int T,
+                                                                        int r0, int r1, int bf16)
 {
-    int K = W->cols, n = W->rows;
-    const float *X = Xv;
-    int r = r0;
+    int K = W->cols, n = W->rows, r = r0;
+    size_t rb = (size_t)K * (bf16 ? 2 : 4);
     for (; r + 2 <= r1; r += 2) {
-        const float *w = (const float *)W->data + (size_t)r * K;
-#define GROUP(t, nt) f32_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 2, nt)
+        const char *w = (const char *)W->data + (size_t)r * rb;
+#define GROUP(t, nt) wide_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 2, nt, bf16)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
     if (r < r1) {
-        const float *w = (const float *)W->data + (size_t)r * K;
-#define GROUP(t, nt) f32_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 1, nt)
+        const char *w = (const char *)W->data + (size_t)r * rb;
+#define GROUP(t, nt) wide_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 1, nt, bf16)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
+}
+
+AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    wide_rows_n_avx2(Y, W, X, T, r0, r1, 1);
+}
+
+AVX2 static void rows_n_f32_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    wide_rows_n_avx2(Y, W, X, T, r0, r1, 0);
 }
 
 /* Rows expanded to f32 for the prefill panels. */
@@ -832,6 +829,7 @@ __attribute__((always_inline)) AVX512VNNI static inline void q8_tile_vnni(float 
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
     const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
     const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    size_t rb = (size_t)nb * sizeof(hg_block_q8_0);
     for (int b = 0; b < nb; b += 2) {
         int two = b + 1 < nb; /* an odd last block: the upper half stays zero */
         __m512i wv[2], nc[2];
@@ -839,8 +837,8 @@ __attribute__((always_inline)) AVX512VNNI static inline void q8_tile_vnni(float 
         UNROLL
         for (int r = 0; r < nr; r++) {
             const hg_block_q8_0 *wr = w + (size_t)r * nb + b;
-            _mm_prefetch((const char *)wr + PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)wr + PREFETCH_BYTES + 64, _MM_HINT_T0);
+            prefetch_tile_row(w + (size_t)r * nb, (size_t)b * sizeof(hg_block_q8_0), rb, nr);
+            prefetch_tile_row(w + (size_t)r * nb, (size_t)b * sizeof(hg_block_q8_0) + 64, rb, nr);
             wv[r] = two ? q8_load2_vnni(wr[0].qs, wr[1].qs)
                         : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)wr[0].qs));
             nc[r] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, wv[r]));
