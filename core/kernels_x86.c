@@ -282,7 +282,7 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y,
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     float corr[4] = {0, 0, 0, 0};
     for (int b = 0; b < nb; b++) {
-        _mm_prefetch((const char *)(w + b) + 1024, _MM_HINT_T0);
+        prefetch_tile_row(w, (size_t)b * sizeof(hg_block_q4), (size_t)nb * sizeof(hg_block_q4), 1);
         __m256i wv = q4_unpack_avx2(w[b].qs);
         float d = q4_d_avx2(w[b].dz), dz = d * (float)(w[b].dz >> 12);
         for (int j = 0; j < nt; j++) {
@@ -772,10 +772,6 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512",
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
-#ifndef PREFETCH_BYTES
-#define PREFETCH_BYTES 2048
-#endif
-
 /* q8_0 rows with VNNI: as the AVX2 kernel, with vpdpbusd (256-bit, AVX512-VL)
  * doing the u8 x s8 products and their sums of 4 in one instruction. */
 #define AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
@@ -796,7 +792,7 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            _mm_prefetch((const char *)(w + b) + PREFETCH_BYTES, _MM_HINT_T0);
+            Q8_PREFETCH(w + b);
             a0 = q8_block_vnni(w + b, x + b, a0);
             a1 = q8_block_vnni(w + b + 1, x + b + 1, a1);
         }
