@@ -28,6 +28,10 @@
 #else
 #define Q8_PREFETCH(p) ((void)0)
 #endif
+/* the two-row bf16 kernel's (measured: 4 KB is slower there) */
+#ifndef BF16_PF
+#define BF16_PF 1024
+#endif
 /* The batch tiles read nr consecutive rows (rb bytes each) side by side:
  * each row is prefetched PF_TILE bytes ahead of where it is read, and past
  * its end at the same place of the row the next tile reads (nr rows on),
@@ -90,8 +94,8 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
         int k = 0;
         for (; k + 16 <= K; k += 16) {
-            _mm_prefetch((const char *)(w0 + k) + Q8_PF, _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + k) + Q8_PF, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w0 + k) + BF16_PF, _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + k) + BF16_PF, _MM_HINT_T0);
             __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);
             a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
             b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
