@@ -289,6 +289,7 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y,
         prefetch_tile_row(w, (size_t)b * sizeof(hg_block_q4), (size_t)nb * sizeof(hg_block_q4), 1);
         __m256i wv = q4_unpack_avx2(w[b].qs);
         float d = q4_d_avx2(w[b].dz), dz = d * (float)(w[b].dz >> 12);
+        UNROLL
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
             __m256i p16 = _mm256_maddubs_epi16(wv, _mm256_loadu_si256((const __m256i *)x->qs));
@@ -300,11 +301,80 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y,
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]) - corr[j];
 }
 
+/* Two rows for nt (1..4) inputs, as the q8_0 pair kernel: the int32 sums of
+ * two rows and two inputs merged by vphaddd into lanes [r0 t, r1 t, r0 t+1,
+ * r1 t+1] of each half, scaled by [d0, d1, d0, d1] times [dx t, dx t,
+ * dx t+1, dx t+1]; the zero points' share d z s in a 128-bit accumulator of
+ * the same four pairs. */
+__attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y, int ldy, const hg_block_q4 *w0,
+                                                                        const hg_block_q4 *w1, const hg_block_xq8 *X,
+                                                                        int nb, int nt)
+{
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m128 corr[2] = {_mm_setzero_ps(), _mm_setzero_ps()};
+    const __m256i ones = _mm256_set1_epi16(1);
+    size_t rb = (size_t)nb * sizeof(hg_block_q4);
+    for (int b = 0; b < nb; b++) {
+        prefetch_tile_row(w0, (size_t)b * sizeof(hg_block_q4), rb, 2);
+        prefetch_tile_row(w1, (size_t)b * sizeof(hg_block_q4), rb, 2);
+        __m256i u0 = q4_unpack_avx2(w0[b].qs), u1 = q4_unpack_avx2(w1[b].qs);
+        unsigned dz0 = w0[b].dz, dz1 = w1[b].dz;
+        /* d = f16 bits (dz & 0xfff) << 3, times 2^-8 (as q4_d_avx2); z = dz >> 12 */
+        __m128 d01 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)(((dz0 & 0xfffu) << 3) | ((dz1 & 0xfffu) << 19)))),
+                                _mm_set1_ps(0x1p-8f));
+        __m128 z01 = _mm_cvtepi32_ps(_mm_set_epi32(0, 0, (int)(dz1 >> 12), (int)(dz0 >> 12)));
+        __m128 dz = _mm_mul_ps(d01, z01);
+        dz = _mm_movelh_ps(dz, dz);                                                /* d0z0 d1z1 d0z0 d1z1 */
+        __m256 dw = _mm256_castpd_ps(_mm256_broadcastsd_pd(_mm_castps_pd(d01))); /* d0 d1 d0 d1 ...     */
+        UNROLL
+        for (int t = 0; t < nt; t += 2) {
+            __m256i h[2];
+            UNROLL
+            for (int j = 0; j < 2; j++) {
+                if (t + j >= nt) break;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)X[(size_t)(t + j) * nb + b].qs);
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u0, xv), ones);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u1, xv), ones);
+                h[j] = _mm256_hadd_epi32(p0, p1);
+            }
+            const hg_block_xq8 *x = X + (size_t)t * nb + b;
+            __m256i g = _mm256_hadd_epi32(h[0], t + 1 < nt ? h[1] : _mm256_setzero_si256());
+            __m256 dx = _mm256_broadcast_ss(&x->d);
+            __m128 sx = _mm_broadcast_ss(&x->s);
+            if (t + 1 < nt) {
+                dx = _mm256_blend_ps(dx, _mm256_broadcast_ss(&x[nb].d), 0xcc);
+                sx = _mm_blend_ps(sx, _mm_broadcast_ss(&x[nb].s), 0xc);
+            }
+            acc[t / 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(g), _mm256_mul_ps(dw, dx), acc[t / 2]);
+            corr[t / 2] = _mm_fmadd_ps(dz, sx, corr[t / 2]);
+        }
+    }
+    UNROLL
+    for (int t = 0; t < nt; t += 2) {
+        float out[4];
+        __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc[t / 2]), _mm256_extractf128_ps(acc[t / 2], 1));
+        _mm_storeu_ps(out, _mm_sub_ps(sum, corr[t / 2]));
+        Y[(size_t)t * ldy] = out[0];
+        Y[(size_t)t * ldy + 1] = out[1];
+        if (t + 1 < nt) {
+            Y[(size_t)(t + 1) * ldy] = out[2];
+            Y[(size_t)(t + 1) * ldy + 1] = out[3];
+        }
+    }
+}
+
 AVX2 static void rows_n_q4_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
 {
     int nb = W->cols / HG_QK, n = W->rows;
     const hg_block_xq8 *X = Xv;
-    for (int r = r0; r < r1; r++) {
+    int r = r0;
+    for (; r + 2 <= r1; r += 2) {
+        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
+#define GROUP(t, nt) q4_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, w, w + nb, X + (size_t)(t) * nb, nb, nt)
+        BY_INPUT_GROUPS(T, GROUP);
+#undef GROUP
+    }
+    for (; r < r1; r++) {
         const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
 #define GROUP(t, nt) q4_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, nb, nt)
         BY_INPUT_GROUPS(T, GROUP);
