@@ -195,6 +195,20 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
     for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
 }
 
+/* The sums of the pair kernels, lanes [r0 t, r1 t, r0 t+1, r1 t+1], to
+ * Y[t][r0..r1] and (two inputs) Y[t+1][r0..r1]. */
+__attribute__((always_inline)) static inline void store_pairs(float *Y, int ldy, __m128 v, int two)
+{
+    float out[4];
+    _mm_storeu_ps(out, v);
+    Y[0] = out[0];
+    Y[1] = out[1];
+    if (two) {
+        Y[ldy] = out[2];
+        Y[ldy + 1] = out[3];
+    }
+}
+
 /* Two rows for nt (1..4) inputs: each x block (and |x|) loaded once for both
  * rows, w's signs moved onto x.  The int32 sums of the two rows go into one
  * vector (vphaddd), those of two inputs into one again, so that one
@@ -235,35 +249,9 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
         }
     }
     UNROLL
-    for (int t = 0; t < nt; t += 2) {
-        float out[4];
-        _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc[t / 2]), _mm256_extractf128_ps(acc[t / 2], 1)));
-        Y[(size_t)t * ldy] = out[0];
-        Y[(size_t)t * ldy + 1] = out[1];
-        if (t + 1 < nt) {
-            Y[(size_t)(t + 1) * ldy] = out[2];
-            Y[(size_t)(t + 1) * ldy + 1] = out[3];
-        }
-    }
-}
-
-AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
-{
-    int nb = W->cols / HG_QK, n = W->rows;
-    const hg_block_xq8 *X = Xv;
-    int r = r0;
-    for (; r + 2 <= r1; r += 2) {
-        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
-#define GROUP(t, nt) q8_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, w, w + nb, X + (size_t)(t) * nb, nb, nt)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
-    for (; r < r1; r++) {
-        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
-#define GROUP(t, nt) q8_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, nb, nt)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
+    for (int t = 0; t < nt; t += 2)
+        store_pairs(Y + (size_t)t * ldy, ldy,
+                    _mm_add_ps(_mm256_castps256_ps128(acc[t / 2]), _mm256_extractf128_ps(acc[t / 2], 1)), t + 1 < nt);
 }
 
 /* q4 batch rows and expansion (the one-input rows: kernels_x86_q4.c): the
@@ -351,35 +339,53 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y
     }
     UNROLL
     for (int t = 0; t < nt; t += 2) {
-        float out[4];
         __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc[t / 2]), _mm256_extractf128_ps(acc[t / 2], 1));
-        _mm_storeu_ps(out, _mm_sub_ps(sum, corr[t / 2]));
-        Y[(size_t)t * ldy] = out[0];
-        Y[(size_t)t * ldy + 1] = out[1];
-        if (t + 1 < nt) {
-            Y[(size_t)(t + 1) * ldy] = out[2];
-            Y[(size_t)(t + 1) * ldy + 1] = out[3];
-        }
+        store_pairs(Y + (size_t)t * ldy, ldy, _mm_sub_ps(sum, corr[t / 2]), t + 1 < nt);
     }
 }
 
-AVX2 static void rows_n_q4_avx2(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+/* Rows of 32-weight blocks (q8_0, q4) for T inputs: pairs of rows, then a last one. */
+__attribute__((always_inline)) AVX2 static inline void block_rows_n_avx2(float *Y, const hg_mat *W, const hg_block_xq8 *X,
+                                                                         int T, int r0, int r1, int q4)
 {
-    int nb = W->cols / HG_QK, n = W->rows;
-    const hg_block_xq8 *X = Xv;
-    int r = r0;
+    int nb = W->cols / HG_QK, n = W->rows, r = r0;
+    size_t rb = (size_t)nb * (q4 ? sizeof(hg_block_q4) : sizeof(hg_block_q8_0));
     for (; r + 2 <= r1; r += 2) {
-        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
-#define GROUP(t, nt) q4_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, w, w + nb, X + (size_t)(t) * nb, nb, nt)
+        const char *w = (const char *)W->data + (size_t)r * rb;
+#define GROUP(t, nt)                                                                                                   \
+    do {                                                                                                               \
+        if (q4)                                                                                                        \
+            q4_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q4 *)w, (const hg_block_q4 *)(w + rb),        \
+                             X + (size_t)(t) * nb, nb, nt);                                                            \
+        else                                                                                                           \
+            q8_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q8_0 *)w, (const hg_block_q8_0 *)(w + rb),    \
+                             X + (size_t)(t) * nb, nb, nt);                                                            \
+    } while (0)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
-    for (; r < r1; r++) {
-        const hg_block_q4 *w = (const hg_block_q4 *)W->data + (size_t)r * nb;
-#define GROUP(t, nt) q4_rows_nt_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, nb, nt)
+    if (r < r1) {
+        const char *w = (const char *)W->data + (size_t)r * rb;
+#define GROUP(t, nt)                                                                                                   \
+    do {                                                                                                               \
+        if (q4)                                                                                                        \
+            q4_rows_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q4 *)w, X + (size_t)(t) * nb, nb, nb, nt);     \
+        else                                                                                                           \
+            q8_rows_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q8_0 *)w, X + (size_t)(t) * nb, nb, nb, nt);   \
+    } while (0)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
+}
+
+AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    block_rows_n_avx2(Y, W, X, T, r0, r1, 0);
+}
+
+AVX2 static void rows_n_q4_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    block_rows_n_avx2(Y, W, X, T, r0, r1, 1);
 }
 
 /* f32 and bf16 rows: tiles of up to two rows by four inputs, eight
