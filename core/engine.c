@@ -186,7 +186,7 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
 
 void hg_ctx_reset(hg_ctx *c)
 {
-    c->n_tokens = c->n_past = 0;
+    c->n_tokens = c->n_past = c->n_kept = 0;
     c->core_slots_used = 0;
     c->warm_valid = 0;
     c->rng_valid = 0;
@@ -200,7 +200,7 @@ hg_status hg_ctx_truncate(hg_ctx *c, int n, hg_err *err)
         c->warm_valid = 0;
         c->rng_valid = 0;
     }
-    c->n_tokens = n;
+    c->n_tokens = c->n_kept = n;
     if (c->n_past > n) c->n_past = n;
     return HG_OK;
 }
@@ -227,6 +227,12 @@ size_t hg_ctx_kv_bytes(const hg_ctx *c)
     const hg_config *cf = &c->m->cfg;
     size_t slots = (size_t)(cf->n_coda + cf->n_prelude + c->core_slots_used);
     return (size_t)c->n_past * slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
+}
+
+void hg_event_ctx(const hg_ctx *c, hg_event *ev)
+{
+    ev->ctx_tokens = c->n_kept;
+    ev->kv_bytes = hg_ctx_kv_bytes(c);
 }
 
 size_t hg_ctx_kv_bytes_per_token(const hg_ctx *c, int num_steps)
@@ -653,6 +659,7 @@ hg_status hg_advance(hg_ctx *c, int pos0, int T, int k0, int n, int *counts, hg_
         if (cb) {
             hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
                            .num_steps = num_steps, .exit_value = NAN, .threshold = NAN, .phase = phase};
+            hg_event_ctx(c, &ev);
             if (cb(&ev, user)) return HG_E_CANCELLED;
         }
     }
@@ -690,6 +697,7 @@ hg_status hg_process_batch(hg_ctx *c, int T, const hg_batch_opts *o, int *steps_
         if (o->cb) {
             hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
                            .num_steps = o->num_steps, .exit_value = value, .threshold = thr, .phase = o->phase};
+            hg_event_ctx(c, &ev);
             if (o->cb(&ev, o->user)) return HG_E_CANCELLED;
         }
         if (exit_now) {
@@ -722,6 +730,7 @@ hg_status hg_append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
                        c->n_ctx, c->n_tokens);
     if (n > 0) memcpy(c->tokens + c->n_tokens, ids, sizeof(int32_t) * (size_t)n);
     c->n_tokens += n;
+    c->n_kept = c->n_tokens;
     return HG_OK;
 }
 
