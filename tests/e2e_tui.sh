@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e_tui.sh — the real ./huginn chat inside tmux (private socket, isolated
-# XDG dirs, 100x30): a reply with gauge and status bar, hotkeys, Ctrl-C of a
+# XDG dirs, 100x30): a reply with gauge and status bar, hotkeys, the status
+# bar's context figures during a speculative reply, Ctrl-C of a
 # long reply, heatmap and help, resize, quit with the terminal restored and
 # the session autosaved; then --resume of a hostile session file (repaired)
 # and SIGTERM during a reply (terminal restored, saved, exit 143).  The
@@ -87,6 +88,31 @@ if wait_for "steps 33 │" 5; then ok "Alt-= makes it steps 33"; else bad "Alt-=
 T send-keys -t e2e M-c
 if wait_for "│ argmax-stability 5 │" 5 && ! status_rows | grep -qF "kl 5e-4"; then ok "Alt-c cycles the criterion (kl -> argmax-stability)"
 else bad "Alt-c cycles the criterion" "$(screen)"; fi
+
+# 2b. a speculative reply is one engine call: the status bar's ctx and KV
+#     still follow it (they stood at the previous turn's figures, 0 at
+#     first); /regen, so that the conversation stays as long for what follows
+T send-keys -t e2e -l "/gen speculative"; T send-keys -t e2e Enter
+if wait_for "spec D4×K4" 5; then
+  T send-keys -t e2e -l "/regen"; T send-keys -t e2e Enter
+  wait_for "replying" 10 >/dev/null
+  seen="" first="" last="" kv0=0
+  end=$(( $(date +%s%N) / 1000000 + 60000 ))
+  while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+    s=$(screen)
+    echo "$s" | grep -qF "replying" || break
+    c=$(echo "$s" | tail -n 3 | grep -oE "ctx [0-9]+/256" | grep -oE "[0-9]+/" | tr -d /)
+    k=$(echo "$s" | tail -n 3 | grep -oE "KV [0-9.]+ [A-Za-z]+")
+    [ "$k" = "KV 0 B" ] && kv0=1
+    if [ -n "$c" ] && [ "$c" != "$last" ]; then seen="$seen $c"; [ -z "$first" ] && first=$c; last=$c; fi
+    sleep 0.1
+  done
+  if wait_for "Type a message" 60 && [ -n "$first" ] && [ "$last" -gt "$first" ] && [ "$kv0" = 0 ]; then
+    ok "the status bar's ctx follows a speculative reply (ctx seen:$seen)"
+  else bad "the status bar's ctx follows a speculative reply (ctx seen:$seen, KV 0 B seen: $kv0)" "$(screen)"; fi
+  T send-keys -t e2e -l "/gen plain"; T send-keys -t e2e Enter
+  wait_gone "spec D4×K4" 5 >/dev/null
+else bad "/gen speculative" "$(screen)"; fi
 
 # 3. heatmap and help overlay
 T send-keys -t e2e M-h
