@@ -222,17 +222,24 @@ int hg_ctx_n_past(const hg_ctx *c) { return c->n_past; }
 int hg_ctx_n_tokens(const hg_ctx *c) { return c->n_tokens; }
 const int32_t *hg_ctx_tokens(const hg_ctx *c) { return c->tokens; }
 
-size_t hg_ctx_kv_bytes(const hg_ctx *c)
+/* KV bytes of n positions at the slots written so far. */
+static size_t kv_bytes_of(const hg_ctx *c, int n)
 {
     const hg_config *cf = &c->m->cfg;
     size_t slots = (size_t)(cf->n_coda + cf->n_prelude + c->core_slots_used);
-    return (size_t)c->n_past * slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
+    return (size_t)n * slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
 }
+
+size_t hg_ctx_kv_bytes(const hg_ctx *c) { return kv_bytes_of(c, c->n_past); }
 
 void hg_event_ctx(const hg_ctx *c, hg_event *ev)
 {
     ev->ctx_tokens = c->n_kept;
-    ev->kv_bytes = hg_ctx_kv_bytes(c);
+    /* a pass's positions are in the cache while it writes them (they join
+     * n_past when it ends): a prefill, a draft, a verify pass, a wave */
+    int held = c->n_past;
+    if (ev->type == HG_EV_STEP && ev->position + 1 > held) held = ev->position + 1;
+    ev->kv_bytes = kv_bytes_of(c, held);
 }
 
 size_t hg_ctx_kv_bytes_per_token(const hg_ctx *c, int num_steps)

@@ -113,7 +113,8 @@ void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all);
 hg_status hg_advance(hg_ctx *c, int pos0, int T, int k0, int n, int *counts, hg_phase phase, int num_steps,
                      hg_event_cb cb, void *user);
 /* Fill an event's context fields (ctx_tokens = c->n_kept, kv_bytes = the
- * KV memory in use now); every event of the generators goes through it. */
+ * KV memory in use now: n_past positions, those of the pass an HG_EV_STEP
+ * reports included); every event of the generators goes through it. */
 void hg_event_ctx(const hg_ctx *c, hg_event *ev);
 /* Mark positions [pos0, pos0+T) as cached with `steps` recurrence steps and
  * make n_past = pos0 + T. */
