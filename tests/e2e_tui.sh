@@ -90,29 +90,36 @@ if wait_for "│ argmax-stability 5 │" 5 && ! status_rows | grep -qF "kl 5e-4"
 else bad "Alt-c cycles the criterion" "$(screen)"; fi
 
 # 2b. a speculative reply is one engine call: the status bar's ctx and KV
-#     still follow it (they stood at the previous turn's figures, 0 at
-#     first); /regen, so that the conversation stays as long for what follows
-T send-keys -t e2e -l "/gen speculative"; T send-keys -t e2e Enter
-if wait_for "spec D4×K4" 5; then
+#     still follow it (they stood at the previous figures, 0 on a first
+#     turn).  /regen (the conversation stays as long), drafts at 256 steps
+#     one at a time: a slow reply, stopped once the count has risen.
+T send-keys -t e2e -l "/gen speculative 256 1"; T send-keys -t e2e Enter
+if wait_for "spec D256×K1" 5; then
   T send-keys -t e2e -l "/regen"; T send-keys -t e2e Enter
-  wait_for "replying" 10 >/dev/null
-  seen="" first="" last="" kv0=0
-  end=$(( $(date +%s%N) / 1000000 + 60000 ))
-  while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+  seen="" last="" rose=0 kv0=0 started=0
+  now() { echo $(( $(date +%s%N) / 1000000 )); }
+  t0=$(now)
+  while [ $(now) -lt $((t0 + 60000)) ]; do
     s=$(screen)
-    echo "$s" | grep -qF "replying" || break
+    if echo "$s" | grep -qF "replying"; then started=1
+    elif [ "$started" = 1 ] || [ $(now) -gt $((t0 + 10000)) ]; then break
+    else sleep 0.02; continue; fi
     c=$(echo "$s" | tail -n 3 | grep -oE "ctx [0-9]+/256" | grep -oE "[0-9]+/" | tr -d /)
-    k=$(echo "$s" | tail -n 3 | grep -oE "KV [0-9.]+ [A-Za-z]+")
-    [ "$k" = "KV 0 B" ] && kv0=1
-    if [ -n "$c" ] && [ "$c" != "$last" ]; then seen="$seen $c"; [ -z "$first" ] && first=$c; last=$c; fi
-    sleep 0.1
+    echo "$s" | tail -n 3 | grep -qF "KV 0 B" && kv0=1
+    if [ -n "$c" ] && [ "$c" != "$last" ]; then
+      [ -n "$last" ] && [ "$c" -gt "$last" ] && rose=1
+      seen="$seen $c"; last=$c
+    fi
+    [ "$rose" = 1 ] && break
+    sleep 0.02
   done
-  if wait_for "Type a message" 60 && [ -n "$first" ] && [ "$last" -gt "$first" ] && [ "$kv0" = 0 ]; then
+  screen | grep -qF "replying" && T send-keys -t e2e C-c
+  if wait_for "Type a message" 20 && [ "$rose" = 1 ] && [ "$kv0" = 0 ]; then
     ok "the status bar's ctx follows a speculative reply (ctx seen:$seen)"
   else bad "the status bar's ctx follows a speculative reply (ctx seen:$seen, KV 0 B seen: $kv0)" "$(screen)"; fi
   T send-keys -t e2e -l "/gen plain"; T send-keys -t e2e Enter
-  wait_gone "spec D4×K4" 5 >/dev/null
-else bad "/gen speculative" "$(screen)"; fi
+  wait_gone "spec D256×K1" 5 >/dev/null
+else bad "/gen speculative 256 1" "$(screen)"; fi
 
 # 3. heatmap and help overlay
 T send-keys -t e2e M-h
