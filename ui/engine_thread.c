@@ -104,21 +104,19 @@ static void publish_ctx(ue_engine *e)
 /* The context as an engine event reports it.  A speculative or diffusion
  * reply is one hg_generate call, so the figures published between calls
  * would stand still through it (0 on a first turn); every event carries
- * them, and ev (the event for the UI, may be NULL) gets them too.
+ * them, and ev (the event for the UI) gets them too.
  * "ctx" is the tokens the context keeps: the prompt and the reply put out
  * so far.  While a draft or a wave is in flight its provisional tokens are
  * not counted (they may vanish); "KV" is what the cache holds at that
- * moment, their positions included. */
+ * moment, their positions and those of the pass being computed included. */
 static void publish_event_ctx(ue_engine *e, const hg_event *hev, ue_event *ev)
 {
     pthread_mutex_lock(&e->mu);
     e->ctx_used = hev->ctx_tokens < e->n_ctx ? hev->ctx_tokens : e->n_ctx;   /* a pending last token */
     e->kv = hev->kv_bytes;
-    if (ev) {
-        ev->ctx_used = e->ctx_used;
-        ev->n_ctx = e->n_ctx;
-        ev->kv_bytes = e->kv;
-    }
+    ev->ctx_used = e->ctx_used;
+    ev->n_ctx = e->n_ctx;
+    ev->kv_bytes = e->kv;
     pthread_mutex_unlock(&e->mu);
 }
 
