@@ -186,7 +186,7 @@ hg_status hg_ctx_new(hg_model *m, const hg_ctx_params *p, hg_ctx **out, hg_err *
 
 void hg_ctx_reset(hg_ctx *c)
 {
-    c->n_tokens = c->n_past = 0;
+    c->n_tokens = c->n_past = c->n_kept = 0;
     c->core_slots_used = 0;
     c->warm_valid = 0;
     c->rng_valid = 0;
@@ -200,7 +200,7 @@ hg_status hg_ctx_truncate(hg_ctx *c, int n, hg_err *err)
         c->warm_valid = 0;
         c->rng_valid = 0;
     }
-    c->n_tokens = n;
+    c->n_tokens = c->n_kept = n;
     if (c->n_past > n) c->n_past = n;
     return HG_OK;
 }
@@ -222,11 +222,24 @@ int hg_ctx_n_past(const hg_ctx *c) { return c->n_past; }
 int hg_ctx_n_tokens(const hg_ctx *c) { return c->n_tokens; }
 const int32_t *hg_ctx_tokens(const hg_ctx *c) { return c->tokens; }
 
-size_t hg_ctx_kv_bytes(const hg_ctx *c)
+/* KV bytes of n positions at the slots written so far. */
+static size_t kv_bytes_of(const hg_ctx *c, int n)
 {
     const hg_config *cf = &c->m->cfg;
     size_t slots = (size_t)(cf->n_coda + cf->n_prelude + c->core_slots_used);
-    return (size_t)c->n_past * slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
+    return (size_t)n * slots * (size_t)c->m->kv_dim * 2 * c->kv_elt;
+}
+
+size_t hg_ctx_kv_bytes(const hg_ctx *c) { return kv_bytes_of(c, c->n_past); }
+
+void hg_event_ctx(const hg_ctx *c, hg_event *ev)
+{
+    ev->ctx_tokens = c->n_kept;
+    /* a pass's positions are in the cache while it writes them (they join
+     * n_past when it ends): a prefill, a draft, a verify pass, a wave */
+    int held = c->n_past;
+    if (ev->type == HG_EV_STEP && ev->position + 1 > held) held = ev->position + 1;
+    ev->kv_bytes = kv_bytes_of(c, held);
 }
 
 size_t hg_ctx_kv_bytes_per_token(const hg_ctx *c, int num_steps)
@@ -653,6 +666,7 @@ hg_status hg_advance(hg_ctx *c, int pos0, int T, int k0, int n, int *counts, hg_
         if (cb) {
             hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
                            .num_steps = num_steps, .exit_value = NAN, .threshold = NAN, .phase = phase};
+            hg_event_ctx(c, &ev);
             if (cb(&ev, user)) return HG_E_CANCELLED;
         }
     }
@@ -690,6 +704,7 @@ hg_status hg_process_batch(hg_ctx *c, int T, const hg_batch_opts *o, int *steps_
         if (o->cb) {
             hg_event ev = {.type = HG_EV_STEP, .position = pos0 + T - 1, .n_positions = T, .step = k + 1,
                            .num_steps = o->num_steps, .exit_value = value, .threshold = thr, .phase = o->phase};
+            hg_event_ctx(c, &ev);
             if (o->cb(&ev, o->user)) return HG_E_CANCELLED;
         }
         if (exit_now) {
@@ -722,6 +737,7 @@ hg_status hg_append_ids(hg_ctx *c, const int32_t *ids, int n, hg_err *err)
                        c->n_ctx, c->n_tokens);
     if (n > 0) memcpy(c->tokens + c->n_tokens, ids, sizeof(int32_t) * (size_t)n);
     c->n_tokens += n;
+    c->n_kept = c->n_tokens;
     return HG_OK;
 }
 

@@ -35,6 +35,9 @@ struct hg_ctx {
     int *steps_done;         /* (n_ctx) recurrence steps each cached position ran   */
     int32_t *tokens;         /* (n_ctx + 1) known tokens; [0, n_past) are cached    */
     int n_tokens, n_past;
+    int n_kept;              /* tokens the events report as kept (hg_event.ctx_tokens):
+                                n_tokens, but during a speculative or diffusion call
+                                the prompt and the output put out so far only      */
     /* batch buffers, (n_ctx, n_embd) each */
     float *e;                /* prelude output (the injected embedding)            */
     float *x;                /* recurrent state                                     */
@@ -109,6 +112,10 @@ void hg_coda_and_head(hg_ctx *c, int T, int pos0, float *logits_all);
  * returning non-zero (HG_E_CANCELLED; the caller restores the cache). */
 hg_status hg_advance(hg_ctx *c, int pos0, int T, int k0, int n, int *counts, hg_phase phase, int num_steps,
                      hg_event_cb cb, void *user);
+/* Fill an event's context fields (ctx_tokens = c->n_kept, kv_bytes = the
+ * KV memory in use now: n_past positions, those of the pass an HG_EV_STEP
+ * reports included); every event of the generators goes through it. */
+void hg_event_ctx(const hg_ctx *c, hg_event *ev);
 /* Mark positions [pos0, pos0+T) as cached with `steps` recurrence steps and
  * make n_past = pos0 + T. */
 void hg_commit(hg_ctx *c, int pos0, int T, int steps);

@@ -219,6 +219,8 @@ hg_status hg_gen_diffusion(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res, h
                                .step = rec[n_emitted], .num_steps = p->num_steps, .exit_value = NAN,
                                .threshold = NAN, .token_id = tok, .steps_used = rec[n_emitted],
                                .index = res->n_out - 1, .phase = HG_PHASE_WAVE};
+                c->n_kept = n_emitted + 1;
+                hg_event_ctx(c, &ev);
                 if (r->cb(&ev, r->user) && !is_stop) {
                     res->stop_reason = HG_STOP_CANCELLED;
                     done = 1;
@@ -406,6 +408,7 @@ hg_status hg_gen_diffusion(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res, h
                            .phase = HG_PHASE_WAVE, .wave_pos0 = ci, .n_wave = W2, .out_pos0 = base,
                            .n_frozen = Lf - base, .diffusion_step = step, .wave_ids = cur + ci,
                            .wave_counts = rec + ci};
+            hg_event_ctx(c, &ev); /* the wave's positions are in the cache now */
             if (r->cb(&ev, r->user)) {
                 res->stop_reason = HG_STOP_CANCELLED;
                 c->n_past = new_ci;
@@ -472,13 +475,13 @@ finish:
     for (int t = 0; t < res->n_out; t++) res->steps[t] = rec[base + t];
     /* Consistent context: tokens = prompt + output, the last one pending. */
     memcpy(c->tokens + base, res->output_ids, sizeof(int32_t) * (size_t)res->n_out);
-    c->n_tokens = base + res->n_out;
+    c->n_tokens = c->n_kept = base + res->n_out;
     if (c->n_past > c->n_tokens - 1) c->n_past = c->n_tokens - 1;
     goto out;
 nomem:
     s = hg_fail(err, HG_E_NOMEM, "out of memory for the diffusion wave");
     /* the context keeps the prompt, its last token pending */
-    c->n_tokens = base;
+    c->n_tokens = c->n_kept = base;
     if (c->n_past > base - 1) c->n_past = base - 1;
 out:
     free(cur);

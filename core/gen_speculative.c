@@ -8,6 +8,9 @@
  * Cache: drafts write positions that the verify pass overwrites at full
  * depth; rejected positions are dropped.  Between rounds the cache holds
  * every accepted token but the last (pending), as after plain decoding.
+ * Events report the tokens put out so far as the context's kept tokens
+ * (c->n_kept; the drafts in c->tokens are provisional) and the KV memory
+ * the cache holds at that moment, draft positions included.
  *
  * Where huginn differs from the reference (which it otherwise follows
  * step by step, greedy results identical):
@@ -84,6 +87,8 @@ hg_status hg_gen_speculative(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res,
                 hg_event ev = {.type = HG_EV_TOKEN, .position = pos, .n_positions = 1, .step = p->num_steps,
                                .num_steps = p->num_steps, .exit_value = NAN, .threshold = NAN, .token_id = tok,
                                .steps_used = p->num_steps, .index = res->n_out - 1};
+                c->n_kept = pos + 1;
+                hg_event_ctx(c, &ev);
                 if (r->cb(&ev, r->user) && !is_stop) {
                     res->stop_reason = HG_STOP_CANCELLED;
                     done = 1;
@@ -131,6 +136,7 @@ hg_status hg_gen_speculative(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res,
                                .step = sp->draft_steps, .num_steps = sp->draft_steps, .exit_value = NAN,
                                .threshold = NAN, .token_id = d, .steps_used = sp->draft_steps, .index = i,
                                .phase = HG_PHASE_DRAFT};
+                hg_event_ctx(c, &ev);
                 if (r->cb(&ev, r->user)) done = 1;
             }
         }
@@ -180,6 +186,7 @@ hg_status hg_gen_speculative(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res,
                            .step = p->num_steps, .num_steps = p->num_steps, .exit_value = NAN, .threshold = NAN,
                            .token_id = corr, .index = res->n_out, .phase = HG_PHASE_VERIFY, .n_drafted = Kr,
                            .n_accepted = j};
+            hg_event_ctx(c, &ev);
             if (r->cb(&ev, r->user)) {
                 /* keep what the round decided, output nothing more */
                 c->n_tokens = L;
@@ -190,7 +197,7 @@ hg_status hg_gen_speculative(hg_ctx *c, const hg_gen_run *r, hg_gen_result *res,
         }
     }
     /* Consistent cache: tokens = prompt + output, the last one pending. */
-    c->n_tokens = base + res->n_out;
+    c->n_tokens = c->n_kept = base + res->n_out;
     if (c->n_past > c->n_tokens - 1) c->n_past = c->n_tokens - 1;
     free(vlogits);
     free(probs);

@@ -182,11 +182,11 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
     int old_tokens = c->n_tokens;
     if ((s = hg_append_ids(c, ids, n_ids, err))) return s;
     if (c->n_tokens == c->n_past) {
-        c->n_tokens = old_tokens;
+        c->n_tokens = c->n_kept = old_tokens;
         return hg_fail(err, HG_E_ARG, "nothing to process: no new tokens");
     }
     if (c->n_tokens > c->n_ctx) {
-        c->n_tokens = old_tokens;
+        c->n_tokens = c->n_kept = old_tokens;
         return hg_fail(err, HG_E_RANGE, "the context of %d positions is full", c->n_ctx);
     }
     int need_steps = p->num_steps;
@@ -194,7 +194,7 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
     if (p->generator == HG_GEN_DIFFUSION && p->diff.inner_recurrence > need_steps)
         need_steps = p->diff.inner_recurrence;
     if ((s = hg_ensure_slots(c, need_steps, err))) {
-        c->n_tokens = old_tokens;
+        c->n_tokens = c->n_kept = old_tokens;
         return s;
     }
     int cap = p->max_new_tokens > 0 ? p->max_new_tokens : 1;
@@ -202,7 +202,7 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
     res->steps = malloc(sizeof(int32_t) * (size_t)cap);
     if (!res->output_ids || !res->steps) {
         hg_gen_result_free(res);
-        c->n_tokens = old_tokens;
+        c->n_tokens = c->n_kept = old_tokens;
         return hg_fail(err, HG_E_NOMEM, "out of memory");
     }
     const int32_t *stops = p->n_stop >= 0 ? p->stop_ids : NULL;
@@ -253,6 +253,7 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
         }
         int tok = hg_sample(c->logits, V, p, c->tokens, c->n_tokens, &c->rng, &c->sw);
         c->tokens[c->n_tokens++] = tok;
+        c->n_kept = c->n_tokens;
         c->warm_valid = 1;
         res->output_ids[res->n_out] = tok;
         res->steps[res->n_out] = steps;
@@ -267,6 +268,7 @@ hg_status hg_generate(hg_ctx *c, const int32_t *ids, int n_ids, const hg_gen_par
             hg_event ev = {.type = HG_EV_TOKEN, .position = c->n_tokens - 1, .n_positions = 1, .step = steps,
                            .num_steps = p->num_steps, .exit_value = NAN, .threshold = NAN, .token_id = tok,
                            .steps_used = steps, .index = res->n_out - 1};
+            hg_event_ctx(c, &ev);
             if (cb(&ev, user) && !is_stop) {
                 res->stop_reason = HG_STOP_CANCELLED;
                 break;

@@ -400,6 +400,21 @@ typedef struct hg_event {
     int wave_pos0, n_wave, out_pos0, n_frozen, diffusion_step;
     const int32_t *wave_ids;   /* (n_wave) provisional tokens              */
     const int32_t *wave_counts;/* (n_wave) recurrence steps of each position */
+    /* The context at this event (every event of hg_generate and hg_score),
+     * so that a caller can show it while one call runs a whole reply:
+     * ctx_tokens: tokens kept in the context: the prompt and the output put
+     *   out so far (HG_EV_TOKEN: this token included), the last one pending;
+     *   what hg_ctx_n_tokens reports once the call returns.  Provisional
+     *   tokens, a speculative round's drafts and a diffusion wave's, are not
+     *   counted until they are put out as HG_EV_TOKEN.
+     * kv_bytes: KV-cache memory in use at this moment: the positions whose
+     *   keys and values the cache holds, the provisional positions of a
+     *   draft, a verify pass or a wave included while they are in it, and
+     *   (HG_EV_STEP) the positions of the pass being computed; once the call
+     *   returns, hg_ctx_kv_bytes.  It can exceed the kept tokens' share: the
+     *   cache may hold verified or frozen tokens not yet put out. */
+    int ctx_tokens;
+    size_t kv_bytes;
 } hg_event;
 
 /* Called for every event; return non-zero to stop.  A stop leaves the cache

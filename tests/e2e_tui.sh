@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e_tui.sh — the real ./huginn chat inside tmux (private socket, isolated
-# XDG dirs, 100x30): a reply with gauge and status bar, hotkeys, Ctrl-C of a
+# XDG dirs, 100x30): a reply with gauge and status bar, hotkeys, the status
+# bar's context figures during a speculative reply, Ctrl-C of a
 # long reply, heatmap and help, resize, quit with the terminal restored and
 # the session autosaved; then --resume of a hostile session file (repaired)
 # and SIGTERM during a reply (terminal restored, saved, exit 143).  The
@@ -87,6 +88,38 @@ if wait_for "steps 33 │" 5; then ok "Alt-= makes it steps 33"; else bad "Alt-=
 T send-keys -t e2e M-c
 if wait_for "│ argmax-stability 5 │" 5 && ! status_rows | grep -qF "kl 5e-4"; then ok "Alt-c cycles the criterion (kl -> argmax-stability)"
 else bad "Alt-c cycles the criterion" "$(screen)"; fi
+
+# 2b. a speculative reply is one engine call: the status bar's ctx and KV
+#     still follow it (they stood at the previous figures, 0 on a first
+#     turn).  /regen (the conversation stays as long), drafts at 256 steps
+#     one at a time: a slow reply, stopped once the count has risen.
+T send-keys -t e2e -l "/gen speculative 256 1"; T send-keys -t e2e Enter
+if wait_for "spec D256×K1" 5; then
+  T send-keys -t e2e -l "/regen"; T send-keys -t e2e Enter
+  seen="" last="" rose=0 kv0=0 started=0
+  now() { echo $(( $(date +%s%N) / 1000000 )); }
+  t0=$(now)
+  while [ $(now) -lt $((t0 + 60000)) ]; do
+    s=$(screen)
+    if echo "$s" | grep -qF "replying"; then started=1
+    elif [ "$started" = 1 ] || [ $(now) -gt $((t0 + 10000)) ]; then break
+    else sleep 0.02; continue; fi
+    c=$(echo "$s" | tail -n 3 | grep -oE "ctx [0-9]+/256" | grep -oE "[0-9]+/" | tr -d /)
+    echo "$s" | tail -n 3 | grep -qF "KV 0 B" && kv0=1
+    if [ -n "$c" ] && [ "$c" != "$last" ]; then
+      [ -n "$last" ] && [ "$c" -gt "$last" ] && rose=1
+      seen="$seen $c"; last=$c
+    fi
+    [ "$rose" = 1 ] && break
+    sleep 0.02
+  done
+  screen | grep -qF "replying" && T send-keys -t e2e C-c
+  if wait_for "Type a message" 20 && [ "$rose" = 1 ] && [ "$kv0" = 0 ]; then
+    ok "the status bar's ctx follows a speculative reply (ctx seen:$seen)"
+  else bad "the status bar's ctx follows a speculative reply (ctx seen:$seen, KV 0 B seen: $kv0)" "$(screen)"; fi
+  T send-keys -t e2e -l "/gen plain"; T send-keys -t e2e Enter
+  wait_gone "spec D256×K1" 5 >/dev/null
+else bad "/gen speculative 256 1" "$(screen)"; fi
 
 # 3. heatmap and help overlay
 T send-keys -t e2e M-h

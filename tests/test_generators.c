@@ -5,7 +5,8 @@
  * greedy with verification threshold 1 equals plain greedy on chat prompts of
  * demo-huginn; the reference's crash cases (speculative + warm start, `fixed`
  * freezing with a small wavefront) run, stop where they should and leave the
- * context consistent; cancellation keeps the cache usable. */
+ * context consistent; cancellation keeps the cache usable; every event
+ * carries the context's tokens and KV bytes as they are then. */
 #include "testutil.h"
 #include "huginn.h"
 
@@ -462,6 +463,115 @@ static void test_events_and_cancel(void **state)
     free(ids);
 }
 
+/* Every event of a reply carries the context as it is then (HG_EV_*
+ * ctx_tokens and kv_bytes), so that a UI can show it while one call runs a
+ * whole speculative or diffusion reply: kv_bytes is what hg_ctx_kv_bytes
+ * says at that moment; a token's event counts the prompt and the output up
+ * to it, as plain decoding's does for the same prompt; the cache holds at
+ * least every kept token but the pending one (a draft's or a wave's
+ * positions on top); the last figures are those of the context after the
+ * call. */
+typedef struct ctx_rec {
+    hg_ctx *ctx;
+    int n_prompt, n_events, n_tok, n_prov, last_kept, bad;
+    int tok_kept[64];
+    size_t tok_kv[64], prov_kv_over, last_kv;
+    size_t per;         /* KV bytes of one position at 8 steps */
+    char why[200];
+} ctx_rec;
+
+static int on_ctx_event(const hg_event *ev, void *user)
+{
+    ctx_rec *r = user;
+    r->n_events++;
+    if (r->bad) return 0;
+    /* the cache's positions; a step's event also those of its pass */
+    size_t kv = hg_ctx_kv_bytes(r->ctx);
+    int held = hg_ctx_n_past(r->ctx);
+    if (ev->type == HG_EV_STEP && ev->position + 1 > held) {
+        if (held > 0) kv = kv / (size_t)held * (size_t)(ev->position + 1);
+        else if (r->per && ev->kv_bytes <= r->per * (size_t)(ev->position + 1))
+            kv = ev->kv_bytes; /* the first prefill: the core slots in use grow step by step */
+        held = ev->position + 1;
+    }
+    if (ev->kv_bytes != kv || (held > 0 && ev->kv_bytes == 0))
+        snprintf(r->why, sizeof r->why, "event %d (type %d): kv_bytes %zu, the cache holds %zu", r->n_events,
+                 ev->type, ev->kv_bytes, kv), r->bad = 1;
+    else if (ev->ctx_tokens < r->n_prompt || ev->ctx_tokens < r->last_kept)
+        snprintf(r->why, sizeof r->why, "event %d (type %d): ctx_tokens %d after %d (prompt %d)", r->n_events,
+                 ev->type, ev->ctx_tokens, r->last_kept, r->n_prompt), r->bad = 1;
+    r->last_kept = ev->ctx_tokens;
+    r->last_kv = ev->kv_bytes;
+    if (ev->type == HG_EV_TOKEN && r->n_tok < 64) {
+        r->tok_kept[r->n_tok] = ev->ctx_tokens;
+        r->tok_kv[r->n_tok] = ev->kv_bytes;
+        r->n_tok++;
+    }
+    if (ev->type == HG_EV_DRAFT || ev->type == HG_EV_WAVE) {
+        /* the provisional positions are in the cache, not in the count */
+        r->n_prov++;
+        if (ev->kv_bytes > (size_t)(ev->ctx_tokens - 1) * r->per) r->prov_kv_over++;
+    }
+    return 0;
+}
+
+static void test_events_carry_context(void **state)
+{
+    (void)state;
+    hg_chat_msg msg = {"user", "What is a raven?"};
+    int32_t *ids;
+    int n;
+    hg_err e;
+    assert_int_equal(hg_chat_tokenize(g_demo_tok, &msg, 1, 1, &ids, &n, &e), HG_OK);
+    ctx_rec rec[HG_GEN_COUNT];
+    size_t per = 0;
+    for (int g = HG_GEN_PLAIN; g < HG_GEN_COUNT; g++) {
+        hg_ctx_params cp;
+        hg_ctx_params_default(&cp);
+        cp.cache = "full";
+        ctx_rec *r = &rec[g];
+        memset(r, 0, sizeof *r);
+        assert_int_equal(hg_ctx_new(g_demo, &cp, &r->ctx, &e), HG_OK);
+        r->n_prompt = n;
+        if (!per) per = hg_ctx_kv_bytes_per_token(r->ctx, 8);
+        r->per = per;
+        hg_gen_params p;
+        hg_gen_params_default(&p, g_demo);
+        p.greedy = 1;
+        p.num_steps = 8;
+        p.max_new_tokens = 12;
+        p.generator = (hg_generator)g;
+        p.spec.draft_steps = 2;
+        p.spec.lookahead = 4;
+        p.diff.inner_recurrence = 4;
+        hg_gen_result res;
+        assert_int_equal(hg_generate(r->ctx, ids, n, &p, on_ctx_event, r, &res, &e), HG_OK);
+        if (r->bad) fail_msg("%s: %s", hg_generator_name((hg_generator)g), r->why);
+        assert_true(res.n_out > 2);
+        assert_int_equal(r->n_tok, res.n_out);
+        assert_true(per > 0 && hg_ctx_kv_bytes(r->ctx) == per * (size_t)hg_ctx_n_past(r->ctx));
+        for (int i = 0; i < r->n_tok; i++) {
+            /* the same count as plain decoding's event for that token */
+            if (r->tok_kept[i] != n + i + 1)
+                fail_msg("%s: token %d reports %d tokens in the context, not %d", hg_generator_name((hg_generator)g),
+                         i, r->tok_kept[i], n + i + 1);
+            /* the cache holds every kept token but the pending one */
+            if (r->tok_kv[i] < (size_t)(n + i) * per)
+                fail_msg("%s: token %d reports %zu KV bytes, less than %d positions of %zu",
+                         hg_generator_name((hg_generator)g), i, r->tok_kv[i], n + i, per);
+            if (g == HG_GEN_PLAIN) assert_true(r->tok_kv[i] == (size_t)(n + i) * per);
+        }
+        /* the last event's figures are those of the context after the call */
+        assert_int_equal(r->last_kept, hg_ctx_n_tokens(r->ctx));
+        assert_true(r->last_kv >= hg_ctx_kv_bytes(r->ctx));
+        assert_true(hg_ctx_kv_bytes(r->ctx) == (size_t)(hg_ctx_n_tokens(r->ctx) - 1) * per);
+        if (g != HG_GEN_PLAIN) assert_true(r->n_prov > 0 && r->prov_kv_over > 0);
+        hg_gen_result_free(&res);
+        hg_ctx_free(r->ctx);
+    }
+    free(ids);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_reference_crash_cases),
         cmocka_unit_test(test_stop_token),
         cmocka_unit_test(test_events_and_cancel),
+        cmocka_unit_test(test_events_carry_context),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

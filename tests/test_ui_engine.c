@@ -2,7 +2,8 @@
  * runs the prompt once per depth in order, each run between RUN_BEGIN and
  * RUN_END, every token within its depth; the run at the depth of a normal
  * turn gives that turn's tokens (only the depth changes); a stop ends the
- * sweep early. */
+ * sweep early; the context figures of the status bar move during a reply,
+ * speculative and diffusion ones too. */
 #include "testutil.h"
 #include "engine_thread.h"
 
@@ -156,10 +157,106 @@ static void test_sweep(void **st)
     ue_free(e);
 }
 
+/* The status bar's figures during a reply: every token event carries the
+ * context then (the prompt and the reply so far) and the figures the UI
+ * polls (ue_ctx_info) are at least that far, with the cache in use, for the
+ * speculative and diffusion generators (one hg_generate call for the whole
+ * reply) as for plain decoding; the same counts for the same prompt; DONE
+ * ends on the context after the reply.  (They stood at 0 through a first
+ * speculative or diffusion reply.) */
+typedef struct figs {
+    int n, ctx[64], polled[64], done, done_ctx, n_ctx;
+    size_t kv[64], polled_kv[64], done_kv;
+} figs;
+
+static void collect_figs(ue_engine *e, figs *f)
+{
+    for (int waited = 0; !f->done && waited < 3000; waited++) {
+        struct pollfd p = {ue_wake_fd(e), POLLIN, 0};
+        poll(&p, 1, 10);
+        ue_drain_wake(e);
+        ue_event ev;
+        while (ue_pop(e, &ev)) {
+            if (ev.kind == UE_TOKEN && ev.token_id >= 0 && f->n < 64) {
+                assert_int_equal(ev.n_tokens, f->n + 1);
+                f->ctx[f->n] = ev.ctx_used;
+                f->kv[f->n] = ev.kv_bytes;
+                ue_ctx_info(e, &f->polled[f->n], &f->n_ctx, &f->polled_kv[f->n], NULL);
+                f->n++;
+            } else if (ev.kind == UE_ERROR) {
+                fail_msg("engine error: %s", ev.text);
+            } else if (ev.kind == UE_DONE) {
+                f->done = 1;
+                f->done_ctx = ev.ctx_used;
+                f->done_kv = ev.kv_bytes;
+            }
+            ue_event_free(&ev);
+        }
+    }
+    assert_true(f->done);
+}
+
+static void test_ctx_figures_during_reply(void **st)
+{
+    (void)st;
+    hg_chat_msg msgs[] = {{"user", "What is a raven?"}};
+    int32_t *ids;
+    int n_prompt;
+    hg_err err;
+    assert_int_equal(hg_chat_tokenize(g_tok, msgs, 1, 1, &ids, &n_prompt, &err), HG_OK);
+    free(ids);
+    figs *f = calloc(HG_GEN_COUNT, sizeof *f);
+    for (int g = HG_GEN_PLAIN; g < HG_GEN_COUNT; g++) {
+        const char *name = hg_generator_name((hg_generator)g);
+        us_settings s;
+        us_defaults(&s, 8);
+        s.criterion = HG_CRIT_OFF;
+        s.greedy = 1;
+        s.seed = 7;
+        s.max_new_tokens = 12;
+        s.num_steps = 8;
+        s.generator = (hg_generator)g;
+        s.draft_steps = 2;
+        s.lookahead = 4;
+        ue_engine *e = start(&s);
+        int used;
+        size_t kv;
+        ue_ctx_info(e, &used, NULL, &kv, NULL);
+        assert_int_equal(used, 0);          /* a fresh context */
+        assert_int_equal(ue_turn(e, msgs, 1, 0), 0);
+        collect_figs(e, &f[g]);
+        ue_free(e);
+        figs *r = &f[g];
+        assert_true(r->n > 0);
+        for (int i = 0; i < r->n; i++) {
+            /* what the status bar shows while the reply runs */
+            if (r->polled[i] < n_prompt + i + 1 || r->polled[i] > n_prompt + r->n || r->polled_kv[i] == 0)
+                fail_msg("%s: during the reply, after token %d, the status bar shows ctx %d/%d, KV %zu bytes", name,
+                         i + 1, r->polled[i], r->n_ctx, r->polled_kv[i]);
+            /* and the token's event carries the context then */
+            if (r->ctx[i] != n_prompt + i + 1 || r->kv[i] == 0)
+                fail_msg("%s: token %d: ctx %d (not %d), KV %zu bytes", name, i + 1, r->ctx[i], n_prompt + i + 1,
+                         r->kv[i]);
+        }
+        assert_int_equal(r->done_ctx, n_prompt + r->n);
+        assert_true(r->done_kv > 0 && r->done_kv <= r->kv[r->n - 1]);
+    }
+    /* the same prompt and tokens: the same counts as plain decoding; the
+     * KV of the whole exchange too (full-depth positions alike) */
+    for (int g = HG_GEN_SPECULATIVE; g < HG_GEN_COUNT; g++) {
+        int m = f[g].n < f[HG_GEN_PLAIN].n ? f[g].n : f[HG_GEN_PLAIN].n;
+        for (int i = 0; i < m; i++) assert_int_equal(f[g].ctx[i], f[HG_GEN_PLAIN].ctx[i]);
+    }
+    assert_int_equal(f[HG_GEN_SPECULATIVE].n, f[HG_GEN_PLAIN].n);
+    assert_true(f[HG_GEN_SPECULATIVE].done_kv == f[HG_GEN_PLAIN].done_kv);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_ctx_figures_during_reply),
     };
     return cmocka_run_group_tests_name("ui_engine", tests, setup, teardown);
 }

@@ -101,6 +101,25 @@ static void publish_ctx(ue_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* The context as an engine event reports it.  A speculative or diffusion
+ * reply is one hg_generate call, so the figures published between calls
+ * would stand still through it (0 on a first turn); every event carries
+ * them, and ev (the event for the UI) gets them too.
+ * "ctx" is the tokens the context keeps: the prompt and the reply put out
+ * so far.  While a draft or a wave is in flight its provisional tokens are
+ * not counted (they may vanish); "KV" is what the cache holds at that
+ * moment, their positions and those of the pass being computed included. */
+static void publish_event_ctx(ue_engine *e, const hg_event *hev, ue_event *ev)
+{
+    pthread_mutex_lock(&e->mu);
+    e->ctx_used = hev->ctx_tokens < e->n_ctx ? hev->ctx_tokens : e->n_ctx;   /* a pending last token */
+    e->kv = hev->kv_bytes;
+    ev->ctx_used = e->ctx_used;
+    ev->n_ctx = e->n_ctx;
+    ev->kv_bytes = e->kv;
+    pthread_mutex_unlock(&e->mu);
+}
+
 void ue_ctx_info(ue_engine *e, int *used, int *n_ctx, size_t *kv, const char **cache)
 {
     pthread_mutex_lock(&e->mu);
@@ -143,6 +162,7 @@ static int on_event(const hg_event *hev, void *user)
         ev.exit_value = hev->exit_value;
         ev.threshold = hev->threshold;
         e->last_thr = hev->threshold;
+        publish_event_ctx(e, hev, &ev);
         push(e, &ev);
     } else if (hev->type == HG_EV_DRAFT) {
         ue_event ev = {0};
@@ -152,6 +172,7 @@ static int on_event(const hg_event *hev, void *user)
         char pb[256];
         ev.text = strdup(piece_text(e, hev->token_id, pb, sizeof pb));
         ev.text_len = ev.text ? strlen(ev.text) : 0;
+        publish_event_ctx(e, hev, &ev);
         push(e, &ev);
     } else if (hev->type == HG_EV_VERIFY) {
         ue_event ev = {0};
@@ -161,6 +182,7 @@ static int on_event(const hg_event *hev, void *user)
         ev.n_accepted = hev->n_accepted;
         e->drafted += hev->n_drafted;
         e->accepted += hev->n_accepted;
+        publish_event_ctx(e, hev, &ev);
         push(e, &ev);
     } else if (hev->type == HG_EV_WAVE) {
         ue_event ev = {0};
@@ -202,6 +224,7 @@ static int on_event(const hg_event *hev, void *user)
         txt[len] = 0;
         ev.text = txt;
         ev.text_len = len;
+        publish_event_ctx(e, hev, &ev);
         push(e, &ev);
     } else if (hev->type == HG_EV_TOKEN) {
         ue_event ev = {0};
@@ -225,6 +248,7 @@ static int on_event(const hg_event *hev, void *user)
         e->steps_sum += hev->steps_used;
         ev.n_tokens = e->reply_tokens;
         ev.mean_steps = e->steps_sum / e->reply_tokens;
+        publish_event_ctx(e, hev, &ev);
         push(e, &ev);
     }
     return atomic_load(&e->stop) ? 1 : 0;

@@ -43,6 +43,10 @@ typedef struct ue_event {
     int n_tokens;           /* tokens of the reply so far               */
     double tok_per_s, mean_steps;
     int stop_reason;        /* hg_stop_reason                           */
+    /* DONE and the engine's events (STEP, TOKEN, DRAFT, VERIFY, WAVE): the
+     * context then: tokens kept (prompt and reply so far; a draft's or a
+     * wave's provisional tokens not counted), its limit, the KV memory the
+     * cache holds (provisional positions included) */
     int ctx_used, n_ctx;
     size_t kv_bytes;
     int dropped;            /* DONE: messages left out of the context   */
@@ -83,7 +87,8 @@ int ue_sweep(ue_engine *e, const hg_chat_msg *msgs, int n, int dropped, const in
 int ue_busy(ue_engine *e);
 void ue_stop(ue_engine *e);         /* cancel the reply (from any thread) */
 void ue_reset(ue_engine *e);        /* forget the context before the next turn */
-/* Context facts as of the last event (safe from the UI thread). */
+/* Context facts as of the last engine event or call (safe from the UI
+ * thread): they move during a reply, speculative and diffusion ones too. */
 void ue_ctx_info(ue_engine *e, int *used, int *n_ctx, size_t *kv, const char **cache);
 /* Hold at most n events in the queue (0: no limit), as when it cannot grow:
  * later events are dropped, except the end of the reply (for tests). */
