@@ -884,10 +884,11 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
     }
 }
 
-/* q8_0 batch kernel with VNNI on 512 bits: two blocks per register (x's
- * and w's 32-byte blocks side by side), x biased to u8 (x + 128) once per
- * input so that vpdpbusd takes w as it is; the bias's share 128 sum(w) is
- * taken off by starting each sum at -128 sum(w) (once per row and block
+/* q8_0 and q4 batch kernels with VNNI on 512 bits: two blocks per register
+ * (x's and w's 32-byte blocks side by side; q4 nibbles unpacked and less
+ * their zero point, so both are signed bytes), x biased to u8 (x + 128) once
+ * per input so that vpdpbusd takes w as it is; the bias's share 128 sum(w)
+ * is taken off by starting each sum at -128 sum(w) (once per row and block
  * pair, for all inputs).  Tiles of two rows by four inputs; each block's
  * int32 sums scaled by dw dx (lanes 0..7 the first block's, 8..15 the
  * second's) into f32 accumulators. */
@@ -897,29 +898,58 @@ AVX512VNNI static inline __m512i q8_load2_vnni(const int8_t *a, const int8_t *b)
                               _mm256_loadu_si256((const __m256i *)b), 1);
 }
 
-__attribute__((always_inline)) AVX512VNNI static inline void q8_tile_vnni(float *Y, int ldy, const hg_block_q8_0 *w,
-                                                                         const hg_block_xq8 *X, int nb, int nr, int nt)
+/* Two blocks of row wr (q8_0 or q4) from block b as signed bytes (a q4
+ * value less its block's zero point: -15..15) and their scales, lanes 0..7
+ * the first block's, 8..15 the second's; an odd last block (two = 0) leaves
+ * the upper half zero. */
+__attribute__((always_inline)) AVX512VNNI static inline __m512i vnni_load_w2(const char *wr, int b, int two, int q4,
+                                                                            __m512 *dw)
+{
+    const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    if (!q4) {
+        const hg_block_q8_0 *w = (const hg_block_q8_0 *)wr + b;
+        unsigned d2 = w[0].d | (two ? (unsigned)w[1].d << 16 : 0u);
+        *dw = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2))));
+        return two ? q8_load2_vnni(w[0].qs, w[1].qs) : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)w[0].qs));
+    }
+    const hg_block_q4 *w = (const hg_block_q4 *)wr + b;
+    unsigned dz0 = w[0].dz, dz1 = two ? w[1].dz : 0u;
+    __m256i v = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)w[0].qs)), m = _mm256_set1_epi8(15);
+    v = two ? _mm256_inserti128_si256(v, _mm_loadu_si128((const __m128i *)w[1].qs), 1)
+            : _mm256_inserti128_si256(v, _mm_setzero_si128(), 1);
+    /* [lo b, lo b+1, hi b, hi b+1] -> [lo b, hi b, lo b+1, hi b+1] (values j, j + 16 of each block) */
+    __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m)),
+                                   _mm256_and_si256(_mm256_srli_epi16(v, 4), m), 1);
+    q = _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(dz0 >> 12))),
+                                   _mm256_set1_epi8((char)(dz1 >> 12)), 1);
+    unsigned d2 = ((dz0 & 0xfffu) << 3) | ((dz1 & 0xfffu) << 19);
+    *dw = _mm512_mul_ps(_mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2)))),
+                        _mm512_set1_ps(0x1p-8f));
+    return _mm512_sub_epi8(q, z);
+}
+
+/* nr (1..2) rows of q8_0 or q4 blocks (rb bytes apart) for nt (1..4) inputs. */
+__attribute__((always_inline)) AVX512VNNI static inline void block_tile_vnni(float *Y, int ldy, const char *w,
+                                                                            const hg_block_xq8 *X, int nb, int nr,
+                                                                            int nt, int q4)
 {
     __m512 acc[16];
     UNROLL
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
     const __m512i bias = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    const __m512i pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    size_t rb = (size_t)nb * sizeof(hg_block_q8_0);
+    size_t bs = q4 ? sizeof(hg_block_q4) : sizeof(hg_block_q8_0), rb = (size_t)nb * bs;
     for (int b = 0; b < nb; b += 2) {
         int two = b + 1 < nb; /* an odd last block: the upper half stays zero */
         __m512i wv[2], nc[2];
         __m512 dw[2];
         UNROLL
         for (int r = 0; r < nr; r++) {
-            const hg_block_q8_0 *wr = w + (size_t)r * nb + b;
-            prefetch_tile_row(w + (size_t)r * nb, (size_t)b * sizeof(hg_block_q8_0), rb, nr);
-            prefetch_tile_row(w + (size_t)r * nb, (size_t)b * sizeof(hg_block_q8_0) + 64, rb, nr);
-            wv[r] = two ? q8_load2_vnni(wr[0].qs, wr[1].qs)
-                        : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)wr[0].qs));
+            const char *wr = w + (size_t)r * rb;
+            prefetch_tile_row(wr, (size_t)b * bs, rb, nr);
+            if (!q4) prefetch_tile_row(wr, (size_t)b * bs + 64, rb, nr); /* 68 bytes a step */
+            wv[r] = vnni_load_w2(wr, b, two, q4, &dw[r]);
             nc[r] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, bias, wv[r]));
-            unsigned d2 = wr[0].d | (two ? (unsigned)wr[1].d << 16 : 0u);
-            dw[r] = _mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2))));
         }
         UNROLL
         for (int t = 0; t < nt; t++) {
@@ -945,23 +975,34 @@ __attribute__((always_inline)) AVX512VNNI static inline void q8_tile_vnni(float 
     }
 }
 
-AVX512VNNI static void rows_n_q8_0_vnni(float *Y, const hg_mat *W, const void *Xv, int T, int r0, int r1)
+__attribute__((always_inline)) AVX512VNNI static inline void block_rows_n_vnni(float *Y, const hg_mat *W,
+                                                                              const hg_block_xq8 *X, int T, int r0,
+                                                                              int r1, int q4)
 {
-    int nb = W->cols / HG_QK, n = W->rows;
-    const hg_block_xq8 *X = Xv;
-    int r = r0;
+    int nb = W->cols / HG_QK, n = W->rows, r = r0;
+    size_t rb = (size_t)nb * (q4 ? sizeof(hg_block_q4) : sizeof(hg_block_q8_0));
     for (; r + 2 <= r1; r += 2) {
-        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
-#define GROUP(t, nt) q8_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 2, nt)
+        const char *w = (const char *)W->data + (size_t)r * rb;
+#define GROUP(t, nt) block_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 2, nt, q4)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
     if (r < r1) {
-        const hg_block_q8_0 *w = (const hg_block_q8_0 *)W->data + (size_t)r * nb;
-#define GROUP(t, nt) q8_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 1, nt)
+        const char *w = (const char *)W->data + (size_t)r * rb;
+#define GROUP(t, nt) block_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 1, nt, q4)
         BY_INPUT_GROUPS(T, GROUP);
 #undef GROUP
     }
+}
+
+AVX512VNNI static void rows_n_q8_0_vnni(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    block_rows_n_vnni(Y, W, X, T, r0, r1, 0);
+}
+
+AVX512VNNI static void rows_n_q4_vnni(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    block_rows_n_vnni(Y, W, X, T, r0, r1, 1);
 }
 
 static int have_avx512vnni(void)
@@ -977,7 +1018,7 @@ static int have_avx512bf16(void)
 const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  have_avx512bf16,
                                                  {rows_f32_avx512, rows_bf16_avx2, rows_q8_0_vnni, hg_rows_q4_vnni},
-                                                 {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_vnni, rows_n_q4_avx2},
+                                                 {rows_n_f32_avx512, rows_n_bf16_avx2, rows_n_q8_0_vnni, rows_n_q4_vnni},
                                                  gemm8x32_avx512,
                                            {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
                                                  dot_avx512,
