@@ -144,6 +144,25 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
         }                                                                                                              \
     } while (0)
 
+/* Rows [r0, r1) of a matrix (rows rb bytes apart from data) in tiles of two
+ * rows, then a last one, each tile over the inputs in groups
+ * (BY_INPUT_GROUPS): TILE(t, nt) sees the tile's first row r, its bytes w
+ * and its row count nr (a constant in each branch). */
+#define BY_ROW_PAIRS(T, data, rb, r0, r1, TILE)                                                                         \
+    do {                                                                                                               \
+        int r = (r0);                                                                                                  \
+        for (; r + 2 <= (r1); r += 2) {                                                                                \
+            const char *w = (const char *)(data) + (size_t)r * (rb);                                                   \
+            const int nr = 2;                                                                                          \
+            BY_INPUT_GROUPS(T, TILE);                                                                                  \
+        }                                                                                                              \
+        if (r < (r1)) {                                                                                                \
+            const char *w = (const char *)(data) + (size_t)r * (rb);                                                   \
+            const int nr = 1;                                                                                          \
+            BY_INPUT_GROUPS(T, TILE);                                                                                  \
+        }                                                                                                              \
+    } while (0)
+
 /* q8_0 rows on integer dot instructions: x comes quantized per block
  * (hg_block_xq8); |x| as u8 times w with x's sign (vpsignb) by vpmaddubsw,
  * pairs summed by vpmaddwd, the block's 8 int32 sums scaled by dw dx. */
@@ -348,34 +367,23 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y
 __attribute__((always_inline)) AVX2 static inline void block_rows_n_avx2(float *Y, const hg_mat *W, const hg_block_xq8 *X,
                                                                          int T, int r0, int r1, int q4)
 {
-    int nb = W->cols / HG_QK, n = W->rows, r = r0;
+    int nb = W->cols / HG_QK, n = W->rows;
     size_t rb = (size_t)nb * (q4 ? sizeof(hg_block_q4) : sizeof(hg_block_q8_0));
-    for (; r + 2 <= r1; r += 2) {
-        const char *w = (const char *)W->data + (size_t)r * rb;
-#define GROUP(t, nt)                                                                                                   \
+#define TILE(t, nt)                                                                                                    \
     do {                                                                                                               \
-        if (q4)                                                                                                        \
-            q4_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q4 *)w, (const hg_block_q4 *)(w + rb),        \
-                             X + (size_t)(t) * nb, nb, nt);                                                            \
+        float *y_ = Y + (size_t)(t) * n + r;                                                                           \
+        const hg_block_xq8 *x_ = X + (size_t)(t) * nb;                                                                 \
+        if (q4 && nr == 2)                                                                                             \
+            q4_rows2_nt_avx2(y_, n, (const hg_block_q4 *)w, (const hg_block_q4 *)(w + rb), x_, nb, nt);               \
+        else if (nr == 2)                                                                                              \
+            q8_rows2_nt_avx2(y_, n, (const hg_block_q8_0 *)w, (const hg_block_q8_0 *)(w + rb), x_, nb, nt);           \
+        else if (q4)                                                                                                   \
+            q4_rows_nt_avx2(y_, n, (const hg_block_q4 *)w, x_, nb, nb, nt);                                            \
         else                                                                                                           \
-            q8_rows2_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q8_0 *)w, (const hg_block_q8_0 *)(w + rb),    \
-                             X + (size_t)(t) * nb, nb, nt);                                                            \
+            q8_rows_nt_avx2(y_, n, (const hg_block_q8_0 *)w, x_, nb, nb, nt);                                          \
     } while (0)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
-    if (r < r1) {
-        const char *w = (const char *)W->data + (size_t)r * rb;
-#define GROUP(t, nt)                                                                                                   \
-    do {                                                                                                               \
-        if (q4)                                                                                                        \
-            q4_rows_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q4 *)w, X + (size_t)(t) * nb, nb, nb, nt);     \
-        else                                                                                                           \
-            q8_rows_nt_avx2(Y + (size_t)(t) * n + r, n, (const hg_block_q8_0 *)w, X + (size_t)(t) * nb, nb, nb, nt);   \
-    } while (0)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
+    BY_ROW_PAIRS(T, W->data, rb, r0, r1, TILE);
+#undef TILE
 }
 
 AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
@@ -452,20 +460,11 @@ __attribute__((always_inline)) AVX2 static inline void wide_tile_avx2(float *Y, 
 __attribute__((always_inline)) AVX2 static inline void wide_rows_n_avx2(float *Y, const hg_mat *W, const float *X, int T,
                                                                         int r0, int r1, int bf16)
 {
-    int K = W->cols, n = W->rows, r = r0;
+    int K = W->cols, n = W->rows;
     size_t rb = (size_t)K * (bf16 ? 2 : 4);
-    for (; r + 2 <= r1; r += 2) {
-        const char *w = (const char *)W->data + (size_t)r * rb;
-#define GROUP(t, nt) wide_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 2, nt, bf16)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
-    if (r < r1) {
-        const char *w = (const char *)W->data + (size_t)r * rb;
-#define GROUP(t, nt) wide_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, 1, nt, bf16)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
+#define TILE(t, nt) wide_tile_avx2(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * K, K, nr, nt, bf16)
+    BY_ROW_PAIRS(T, W->data, rb, r0, r1, TILE);
+#undef TILE
 }
 
 AVX2 static void rows_n_bf16_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
@@ -979,20 +978,11 @@ __attribute__((always_inline)) AVX512VNNI static inline void block_rows_n_vnni(f
                                                                               const hg_block_xq8 *X, int T, int r0,
                                                                               int r1, int q4)
 {
-    int nb = W->cols / HG_QK, n = W->rows, r = r0;
+    int nb = W->cols / HG_QK, n = W->rows;
     size_t rb = (size_t)nb * (q4 ? sizeof(hg_block_q4) : sizeof(hg_block_q8_0));
-    for (; r + 2 <= r1; r += 2) {
-        const char *w = (const char *)W->data + (size_t)r * rb;
-#define GROUP(t, nt) block_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 2, nt, q4)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
-    if (r < r1) {
-        const char *w = (const char *)W->data + (size_t)r * rb;
-#define GROUP(t, nt) block_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, 1, nt, q4)
-        BY_INPUT_GROUPS(T, GROUP);
-#undef GROUP
-    }
+#define TILE(t, nt) block_tile_vnni(Y + (size_t)(t) * n + r, n, w, X + (size_t)(t) * nb, nb, nr, nt, q4)
+    BY_ROW_PAIRS(T, W->data, rb, r0, r1, TILE);
+#undef TILE
 }
 
 AVX512VNNI static void rows_n_q8_0_vnni(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
