@@ -1,6 +1,7 @@
 /* kernels_x86.c — AVX2+FMA and AVX-512 variants of the product kernels,
  * compiled with target attributes and chosen at run time. */
 #include "kernels.h"
+#include "kernels_x86.h"
 #include "platform.h"
 
 #include <immintrin.h>
@@ -47,15 +48,6 @@ __attribute__((always_inline)) static inline void prefetch_tile_row(const void *
     _mm_prefetch((const char *)row + a + (a >= rb ? (size_t)(nr - 1) * rb : 0), _MM_HINT_T0);
 }
 
-AVX2 static inline float hsum256(__m256 v)
-{
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
-    return _mm_cvtss_f32(lo);
-}
-
 AVX2 static void rows_f32_avx2(float *y, const hg_mat *W, const void *xv, int r0,
                                                               int r1)
 {
@@ -72,7 +64,7 @@ AVX2 static void rows_f32_avx2(float *y, const hg_mat *W, const void *xv, int r0
             a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k + 24), _mm256_loadu_ps(x + k + 24), a3);
         }
         for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k), _mm256_loadu_ps(x + k), a0);
-        float s = hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float s = hg_hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
         for (; k < K; k++) s += w[k] * x[k];
         y[r] = s;
     }
@@ -107,7 +99,7 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
             a0 = _mm256_fmadd_ps(bf16x8_avx2(w0 + k), x0, a0);
             b0 = _mm256_fmadd_ps(bf16x8_avx2(w1 + k), x0, b0);
         }
-        float s0 = hsum256(_mm256_add_ps(a0, a1)), s1 = hsum256(_mm256_add_ps(b0, b1));
+        float s0 = hg_hsum256(_mm256_add_ps(a0, a1)), s1 = hg_hsum256(_mm256_add_ps(b0, b1));
         for (; k < K; k++) {
             s0 += hg_bf16_to_f32(w0[k]) * x[k];
             s1 += hg_bf16_to_f32(w1[k]) * x[k];
@@ -124,7 +116,7 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
             a1 = _mm256_fmadd_ps(bf16x8_avx2(w + k + 8), _mm256_loadu_ps(x + k + 8), a1);
         }
         for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(bf16x8_avx2(w + k), _mm256_loadu_ps(x + k), a0);
-        float s = hsum256(_mm256_add_ps(a0, a1));
+        float s = hg_hsum256(_mm256_add_ps(a0, a1));
         for (; k < K; k++) s += hg_bf16_to_f32(w[k]) * x[k];
         y[r] = s;
     }
@@ -188,7 +180,7 @@ AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r
             a1 = q8_block_avx2(w + b + 1, x + b + 1, a1);
         }
         if (b < nb) a0 = q8_block_avx2(w + b, x + b, a0);
-        y[r] = hsum256(_mm256_add_ps(a0, a1));
+        y[r] = hg_hsum256(_mm256_add_ps(a0, a1));
     }
 }
 
@@ -211,7 +203,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
         }
     }
     UNROLL
-    for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]);
+    for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hg_hsum256(acc[j]);
 }
 
 /* The sums of the pair kernels, lanes [r0 t, r1 t, r0 t+1, r1 t+1], to
@@ -305,7 +297,7 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y,
             corr[j] += dz * x->s;
         }
     }
-    for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hsum256(acc[j]) - corr[j];
+    for (int j = 0; j < nt; j++) Y[(size_t)j * ldy] = hg_hsum256(acc[j]) - corr[j];
 }
 
 /* Two rows for nt (1..4) inputs, as the q8_0 pair kernel: the int32 sums of
@@ -564,7 +556,7 @@ AVX2 static float dot_avx2(const float *a, const float *b, int n)
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
     }
-    float s = hsum256(_mm256_add_ps(s0, s1));
+    float s = hg_hsum256(_mm256_add_ps(s0, s1));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }

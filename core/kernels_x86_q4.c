@@ -23,6 +23,7 @@
  * kernels (a scalar scale and zero point per block) decoded at 2.18 s/token
  * with AVX2 and 2.70 with VNNI, these at about 1.17 and 1.08 (README, Speed). */
 #include "kernels.h"
+#include "kernels_x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -47,15 +48,6 @@ static inline float q4_d_scalar(uint16_t dz)
 /* ------------------------------------------------------------ AVX2+FMA */
 
 #define AVX2Q4 __attribute__((target("avx2,fma")))
-
-AVX2Q4 static inline float q4_hsum256(__m256 v)
-{
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
-    return _mm_cvtss_f32(lo);
-}
 
 /* d of 8 blocks from their dz words (low 16 bits of each lane): the 12 bits
  * are bits 3..14 of an f16, so (dz & 0xfff) << 16 is that f16 in an f32's
@@ -147,7 +139,7 @@ AVX2Q4 static void q4_pass_avx2(float *y, const hg_mat *W, const hg_block_xq8 *x
             a0 = _mm256_fmadd_ps(q4_dot_avx2(w + b, x[b].qs), _mm256_set1_ps(d * xd[b]), a0);
             tail += d * (float)hg_q4_z(w[b].dz) * xs[b];
         }
-        float s = q4_hsum256(_mm256_sub_ps(_mm256_add_ps(a0, a1), corr)) - tail;
+        float s = hg_hsum256(_mm256_sub_ps(_mm256_add_ps(a0, a1), corr)) - tail;
         y[r] = add ? y[r] + s : s;
     }
 }
@@ -252,7 +244,7 @@ AVX512Q4 static inline __m512 q4_d16_avx512(__m512i dz)
                 t0 = _mm256_fmadd_ps(q4_dot_avx2(w + b, x[b].qs), _mm256_set1_ps(d * xd[b]), t0);                     \
                 tail += d * (float)hg_q4_z(w[b].dz) * xs[b];                                                           \
             }                                                                                                          \
-            float s = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(a0, a1), corr)) + q4_hsum256(t0) - tail;        \
+            float s = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(a0, a1), corr)) + hg_hsum256(t0) - tail;        \
             y[r] = add ? y[r] + s : s;                                                                                 \
         }                                                                                                              \
     }
