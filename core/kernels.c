@@ -506,7 +506,9 @@ static void sgemm(float *Y, int ldy, const float *X, const float *W, int T, int 
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
+#ifndef GEMM_ROWS
 #define GEMM_ROWS 48                 /* rows expanded together (a multiple of every gemm_mr) */
+#endif
 
 typedef struct gemm_task {
     float *Y;
@@ -541,21 +543,24 @@ static void gemm_run(void *arg, int ith, int nth)
             int kc = K - k0 < kc_step ? K - k0 : kc_step;
             const float *a = wbuf;
             size_t lda = GEMM_KC;
+            /* the next block of these rows (or the first of the next chunk's):
+             * short runs of many rows that the hardware prefetcher does not
+             * follow, fetched a slice per kernel call while this block is
+             * multiplied (all at once, the prefetches wait on each other) */
+            const char *pf = NULL;
+            int pf_row_lines = 1, pf_lines = 0, pf_next = 0, pf_per_call = 0, pf_line = 0;
             if (direct) { /* f32 rows are used where they are */
                 a = (const float *)t->W->data + (size_t)n0 * K + k0;
                 lda = (size_t)K;
             } else {
-                /* the next block of these rows (or the first of the next chunk's) is
-                 * fetched while this one is multiplied: short runs of many rows
-                 * that the hardware prefetcher does not follow */
                 int last = k0 + kc >= K, nk = last ? 0 : k0 + kc, nn = last ? n1 : n0;
                 int nrows = last ? (N - n1 < rows ? N - n1 : rows) : rows;
                 size_t nbytes = (size_t)(kc / tt->block) * tt->block_bytes;
-                for (int j = 0; j < nrows; j++) {
-                    const char *r = (const char *)t->W->data + (size_t)(nn + j) * row_bytes +
-                                    (size_t)(nk / tt->block) * tt->block_bytes;
-                    for (size_t b = 0; b < nbytes; b += 64) __builtin_prefetch(r + b);
-                }
+                int calls = (Tp / GEMM_NR + t->np - 1) / t->np * ((rows + mr - 1) / mr);
+                pf = (const char *)t->W->data + (size_t)nn * row_bytes + (size_t)(nk / tt->block) * tt->block_bytes;
+                pf_row_lines = (int)((nbytes + 63) / 64) + 1; /* rows need not start on a line */
+                pf_lines = nrows > 0 ? nrows * pf_row_lines : 0;
+                pf_per_call = (pf_lines + calls - 1) / calls;
                 for (int j = 0; j < rows; j++)
                     to_f32((const char *)t->W->data + (size_t)(n0 + j) * row_bytes + (size_t)(k0 / tt->block) * tt->block_bytes,
                            wbuf + (size_t)j * GEMM_KC, kc);
@@ -563,9 +568,14 @@ static void gemm_run(void *arg, int ith, int nth)
             for (int p = 0; p < Tp; p += GEMM_NR * t->np) {
                 int np = (Tp - p) / GEMM_NR < t->np ? (Tp - p) / GEMM_NR : t->np;
                 const float *xp = t->Xp + (size_t)p * K + (size_t)k0 * GEMM_NR;
-                for (int j = 0; j < rows; j += mr)
+                for (int j = 0; j < rows; j += mr) {
+                    for (int e = pf_next + pf_per_call; pf_next < e && pf_next < pf_lines; pf_next++) {
+                        __builtin_prefetch(pf + pf_line * 64, 0, 2);
+                        if (++pf_line == pf_row_lines) pf_line = 0, pf += row_bytes;
+                    }
                     t->kern(acc + (size_t)j * Tp + p, Tp, a + (size_t)j * lda, (int)lda, xp, (size_t)K * GEMM_NR, kc,
                             rows - j < mr ? rows - j : mr, np);
+                }
             }
         }
         for (int i = 0; i < t->T; i++)
