@@ -84,7 +84,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 MODEL   ?= tests/fixtures/demo-huginn
 
-.PHONY: all deps deps-arm64 test test-arm64 unit e2e run clean test-sanitize fuzz install uninstall FORCE
+.PHONY: all deps deps-arm64 test test-arm64 unit e2e run clean test-sanitize fuzz bench install uninstall FORCE
 all: $(BIN)
 
 deps:
@@ -240,6 +240,14 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libhuginnu
 # harnesses of app/ code build its sources with them
 $(FUZZ_DIR)/fuzz_serve_request: app/serve_request.c app/serve_request.h
 $(FUZZ_DIR)/fuzz_serve_request: FUZZ_APP_SRC = app/serve_request.c
+
+# --------------------------------------------------------------- benchmark
+# This CPU's speed figures at the full Huginn-0125 shape (random weights in
+# memory): decode, prefill and wave passes with their ratios to the bandwidth
+# bound and the FMA peak (minutes; about 7.5 GB of memory for bf16).
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@sh tests/bench_cpu.sh $(abspath $(BIN))
 
 # --------------------------------------------------------------- installing
 # The binary, the man page, the themes, the demo script and the demo model
