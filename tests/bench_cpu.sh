@@ -23,6 +23,12 @@ if [ ! -x "$H" ]; then
     exit 2
 fi
 case "$THREADS" in '' | *[!0-9]*) echo "bench_cpu.sh: BENCH_THREADS must be a number" >&2; exit 2 ;; esac
+set -- $WEIGHTS
+if [ $# = 0 ]; then
+    echo "bench_cpu.sh: BENCH_WEIGHTS names no weight type (q8_0, bf16, q4, f32)" >&2
+    exit 2
+fi
+FIRST=$1
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -58,7 +64,7 @@ for W in $WEIGHTS; do
         'BEGIN { printf "prefill %-5s %-11s %7.1f GFLOP/s%s  %s FMA peak %.1f GFLOP/s  %3.0f%% of the peak\n", w, k, g, a == "true" ? " (AMX)" : "", i, p, 100 * r }'
 done
 if [ "$WAVES" != 0 ]; then
-    W=${WEIGHTS%% *}
+    W=$FIRST
     run wave --weights "$W" --steps 1 --prompt-tokens 1 --decode-tokens 1 --wave-widths 1,2,4,8,16
     sed -n 's/.*"pass_s_by_width": {\([^}]*\)}.*/\1/p' "$tmp/wave" | tr ',' '\n' | tr -d ' "' |
         awk -F: -v w="$W" '{ t[$1] = $2; o[++n] = $1 }

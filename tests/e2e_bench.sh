@@ -2,7 +2,7 @@
 # e2e_bench.sh — `make bench`'s script (tests/bench_cpu.sh) on the tiny shape:
 # a line per figure with numbers in it (decode and prefill of each weight
 # type, the wave passes), and its errors: no binary, a bad BENCH_THREADS, a
-# weight type bench refuses.  Prints "e2e_bench: N passed, M failed".
+# weight type bench refuses, no weight type at all.  Prints "e2e_bench: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,6 +33,10 @@ out=$(BENCH_THREADS=two sh tests/bench_cpu.sh "$BIN" 2>&1)
 rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q 'BENCH_THREADS must be a number' && ok "BENCH_THREADS=two: exit 2" ||
   bad "bad BENCH_THREADS (exit $rc)" "$out"
+out=$(BENCH_WEIGHTS=" " sh tests/bench_cpu.sh "$BIN" 2>&1)
+rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q 'BENCH_WEIGHTS names no weight type' && ok "an empty BENCH_WEIGHTS: exit 2" ||
+  bad "empty BENCH_WEIGHTS (exit $rc)" "$out"
 out=$(BENCH_SHAPE=tiny BENCH_WEIGHTS=f64 BENCH_WAVES=0 sh tests/bench_cpu.sh "$BIN" 2>&1)
 rc=$?
 [ $rc = 1 ] && echo "$out" | grep -q '^bench_cpu.sh: huginn bench .*f64' && ok "a weight type bench refuses: its error, exit 1" ||
