@@ -148,10 +148,14 @@ if wait_for "replying" 10 && wait_re "[0-9]+ tokens? · [0-9.]+ steps/token  …
   else bad "Ctrl-C stops the reply" "$(screen)"; fi
 else bad "a long reply starts" "$(screen)"; fi
 
-# 5. resize re-lays out everything
+# 5. resize re-lays out everything (polled until the new layout is there:
+#    right after the resize tmux shows the old frame cut to 72x22, which
+#    already has a separator but no status bar)
 T resize-window -t e2e -x 72 -y 22
-if wait_re "^── compute" 5; then
-  s=$(screen)
+relaid() { s=$(screen); echo "$s" | tail -n 3 | grep -qF "steps 4 │" && echo "$s" | grep -q "^── compute"; }
+end=$(( $(date +%s%N) / 1000000 + 20000 ))
+until relaid || [ $(( $(date +%s%N) / 1000000 )) -ge $end ]; do sleep 0.1; done
+if relaid; then
   rows=$(echo "$s" | wc -l)
   widest=$(echo "$s" | sed 's/ *$//' | wc -L)
   sep=$(echo "$s" | grep -n "^── compute" | cut -d: -f1)

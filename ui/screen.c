@@ -35,8 +35,8 @@ static void dl_add(dlines *d, int msg, int kind, int start, int len)
 
 static void layout_transcript(const ua_app *a, int w, dlines *d)
 {
-    int tw = w - 3;
-    if (tw < 4) tw = 4;
+    int tw = w - 3;         /* from column 2, one column spare at the right */
+    if (tw < 1) tw = 1;
     for (int i = 0; i < a->ss.n; i++) {
         const us_msg *m = &a->ss.msg[i];
         dl_add(d, i, 0, 0, 0);
@@ -52,9 +52,10 @@ static void layout_transcript(const ua_app *a, int w, dlines *d)
         free(lines);
         if (a->streaming && i == a->reply && a->prov_kind && a->prov_len > 0) {
             /* the provisional tokens (drafts, or the diffusion wave) */
-            int np = uw_wrap(a->prov, (size_t)a->prov_len, tw - 2, NULL, 0);
+            int pw = tw > 3 ? tw - 2 : 1;
+            int np = uw_wrap(a->prov, (size_t)a->prov_len, pw, NULL, 0);
             uw_line *pl = malloc(sizeof *pl * (size_t)(np ? np : 1));
-            uw_wrap(a->prov, (size_t)a->prov_len, tw - 2, pl, np);
+            uw_wrap(a->prov, (size_t)a->prov_len, pw, pl, np);
             for (int k = 0; k < np; k++) dl_add(d, i, 3, pl[k].start, pl[k].len);
             free(pl);
         }
@@ -188,34 +189,86 @@ static void draw_trace_panel(ui_canvas *c, int y, int w, int h, const ua_app *a,
     } else cv_puts(c, y + 1, 1, w, "no convergence trace for this token (loaded from a file, or criterion off)", R_DIM);
 }
 
+/* One row of the help box: up to two pieces of text (a key and the start of
+ * its description, or a wrapped part of one). */
+typedef struct help_row {
+    const char *s1, *s2;
+    int n1, n2, x1, x2, role1, role2;
+} help_row;
+
+static int help_add(help_row *r, int n, int max, const char *s, int len, int x, int role)
+{
+    if (n < max) r[n] = (help_row){s, NULL, len, 0, x, 0, role, 0};
+    return n + 1;
+}
+
+/* Text wrapped to width cols from column x, one row per line; the first
+ * line goes beside row[n - 1]'s first piece when beside is set. */
+static int help_wrap(help_row *r, int n, int max, const char *s, int x, int cols, int role, int beside)
+{
+    int nl = uw_wrap(s, strlen(s), cols, NULL, 0);
+    uw_line *l = malloc(sizeof *l * (size_t)nl);
+    if (!l) return n;
+    uw_wrap(s, strlen(s), cols, l, nl);
+    for (int k = 0; k < nl; k++) {
+        if (k == 0 && beside && n > 0 && n <= max) {
+            r[n - 1].s2 = s + l[k].start; r[n - 1].n2 = l[k].len; r[n - 1].x2 = x; r[n - 1].role2 = role;
+        } else n = help_add(r, n, max, s + l[k].start, l[k].len, x, role);
+    }
+    free(l);
+    return n;
+}
+
+/* The help overlay: a box of w - 4 columns (at most 100) and h - 2 rows,
+ * the whole screen when that is too small; every description wrapped to
+ * the box (beside its key, or under it in a narrow box). */
 static void draw_help(ui_canvas *c, int w, int h, tui_view *v)
 {
+    enum { KEY_COL = 22, MAX_ROWS = 2048 };
     char lines[128][128];
-    int n = uk_help_lines(lines, 100, 22);
+    int n = uk_help_lines(lines, 100, KEY_COL);
     if (n > 100) n = 100;
     /* and the slash commands */
     snprintf(lines[n++], 128, "## Commands");
     for (int i = 0; us_command_help[i] && n < 127; i++) snprintf(lines[n++], 128, "%s", us_command_help[i]);
-    int bw = w - 4 < 100 ? w - 4 : 100, bh = h - 2;
-    if (bw < 20 || bh < 4) return;
-    int bx = (w - bw) / 2, by = 1;
-    int rows = bh - 2;
-    if (v->help_top > n - rows) v->help_top = n - rows;
-    if (v->help_top < 0) v->help_top = 0;
-    for (int r = 0; r < bh; r++) cv_fill(c, by + r, bx, bw, ' ', R_HELP);
-    cv_puts(c, by, bx + 2, bx + bw, "huginn keys  (Up/Down/PgUp/PgDn scroll, any other key closes)", R_HELP_KEY);
-    for (int r = 0; r < rows && v->help_top + r < n; r++) {
-        const char *l = lines[v->help_top + r];
-        int y = by + 1 + r;
-        if (!strncmp(l, "## ", 3)) cv_puts(c, y, bx + 2, bx + bw - 1, l + 3, R_HELP_KEY);
-        else if (l[0] == '/') cv_puts(c, y, bx + 4, bx + bw - 1, l, R_HELP);
+    int bw = w >= 24 ? (w - 4 < 100 ? w - 4 : 100) : w;
+    int bh = h >= 6 ? h - 2 : h;
+    int bx = (w - bw) / 2, by = h >= 6 ? 1 : 0;
+    if (bw < 1 || bh < 1) return;
+    int xe = bx + bw - 1;                       /* one column spare at the right */
+    if (xe <= bx) xe = bx + bw;
+    static help_row row[MAX_ROWS];
+    int nr = 0;
+    int inner = xe - (bx + 4);                  /* text columns from bx + 4 */
+    int desc_x = bx + 4 + KEY_COL, beside = xe - desc_x >= 16;
+    for (int i = 0; i < n; i++) {
+        const char *l = lines[i];
+        if (!strncmp(l, "## ", 3)) nr = help_add(row, nr, MAX_ROWS, l + 3, (int)strlen(l + 3), bx + 2, R_HELP_KEY);
+        else if (l[0] == '/') nr = help_wrap(row, nr, MAX_ROWS, l, bx + 4, inner > 0 ? inner : 1, R_HELP, 0);
         else {
-            cv_put(c, y, bx + 4, bx + bw - 1, l, 22, R_HELP_KEY);
-            cv_puts(c, y, bx + 4 + 22, bx + bw - 1, l + 22, R_HELP);
+            int kl = KEY_COL;
+            while (kl > 0 && l[kl - 1] == ' ') kl--;
+            nr = help_add(row, nr, MAX_ROWS, l, kl, bx + 4, R_HELP_KEY);
+            if (beside) nr = help_wrap(row, nr, MAX_ROWS, l + KEY_COL, desc_x, xe - desc_x, R_HELP, 1);
+            else nr = help_wrap(row, nr, MAX_ROWS, l + KEY_COL, bx + 6, inner > 2 ? inner - 2 : 1, R_HELP, 0);
         }
     }
-    if (v->help_top + rows < n) cv_puts(c, by + bh - 1, bx + bw - 8, bx + bw, "↓ more", R_HELP_KEY);
+    if (nr > MAX_ROWS) nr = MAX_ROWS;
+    int rows = bh >= 3 ? bh - 2 : bh - 1;       /* under the title, above "↓ more" */
+    if (v->help_top > nr - rows) v->help_top = nr - rows;
+    if (v->help_top < 0) v->help_top = 0;
+    for (int r = 0; r < bh; r++) cv_fill(c, by + r, bx, bw, ' ', R_HELP);
+    cv_puts(c, by, bx + (bw > 2 ? 2 : 0), bx + bw, "huginn keys  (Up/Down/PgUp/PgDn scroll, any other key closes)", R_HELP_KEY);
+    for (int r = 0; r < rows && v->help_top + r < nr; r++) {
+        const help_row *hr = &row[v->help_top + r];
+        int y = by + 1 + r;
+        cv_put(c, y, hr->x1, xe, hr->s1, (size_t)hr->n1, hr->role1);
+        if (hr->s2) cv_put(c, y, hr->x2, xe, hr->s2, (size_t)hr->n2, hr->role2);
+    }
+    if (bh >= 3 && v->help_top + rows < nr) cv_puts(c, by + bh - 1, bx + bw - 8 > bx ? bx + bw - 8 : bx, bx + bw, "↓ more", R_HELP_KEY);
 }
+
+static void draw_transcript(ui_canvas *c, int w, int vh, const ua_app *a, tui_view *v, int heat_max);
 
 void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
 {
@@ -235,22 +288,46 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         .mode = v->browse ? "browse" : v->heatmap ? "heatmap" : NULL, .generator = gen,
         .server = a->srv.remote ? a->srv.host : NULL, .steps_fixed = ua_steps_fixed(a),
     };
-    int sr = ug_status_draw(c, 0, w, 0, &st);
-    if (sr > 3) sr = 3;
-    ug_status_draw(c, h - sr, w, sr, &st);
-    /* input */
+    /* The rows, from the bottom, in order of need: the input line, a row
+     * of status bar, a row of transcript, the notice line, the separator,
+     * the rest of the status bar and of the input, the gauge; the
+     * transcript takes what is left.  Nothing is drawn outside its rows,
+     * whatever the size (down to 1x1). */
     const char *in = v->input ? v->input : "";
     size_t inlen = strlen(in);
     int iw = w - 3;
-    if (iw < 4) iw = 4;
+    if (iw < 1) iw = 1;
     int nil = uw_wrap(in, inlen, iw, NULL, 0);
-    uw_line il[64];
-    if (nil > 64) nil = 64;
-    uw_wrap(in, inlen, iw, il, 64);
-    int ir = nil < 6 ? nil : 6;
+    uw_line *il = malloc(sizeof *il * (size_t)nil);
+    if (!il) return;
+    uw_wrap(in, inlen, iw, il, nil);
+    int sr_want = ug_status_draw(c, 0, w, 0, &st);
+    if (sr_want > 3) sr_want = 3;
+    int ir_want = nil < 6 ? nil : 6;
+    int left = h - 1;                               /* the input's first row */
+    int sr = left > 0 ? 1 : 0;
+    left -= sr;
+    int tr_min = left > 0 ? 1 : 0;                  /* a row of transcript   */
+    left -= tr_min;
+    int nr = left > 0 ? 1 : 0;                      /* the notice line       */
+    left -= nr;
+    int sep = left > 0 ? 1 : 0;
+    left -= sep;
+    int more = sr_want - sr < left ? sr_want - sr : left;
+    if (more > 0) { sr += more; left -= more; }
+    more = ir_want - 1 < left ? ir_want - 1 : left;
+    int ir = 1;
+    if (more > 0) { ir += more; left -= more; }
+    int gh = h >= 16 ? 3 : h >= 12 ? 1 : 0;
+    if (gh > left) gh = left;
+    left -= gh;
+    int vh = tr_min + left;                         /* the transcript's rows */
+    if (sr) ug_status_draw(c, h - sr, w, sr, &st);
+    /* input */
     int cur_line = 0;
     for (int k = 0; k < nil; k++) if (il[k].start <= v->input_point) cur_line = k;
     int first_il = cur_line - ir + 1 > 0 ? cur_line - ir + 1 : 0;
+    if (first_il + ir > nil) first_il = nil - ir;
     int iy = h - sr - ir;
     for (int k = 0; k < ir; k++) {
         const uw_line *L = &il[first_il + k];
@@ -263,51 +340,60 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
     {
         const uw_line *L = &il[cur_line];
         int pt = v->input_point < L->start ? L->start : v->input_point;
+        if (pt > L->start + L->len) pt = L->start + L->len;
         int cx = 2 + uw_width(in + L->start, (size_t)(pt - L->start));
         c->cur_y = iy + cur_line - first_il;
         c->cur_x = cx < w ? cx : w - 1;
         if (v->help) c->cur_y = -1;
     }
-    /* notice line */
-    int ny = iy - 1;
-    if (v->show_notice && a->notice[0])
-        cv_puts(c, ny, 1, w, a->notice, a->notice_is_error ? R_ERROR : R_NOTICE);
+    free(il);
+    int sy = vh, gy = vh + sep;
+    int ny = nr ? gy + gh : vh - 1;     /* no room: over the transcript's last row */
     /* gauge */
-    int gh = h >= 16 ? 3 : h >= 12 ? 1 : 0;
-    int gy = ny - gh;
-    if (ua_steps_fixed(a) && gh > 0) {   /* no per-token steps from this server */
-        cv_puts(c, gy, 1, w, "compute ", R_GAUGE_LABEL);
-        cv_printf(c, gy, 9, w, R_DIM, "steps fixed on server (%s is not a huginn server: no per-token steps)", a->srv.host);
-    } else ug_draw(c, gy, 1, w - 1, gh, g);
+    if (gh > 0) {
+        if (ua_steps_fixed(a)) {   /* no per-token steps from this server */
+            cv_puts(c, gy, 1, w, "compute ", R_GAUGE_LABEL);
+            cv_printf(c, gy, 9, w, R_DIM, "steps fixed on server (%s is not a huginn server: no per-token steps)", a->srv.host);
+        } else ug_draw(c, gy, 1, w - 1, gh, g);
+    }
     /* separator with the heat legend */
-    int sy = gy - 1;
-    cv_fill(c, sy, 0, w, 0x2500, R_BORDER);
-    cv_puts(c, sy, 2, w, " compute ", R_GAUGE_LABEL);
     int heat_max = max_steps_seen(a);
     if (heat_max < a->set.num_steps && a->ss.n == 0) heat_max = a->set.num_steps;
-    int any_sweep = 0;
-    for (int i = 0; i < a->ss.n && !any_sweep; i++) any_sweep = ss_is_sweep(&a->ss.msg[i]);
-    if (v->heatmap || any_sweep) {
-        char tmp[512];
-        ui_canvas lc = {0};
-        cv_init(&lc, w, 1);
-        uh_draw_legend(&lc, 0, 0, w, heat_max);
-        size_t lw = cv_row_text(&lc, 0, tmp, sizeof tmp);
-        int lwid = uw_width(tmp, lw);
-        int lx = w - lwid - 2;
-        if (lx < 12) lx = 12;
-        cv_puts(c, sy, lx - 1, w, " ", R_BORDER);
-        uh_draw_legend(c, sy, lx, w - lx, heat_max);
-        cv_free(&lc);
+    if (sep) {
+        cv_fill(c, sy, 0, w, 0x2500, R_BORDER);
+        cv_puts(c, sy, 2, w, " compute ", R_GAUGE_LABEL);
+        int any_sweep = 0;
+        for (int i = 0; i < a->ss.n && !any_sweep; i++) any_sweep = ss_is_sweep(&a->ss.msg[i]);
+        if (v->heatmap || any_sweep) {
+            char tmp[512];
+            ui_canvas lc = {0};
+            cv_init(&lc, w, 1);
+            uh_draw_legend(&lc, 0, 0, w, heat_max);
+            size_t lw = cv_row_text(&lc, 0, tmp, sizeof tmp);
+            int lwid = uw_width(tmp, lw);
+            int lx = w - lwid - 2;
+            if (lx >= 12) {     /* whole, right of " compute ", or not at all */
+                cv_puts(c, sy, lx - 1, w, " ", R_BORDER);
+                uh_draw_legend(c, sy, lx, w - lx, heat_max);
+            }
+            cv_free(&lc);
+        }
     }
     /* trace panel (browse) */
-    int th = v->browse ? 7 : 0;
-    if (sy - th < 3) th = 0;
-    int ty = sy - th;
-    if (th) draw_trace_panel(c, ty, w, th, a, v);
+    int th = v->browse && vh - 7 >= 3 ? 7 : 0;
+    vh -= th;
+    if (th) draw_trace_panel(c, vh, w, th, a, v);
     /* transcript */
-    int vh = ty;
-    if (vh < 1) return;
+    if (vh > 0) draw_transcript(c, w, vh, a, v, heat_max);
+    if (v->show_notice && a->notice[0] && ny >= 0) {
+        if (!nr) cv_fill(c, ny, 0, w, ' ', R_NORMAL);
+        cv_puts(c, ny, 1, w, a->notice, a->notice_is_error ? R_ERROR : R_NOTICE);
+    }
+    if (v->help) draw_help(c, w, h, v);
+}
+
+static void draw_transcript(ui_canvas *c, int w, int vh, const ua_app *a, tui_view *v, int heat_max)
+{
     dlines d = {0};
     layout_transcript(a, w, &d);
     int maxscroll = d.n - vh > 0 ? d.n - vh : 0;
@@ -330,14 +416,15 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
     if (v->scroll < 0) v->scroll = 0;
     int first = d.n - vh - v->scroll;
     if (first < 0) first = 0;
-    if (a->ss.n == 0) {
-        int y0 = vh / 3;
-        cv_printf(c, y0, 2, w, R_BOT_HDR, "huginn · %s", a->model_name);
-        cv_puts(c, y0 + 1, 2, w, "A recurrent-depth model: each token runs the core block up to num_steps times.", R_DIM);
-        cv_puts(c, y0 + 2, 2, w, "Type a message and press Enter. Alt-=/Alt-- change steps, Alt-h heatmap, F1 help.", R_DIM);
-        if (a->srv.remote)
-            cv_printf(c, y0 + 3, 2, w, R_DIM, "Replies come from %s%s.", a->srv.url,
-                      ua_steps_fixed(a) ? " (not a huginn server: its steps are fixed)" : "");
+    if (a->ss.n == 0) {   /* the welcome, in the transcript's rows only */
+        char l[4][600];
+        snprintf(l[0], sizeof l[0], "huginn · %s", a->model_name);
+        snprintf(l[1], sizeof l[1], "A recurrent-depth model: each token runs the core block up to num_steps times.");
+        snprintf(l[2], sizeof l[2], "Type a message and press Enter. Alt-=/Alt-- change steps, Alt-h heatmap, F1 help.");
+        snprintf(l[3], sizeof l[3], "Replies come from %.400s%s.", a->srv.url,
+                 ua_steps_fixed(a) ? " (not a huginn server: its steps are fixed)" : "");
+        int nl = a->srv.remote ? 4 : 3;
+        for (int k = 0; k < nl && vh / 3 + k < vh; k++) cv_puts(c, vh / 3 + k, 2, w, l[k], k ? R_DIM : R_BOT_HDR);
     }
     for (int r = 0; r < vh && first + r < d.n; r++) {
         const dline *l = &d.v[first + r];
@@ -345,14 +432,15 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         else if (l->kind == 1) draw_text_line(c, r, w, a, l, v, heat_max);
         else if (l->kind == 3) draw_prov_line(c, r, w, a, l, heat_max);
     }
-    if (v->scroll > 0) {
+    if (v->scroll > 0) {   /* the longest form that fits */
         char b[64];
         snprintf(b, sizeof b, " ↓ %d more lines (End) ", v->scroll);
+        if (uw_width(b, strlen(b)) + 1 > w) snprintf(b, sizeof b, " ↓ %d more ", v->scroll);
+        if (uw_width(b, strlen(b)) + 1 > w) snprintf(b, sizeof b, " ↓ %d ", v->scroll);
         int bw = uw_width(b, strlen(b));
-        cv_puts(c, vh - 1, w - bw - 1, w, b, R_STATUS);
+        cv_puts(c, vh - 1, w - bw - 1 > 0 ? w - bw - 1 : 0, w, b, R_STATUS);
     }
     free(d.v);
-    if (v->help) draw_help(c, w, h, v);
 }
 
 /* Browse helpers used by tui.c: next/previous token across replies. */

@@ -143,7 +143,11 @@ static void run_editor(void)
         _exit(127);
     }
     int status = 0;
-    if (pid > 0) waitpid(pid, &status, 0);
+    /* a resize (SIGWINCH) meanwhile interrupts waitpid: wait on, or the
+     * chat would take the terminal back from the editor and read the file
+     * before it is saved (the edit lost, the file left in /tmp) */
+    if (pid > 0)
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     crt_resume();
     FILE *f = fopen(path, "r");
     if (f) {
