@@ -65,6 +65,20 @@ static void test_gauge_live(void **st)
     row(&c, 2, buf);
     /* counts per step value 1..8: 1,2,0,2,0,0,0,1 */
     assert_non_null(strstr(buf, "steps   1▄█_█___▄8  mode 2, 6 tokens"));
+    /* a diffusion reply stopped during a wave: the passes report their own
+     * budget (4); once idle the bar is the last token's again (8 of 32) */
+    g.crit = NULL;
+    ug_token(&g, 8, 32);
+    ug_step(&g, 2, 4, NAN, NAN, 5);
+    cv_clear(&c, 0);
+    ug_draw(&c, 0, 0, 80, 1, &g);
+    row(&c, 0, buf);
+    assert_non_null(strstr(buf, "step   2/4   fixed steps"));
+    ug_idle(&g);
+    cv_clear(&c, 0);
+    ug_draw(&c, 0, 0, 80, 1, &g);
+    row(&c, 0, buf);
+    assert_non_null(strstr(buf, "step   8/32  fixed steps"));
     /* the prefill */
     ug_step(&g, 2, 8, NAN, NAN, 17);
     cv_clear(&c, 0);

@@ -35,6 +35,7 @@ void ug_token(ug_gauge *g, int steps_used, int num_steps)
     g->last_used = steps_used;
     g->step = steps_used;
     if (num_steps > 0) g->num_steps = num_steps;
+    g->last_budget = g->num_steps;
     g->n_positions = 0;
     g->recent[g->head] = steps_used;
     g->head = (g->head + 1) % UG_RECENT;
@@ -98,7 +99,10 @@ void ug_draw(ui_canvas *c, int y, int x, int w, int h, const ug_gauge *g)
     if (g->label && g->active) snprintf(lab, sizeof lab, "%-7.7s ", g->label);
     int cx = cv_puts(c, y, x, xe, g->label && g->active ? lab : g->n_positions > 1 && g->active ? "prefill " : "compute ",
                      R_GAUGE_LABEL);
-    int budget = g->num_steps > 0 ? g->num_steps : 1;
+    /* while iterating, the pass's budget; after, the last token's (a reply
+     * stopped during a diffusion wave: the wave's passes reported 4 steps) */
+    int budget = g->active || g->last_budget < 1 ? g->num_steps : g->last_budget;
+    if (budget < 1) budget = 1;
     int done = g->active ? g->step : g->last_used;
     char right[160], ev[32], th[32];
     fmt_val(g->exit_value, ev, sizeof ev);

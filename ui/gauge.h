@@ -14,6 +14,7 @@ typedef struct ug_gauge {
     int n_positions;        /* > 1: the prefill                           */
     int step, num_steps;    /* steps done of the budget                   */
     int last_used;          /* the last token's steps (bar after its exit) */
+    int last_budget;        /* and its budget (a wave's passes report less)  */
     double exit_value, threshold;
     const char *crit;       /* criterion name ("kl"), NULL when off       */
     const char *label;      /* "draft", "verify", "wave"; NULL: compute/prefill */
