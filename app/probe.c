@@ -179,7 +179,7 @@ const char *probe_kernels_isa(const char *kernels)
 {
     int lvl = isa_level(), want = 0;
     if (!strncmp(kernels, "avx512", 6)) want = 2;
-    else if (!strncmp(kernels, "avx2", 4)) want = 1;
+    else if (!strncmp(kernels, "avx2", 4) || !strcmp(kernels, "avxvnni")) want = 1; /* 256-bit */
     else if (!strncmp(kernels, "neon", 4)) want = 3;
     /* never wider than the CPU: the probe must run here */
     if (want == 3 ? lvl != 3 : want > lvl) want = lvl;

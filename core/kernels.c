@@ -362,9 +362,9 @@ hg_rows_fn hg_variant_rows(const hg_kernel_variant *v, hg_mat_type t)
  * Makefile builds the file of the target only).  In order of preference:
  * the last one the CPU can run is chosen. */
 #if defined(__x86_64__)
-extern const hg_kernel_variant hg_variant_avx2, hg_variant_avx512, hg_variant_avx512bf16;
-static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avx512,
-                                                    &hg_variant_avx512bf16};
+extern const hg_kernel_variant hg_variant_avx2, hg_variant_avxvnni, hg_variant_avx512, hg_variant_avx512bf16;
+static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_avx2, &hg_variant_avxvnni,
+                                                    &hg_variant_avx512, &hg_variant_avx512bf16};
 #elif defined(__aarch64__)
 extern const hg_kernel_variant hg_variant_neon, hg_variant_neon_dotprod, hg_variant_neon_bf16, hg_variant_neon_i8mm;
 static const hg_kernel_variant *const variants[] = {&variant_generic, &hg_variant_neon, &hg_variant_neon_dotprod,

@@ -155,18 +155,35 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
         }                                                                                                              \
     } while (0)
 
+/* u8 x s8 products summed in fours into int32 lanes: vpmaddubsw + vpmaddwd
+ * with AVX2 (the int16 pair sums cannot saturate here: |x| <= 128 and
+ * |w| <= 127, or w < 16 for q4), one vpdpbusd with AVX-VNNI (its VEX form:
+ * Intel client chips from Alder Lake, AMD Zen 5), the same sums.  Written as
+ * asm so that one body per kernel serves the avx2 and avxvnni variants: each
+ * calls it with vnni a constant and the other branch disappears. */
+__attribute__((always_inline)) AVX2 static inline __m256i dot4_u8s8(__m256i u, __m256i s, int vnni)
+{
+    if (vnni) {
+        __m256i acc = _mm256_setzero_si256();
+        __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "x"(s));
+        return acc;
+    }
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
 /* q8_0 rows on integer dot instructions: x comes quantized per block
- * (hg_block_xq8); |x| as u8 times w with x's sign (vpsignb) by vpmaddubsw,
- * pairs summed by vpmaddwd, the block's 8 int32 sums scaled by dw dx. */
-AVX2 static inline __m256 q8_block_avx2(const hg_block_q8_0 *w, const hg_block_xq8 *x, __m256 acc)
+ * (hg_block_xq8); |x| as u8 times w with x's sign (vpsignb), summed in
+ * fours (dot4_u8s8), the block's 8 int32 sums scaled by dw dx. */
+__attribute__((always_inline)) AVX2 static inline __m256 q8_block_avx2(const hg_block_q8_0 *w, const hg_block_xq8 *x,
+                                                                       __m256 acc, int vnni)
 {
     __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs), wv = _mm256_loadu_si256((const __m256i *)w->qs);
-    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv));
-    __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    __m256 p = _mm256_cvtepi32_ps(dot4_u8s8(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wv, xv), vnni));
     return _mm256_fmadd_ps(p, _mm256_set1_ps(_cvtsh_ss(w->d) * x->d), acc);
 }
 
-AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
+__attribute__((always_inline)) AVX2 static inline void q8_rows_avx2(float *y, const hg_mat *W, const void *xv, int r0,
+                                                                     int r1, int vnni)
 {
     int nb = W->cols / HG_QK;
     const hg_block_xq8 *x = xv;
@@ -176,17 +193,27 @@ AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
             Q8_PREFETCH(w + b);
-            a0 = q8_block_avx2(w + b, x + b, a0);
-            a1 = q8_block_avx2(w + b + 1, x + b + 1, a1);
+            a0 = q8_block_avx2(w + b, x + b, a0, vnni);
+            a1 = q8_block_avx2(w + b + 1, x + b + 1, a1, vnni);
         }
-        if (b < nb) a0 = q8_block_avx2(w + b, x + b, a0);
+        if (b < nb) a0 = q8_block_avx2(w + b, x + b, a0, vnni);
         y[r] = hg_hsum256(_mm256_add_ps(a0, a1));
     }
 }
 
+AVX2 static void rows_q8_0_avx2(float *y, const hg_mat *W, const void *xv, int r0, int r1)
+{
+    q8_rows_avx2(y, W, xv, r0, r1, 0);
+}
+
+AVX2 static void rows_q8_0_avxvnni(float *y, const hg_mat *W, const void *xv, int r0, int r1)
+{
+    q8_rows_avx2(y, W, xv, r0, r1, 1);
+}
+
 /* nt (1..4) inputs at once: each block of w loaded once for all of them. */
 __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y, int ldy, const hg_block_q8_0 *w,
-                                                                       const hg_block_xq8 *X, int nbx, int nb, int nt)
+                                                                       const hg_block_xq8 *X, int nbx, int nb, int nt, int vnni)
 {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int b = 0; b < nb; b++) {
@@ -197,8 +224,7 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_nt_avx2(float *Y,
         UNROLL
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
-            __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv));
-            __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+            __m256 p = _mm256_cvtepi32_ps(dot4_u8s8(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), wv), vnni));
             acc[j] = _mm256_fmadd_ps(p, _mm256_mul_ps(dw, _mm256_broadcast_ss(&x->d)), acc[j]);
         }
     }
@@ -228,10 +254,9 @@ __attribute__((always_inline)) static inline void store_pairs(float *Y, int ldy,
  * [d0, d1, d0, d1] times [dx t, dx t, dx t+1, dx t+1]. */
 __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y, int ldy, const hg_block_q8_0 *w0,
                                                                         const hg_block_q8_0 *w1, const hg_block_xq8 *X,
-                                                                        int nb, int nt)
+                                                                        int nb, int nt, int vnni)
 {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const __m256i ones = _mm256_set1_epi16(1);
     size_t rb = (size_t)nb * sizeof(hg_block_q8_0);
     for (int b = 0; b < nb; b++) {
         prefetch_tile_row(w0, (size_t)b * sizeof(hg_block_q8_0), rb, 2);
@@ -248,8 +273,8 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows2_nt_avx2(float *Y
                 if (t + j >= nt) break;
                 const hg_block_xq8 *x = X + (size_t)(t + j) * nb + b;
                 __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(xv, v0)), ones);
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(xv, v1)), ones);
+                __m256i p0 = dot4_u8s8(a0, _mm256_sign_epi8(xv, v0), vnni);
+                __m256i p1 = dot4_u8s8(a1, _mm256_sign_epi8(xv, v1), vnni);
                 h[j] = _mm256_hadd_epi32(p0, p1);
             }
             const hg_block_xq8 *x = X + (size_t)t * nb + b;
@@ -280,7 +305,7 @@ AVX2 static inline float q4_d_avx2(uint16_t dz) { return _cvtsh_ss((unsigned sho
 
 /* nt (1..4) inputs at once: each block of w unpacked once for all of them. */
 __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y, int ldy, const hg_block_q4 *w,
-                                                                       const hg_block_xq8 *X, int nbx, int nb, int nt)
+                                                                       const hg_block_xq8 *X, int nbx, int nb, int nt, int vnni)
 {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     float corr[4] = {0, 0, 0, 0};
@@ -291,8 +316,7 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y,
         UNROLL
         for (int j = 0; j < nt; j++) {
             const hg_block_xq8 *x = X + (size_t)j * nbx + b;
-            __m256i p16 = _mm256_maddubs_epi16(wv, _mm256_loadu_si256((const __m256i *)x->qs));
-            __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+            __m256 p = _mm256_cvtepi32_ps(dot4_u8s8(wv, _mm256_loadu_si256((const __m256i *)x->qs), vnni));
             acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(d * x->d), acc[j]);
             corr[j] += dz * x->s;
         }
@@ -307,11 +331,10 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y,
  * the same four pairs. */
 __attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y, int ldy, const hg_block_q4 *w0,
                                                                         const hg_block_q4 *w1, const hg_block_xq8 *X,
-                                                                        int nb, int nt)
+                                                                        int nb, int nt, int vnni)
 {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     __m128 corr[2] = {_mm_setzero_ps(), _mm_setzero_ps()};
-    const __m256i ones = _mm256_set1_epi16(1);
     size_t rb = (size_t)nb * sizeof(hg_block_q4);
     for (int b = 0; b < nb; b++) {
         prefetch_tile_row(w0, (size_t)b * sizeof(hg_block_q4), rb, 2);
@@ -332,8 +355,8 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y
             for (int j = 0; j < 2; j++) {
                 if (t + j >= nt) break;
                 __m256i xv = _mm256_loadu_si256((const __m256i *)X[(size_t)(t + j) * nb + b].qs);
-                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u0, xv), ones);
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u1, xv), ones);
+                __m256i p0 = dot4_u8s8(u0, xv, vnni);
+                __m256i p1 = dot4_u8s8(u1, xv, vnni);
                 h[j] = _mm256_hadd_epi32(p0, p1);
             }
             const hg_block_xq8 *x = X + (size_t)t * nb + b;
@@ -357,7 +380,7 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y
 
 /* Rows of 32-weight blocks (q8_0, q4) for T inputs: pairs of rows, then a last one. */
 __attribute__((always_inline)) AVX2 static inline void block_rows_n_avx2(float *Y, const hg_mat *W, const hg_block_xq8 *X,
-                                                                         int T, int r0, int r1, int q4)
+                                                                         int T, int r0, int r1, int q4, int vnni)
 {
     int nb = W->cols / HG_QK, n = W->rows;
     size_t rb = (size_t)nb * (q4 ? sizeof(hg_block_q4) : sizeof(hg_block_q8_0));
@@ -366,13 +389,13 @@ __attribute__((always_inline)) AVX2 static inline void block_rows_n_avx2(float *
         float *y_ = Y + (size_t)(t) * n + r;                                                                           \
         const hg_block_xq8 *x_ = X + (size_t)(t) * nb;                                                                 \
         if (q4 && nr == 2)                                                                                             \
-            q4_rows2_nt_avx2(y_, n, (const hg_block_q4 *)w, (const hg_block_q4 *)(w + rb), x_, nb, nt);               \
+            q4_rows2_nt_avx2(y_, n, (const hg_block_q4 *)w, (const hg_block_q4 *)(w + rb), x_, nb, nt, vnni);         \
         else if (nr == 2)                                                                                              \
-            q8_rows2_nt_avx2(y_, n, (const hg_block_q8_0 *)w, (const hg_block_q8_0 *)(w + rb), x_, nb, nt);           \
+            q8_rows2_nt_avx2(y_, n, (const hg_block_q8_0 *)w, (const hg_block_q8_0 *)(w + rb), x_, nb, nt, vnni);     \
         else if (q4)                                                                                                   \
-            q4_rows_nt_avx2(y_, n, (const hg_block_q4 *)w, x_, nb, nb, nt);                                            \
+            q4_rows_nt_avx2(y_, n, (const hg_block_q4 *)w, x_, nb, nb, nt, vnni);                                      \
         else                                                                                                           \
-            q8_rows_nt_avx2(y_, n, (const hg_block_q8_0 *)w, x_, nb, nb, nt);                                          \
+            q8_rows_nt_avx2(y_, n, (const hg_block_q8_0 *)w, x_, nb, nb, nt, vnni);                                    \
     } while (0)
     BY_ROW_PAIRS(T, W->data, rb, r0, r1, TILE);
 #undef TILE
@@ -380,12 +403,22 @@ __attribute__((always_inline)) AVX2 static inline void block_rows_n_avx2(float *
 
 AVX2 static void rows_n_q8_0_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
 {
-    block_rows_n_avx2(Y, W, X, T, r0, r1, 0);
+    block_rows_n_avx2(Y, W, X, T, r0, r1, 0, 0);
+}
+
+AVX2 static void rows_n_q8_0_avxvnni(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    block_rows_n_avx2(Y, W, X, T, r0, r1, 0, 1);
 }
 
 AVX2 static void rows_n_q4_avx2(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
 {
-    block_rows_n_avx2(Y, W, X, T, r0, r1, 1);
+    block_rows_n_avx2(Y, W, X, T, r0, r1, 1, 0);
+}
+
+AVX2 static void rows_n_q4_avxvnni(float *Y, const hg_mat *W, const void *X, int T, int r0, int r1)
+{
+    block_rows_n_avx2(Y, W, X, T, r0, r1, 1, 1);
 }
 
 /* f32 and bf16 rows: tiles of up to two rows by four inputs, eight
@@ -588,6 +621,22 @@ const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            hg_swiglu_generic,
                                            hg_rmsnorm_generic,
                                            .amx = 0, .gemm_mr = 6, .gemm_np = 1};
+
+/* AVX2 with AVX-VNNI (the VEX vpdpbusd): the avx2 kernels, the q8_0 rows
+ * and the q8_0/q4 batch rows summing their int8 products with vpdpbusd. */
+static int have_avxvnni(void) { return have_avx2() && (hg_x86_features() & HG_X86_AVXVNNI); }
+
+const hg_kernel_variant hg_variant_avxvnni = {"avxvnni",
+                                              have_avxvnni,
+                                              {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avxvnni, hg_rows_q4_avx2},
+                                              {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avxvnni, rows_n_q4_avxvnni},
+                                              gemm6x16_avx2,
+                                              {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
+                                              dot_avx2,
+                                              axpy_avx2,
+                                              hg_swiglu_generic,
+                                              hg_rmsnorm_generic,
+                                              .amx = 0, .gemm_mr = 6, .gemm_np = 1};
 
 /* ------------------------------------------------------------- AVX-512 */
 

@@ -574,6 +574,25 @@ static void test_kernels_report(void **state)
     assert_true(fabs(kr - pf / kpeak) <= 1e-2 * kr + 1e-3);
     cJSON_Delete(j);
     result_free(&r);
+    /* the AVX-VNNI variant's vectors are AVX2's: its peak is the AVX2 one */
+    setenv("HUGINN_KERNELS", "avxvnni", 1);
+    r = run("--version");
+    int vnni = r.status == 0 && strstr(r.out, "kernels: avxvnni\n") != NULL;
+    result_free(&r);
+    if (!vnni) {
+        unsetenv("HUGINN_KERNELS");
+        print_message("no AVX-VNNI on this CPU: its bench report is not checked\n");
+        return;
+    }
+    r = run("bench --shape tiny --weights q8_0 --steps 1 --prompt-tokens 20 --decode-tokens 1 --json");
+    unsetenv("HUGINN_KERNELS");
+    assert_int_equal(r.status, 0);
+    j = cJSON_Parse(r.out);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kernels")), "avxvnni");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kernel_isa")), "avx2");
+    cJSON_Delete(j);
+    result_free(&r);
 }
 
 /* ------------------------------------------------------- hostile input */
