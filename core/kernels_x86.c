@@ -158,7 +158,7 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
 /* u8 x s8 products summed in fours into int32 lanes: vpmaddubsw + vpmaddwd
  * with AVX2 (the int16 pair sums cannot saturate here: |x| <= 128 and
  * |w| <= 127, or w < 16 for q4), one vpdpbusd with AVX-VNNI (its VEX form:
- * Intel client chips from Alder Lake, AMD Zen 5), the same sums.  Written as
+ * Intel client chips from Alder Lake on), the same sums.  Written as
  * asm so that one body per kernel serves the avx2 and avxvnni variants: each
  * calls it with vnni a constant and the other branch disappears. */
 __attribute__((always_inline)) AVX2 static inline __m256i dot4_u8s8(__m256i u, __m256i s, int vnni)
@@ -622,7 +622,8 @@ const hg_kernel_variant hg_variant_avx2 = {"avx2",
                                            hg_rmsnorm_generic,
                                            .amx = 0, .gemm_mr = 6, .gemm_np = 1};
 
-/* AVX2 with AVX-VNNI (the VEX vpdpbusd): the avx2 kernels, the q8_0 rows
+/* AVX2 with AVX-VNNI (the VEX vpdpbusd; Alder Lake and later client chips,
+ * which have no AVX-512): the avx2 kernels, the q8_0 rows
  * and the q8_0/q4 batch rows summing their int8 products with vpdpbusd. */
 static int have_avxvnni(void) { return have_avx2() && (hg_x86_features() & HG_X86_AVXVNNI); }
 
