@@ -121,7 +121,7 @@ int cmd_bench(int argc, char **argv)
     if (model && shape) return cli_error("bench", "give --model or --shape, not both");
     if (!model && !shape && !(model = cli_default_model()))
         return cli_error("bench", "no --model given and no bundled model");
-    int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int nthreads = threads ? threads : hg_usable_cpus();
 
     /* the yardstick right before the run (and again right after) */
     double bw_before = probe_bandwidth(nthreads);

@@ -35,7 +35,7 @@ static const char usage[] =
     "                    config's mean_recurrence)\n"
     "  --weights F       auto (default), f32 (exact), bf16, q8_0, q4 (see 'huginn run --help')\n"
     "  --ctx N           positions per window, 2..block_size (default: the config's block_size)\n"
-    "  --threads N       threads (default: all cores)\n"
+    "  --threads N       threads (default: the cores it may run on)\n"
     "  --json            print {\"results\": [{\"steps\": S, \"ppl\": X, \"tokens\": N, \"seconds\": T}, ...]}\n"
     "  --svg FILE        also write the curve of perplexity against steps as a standalone SVG\n"
     "                    picture (written whole or not at all; FILE must be a regular file or new)\n"

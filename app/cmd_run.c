@@ -82,7 +82,7 @@ static const char run_usage[] =
     "                         later starts\n"
     "  --kv-dtype T           KV cache elements: f32 (default, exact), bf16 or f16 (half the memory)\n"
     "  --ctx N                context positions (default: the config's block_size)\n"
-    "  --threads N            threads (default: all cores)\n"
+    "  --threads N            threads (default: the cores it may run on)\n"
     "  --json                 print {\"output_ids\": [...], \"steps\": [...], \"stop_reason\": ...,\n"
     "                         \"prefill_s\": s, \"decode_s\": s, \"stats\": {...}} (and \"text\" for text\n"
     "                         prompts); steps[t] = steps that\n"

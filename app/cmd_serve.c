@@ -56,7 +56,7 @@ static const char serve_usage[] =
     "  --queue N              requests that may wait for a slot (default 64; more get 503)\n"
     "  --api-key-file F       require 'Authorization: Bearer KEY' (KEY: the file's content without\n"
     "                         the trailing newline) on /v1/*; /health stays open\n"
-    "  --threads N            threads in all (default: all cores), split between the slots\n"
+    "  --threads N            threads in all (default: the cores it may run on), split between the slots\n"
     "  --weights F            auto (default), f32, bf16, q8_0 or q4 (as huginn run)\n"
     "  --ctx N                context positions per slot (default: the config's block_size)\n"
     "  --max-steps N          the largest num_steps a request may ask for (default 256)\n"
@@ -744,7 +744,7 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int total = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int total = threads ? threads : hg_usable_cpus();
     if (total < 1) total = 1;
     int per_slot = total / slots > 0 ? total / slots : 1;
     if ((st = sv_new(s.m, slots, per_slot, s.n_ctx, 0, queue, &s.pool, &e))) {

@@ -1,5 +1,8 @@
 /* platform.c — the OS- and architecture-specific calls (see platform.h).
  * Every #if on the OS or the CPU outside the kernel files is here. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "platform.h"
 
 #include <pthread.h>
@@ -16,6 +19,7 @@
 #endif
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #define HG_HAVE_FUTEX 1
@@ -115,6 +119,21 @@ int hg_exe_dir(char *out, size_t cap)
     (void)cap;
     return -1;
 #endif
+}
+
+int hg_usable_cpus(void)
+{
+#if defined(__linux__)
+    /* the CPUs this thread may run on (taskset, a container's cpuset),
+     * which may be fewer than the machine has */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 size_t hg_rss_bytes(void)

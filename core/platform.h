@@ -37,6 +37,9 @@ static inline void hg_cpu_relax(void)
 /* Directory of the running executable (no trailing slash) into out;
  * 0 on success, -1 when unknown or too long. */
 int hg_exe_dir(char *out, size_t cap);
+/* The CPUs this thread may run on: its affinity mask on Linux (taskset, a
+ * container's cpuset), else the online processors; at least 1. */
+int hg_usable_cpus(void);
 /* Resident set size of this process in bytes; 0 when unknown. */
 size_t hg_rss_bytes(void);
 /* n bytes from the OS's random source; 0 on success, -1 when unavailable. */

@@ -28,6 +28,14 @@ finish() {
 trap finish EXIT
 export HOME=$T/home XDG_CACHE_HOME=$T/cache
 
+# poll SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 when it has
+# not after SECONDS (wall clock; a last try after the deadline, so that a
+# slow machine's late poll does not fail a state that has come)
+poll() {
+  local end=$(( $(date +%s) + $1 )); shift
+  while :; do "$@" && return 0; [ "$(date +%s)" -lt $end ] || return 1; sleep 0.1; done
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
 # start_server NAME ARGS...: starts huginn serve, sets SPID and URL (or fails)
 start_server() {
   local name=$1; shift
@@ -43,10 +51,10 @@ start_server() {
   done
   return 1
 }
-# stop_server PID: SIGTERM, then its exit status (124 when it did not stop within 10 s)
+# stop_server PID: SIGTERM, then its exit status (124 when it did not stop within 30 s)
 stop_server() {
   kill -TERM "$1" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  poll 30 gone "$1"
   if kill -0 "$1" 2>/dev/null; then kill -9 "$1"; wait "$1" 2>/dev/null; return 124; fi
   wait "$1"
 }
@@ -58,11 +66,9 @@ post() {
 status_of() { tail -n 1 <<< "$1"; }
 health() { curl -s -m 5 "$URL/health"; }
 idle_slots() { health | sed -n 's/.*"slots_idle":\([0-9]*\).*/\1/p'; }
-# wait_idle N: up to 5 s for N idle slots
-wait_idle() {
-  for _ in $(seq 50); do [ "$(idle_slots)" = "$1" ] && return 0; sleep 0.1; done
-  return 1
-}
+is_idle() { [ "$(idle_slots)" = "$1" ]; }
+# wait_idle N: up to 30 s for N idle slots
+wait_idle() { poll 30 is_idle "$1"; }
 
 if ! command -v curl >/dev/null; then skip "curl is not installed (make deps installs it)"; exit 0; fi
 
@@ -184,7 +190,7 @@ wait_idle 2 && ok "both slots idle again" || bad "slots not idle after the concu
 # ------------------------------------------- (c) clients that go away
 long='{"messages":[{"role":"user","content":"Write a long story."}],"max_tokens":200,"num_steps":256,"stream":true}'
 curl -s -N -m 30 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" > "$T/drop.out" 2>&1 & D=$!
-for _ in $(seq 100); do grep -q '"token_id"' "$T/drop.out" && break; sleep 0.1; done   # the first tokens are out
+poll 60 grep -q '"token_id"' "$T/drop.out"   # the first tokens are out
 kill "$D" 2>/dev/null; wait "$D" 2>/dev/null
 got_some=$(grep -c '"token_id"' "$T/drop.out")
 if [ "$got_some" -gt 0 ] && ! grep -q '\[DONE\]' "$T/drop.out" && wait_idle 2; then
@@ -195,9 +201,10 @@ wait_idle 2 && ok "a client dropped while waiting for a whole reply frees its sl
 # two long streams take both slots; a third waits in the queue and goes away
 curl -s -m 20 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" >/dev/null 2>&1 & L1=$!
 curl -s -m 20 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" >/dev/null 2>&1 & L2=$!
-for _ in $(seq 30); do [ "$(idle_slots)" = 0 ] && break; sleep 0.1; done
+poll 30 is_idle 0
 curl -s -m 1 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" >/dev/null 2>&1
-for _ in $(seq 50); do q=$(health); case $q in *'"queued":0'*) break ;; esac; sleep 0.1; done
+unqueued() { q=$(health); case $q in *'"queued":0'*) return 0 ;; esac; return 1; }
+poll 30 unqueued
 kill "$L1" "$L2" 2>/dev/null; wait "$L1" "$L2" 2>/dev/null
 case $q in *'"queued":0'*) wait_idle 2 && ok "a queued client that goes away leaves the queue; killed streams free both slots" \
   || bad "slots after killing the streams: $(health)" ;; *) bad "queued client still queued" "$q" ;; esac
@@ -244,7 +251,7 @@ if start_server keyed --api-key-file "$T/key" --queue 0; then
   # --queue 0: while its one slot is busy, the next request is refused at once
   curl -s -N -m 30 -H 'Authorization: Bearer sekrit-key' -H 'Content-Type: application/json' --data-binary "$long" \
     "$URL/v1/chat/completions" >/dev/null 2>&1 & B=$!
-  for _ in $(seq 50); do [ "$(idle_slots)" = 0 ] && break; sleep 0.1; done
+  poll 30 is_idle 0
   r=$(post /v1/completions '{"prompt":"Hi","max_tokens":2}' -H 'Authorization: Bearer sekrit-key')
   kill "$B" 2>/dev/null; wait "$B" 2>/dev/null
   expect 503 server_error "a full queue (--queue 0, the slot busy)" "$r"
@@ -265,7 +272,7 @@ timeout 10 "$BIN" serve --bogus 2>"$T/err"; rc=$?
 # ------------------------------------------------ (e) SIGTERM
 URL=$MAIN_URL
 curl -s -m 20 -H 'Content-Type: application/json' --data-binary "$long" "$URL/v1/chat/completions" > "$T/term.out" 2>&1 & C=$!
-for _ in $(seq 50); do [ "$(idle_slots)" = 1 ] && break; sleep 0.1; done   # it runs
+poll 30 is_idle 1   # it runs
 sleep 0.3
 t0=$(date +%s%N)
 stop_server "$SERVER"; rc=$?

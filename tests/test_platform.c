@@ -2,14 +2,20 @@
  * thread pool (HUGINN_PORTABLE_WAIT=1 is set before anything runs, so this
  * suite takes the path of systems without futex; test_kernels' pool test
  * takes the futex), the executable's directory, the resident size, random
- * bytes and the CPU feature bits against what the compiler reports. */
+ * bytes, the CPUs a thread may use (its affinity) and the CPU feature bits
+ * against what the compiler reports. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_setaffinity, CPU_* */
+#endif
 #include "testutil.h"
 #include "kernels.h"
 #include "platform.h"
 #include "pool.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Atomic int hits[4];
 
@@ -72,6 +78,31 @@ static void test_process(void **state)
 
 /* The feature bits agree with the compiler's own detection where both
  * exist, and the variant chosen is one the bits allow. */
+/* The default thread count follows the CPUs this thread may run on (as
+ * taskset or a container's cpuset leave them), not the machine's: more
+ * threads than usable cores made each pool task wait for a time slice. */
+static void test_usable_cpus(void **state)
+{
+    (void)state;
+    int n = hg_usable_cpus();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_true(n >= 1 && n <= online);
+#if defined(__linux__)
+    cpu_set_t all, one;
+    assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+    assert_int_equal(n, CPU_COUNT(&all));
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    int pinned = hg_usable_cpus();
+    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+    assert_int_equal(pinned, 1);
+    assert_int_equal(hg_usable_cpus(), n);
+#endif
+}
+
 static void test_cpu_features(void **state)
 {
     (void)state;
@@ -107,6 +138,7 @@ int main(void)
         cmocka_unit_test(test_pool_portable_wait),
         cmocka_unit_test(test_wait_value_changed),
         cmocka_unit_test(test_process),
+        cmocka_unit_test(test_usable_cpus),
         cmocka_unit_test(test_cpu_features),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
