@@ -223,7 +223,8 @@ const char *cli_default_model(void)
     /* the source tree, an installed tree (relocatable), the compiled-in DATADIR */
     const char *cands[] = {"%s/tests/fixtures/demo-huginn", "%s/../share/huginn/demo-huginn"};
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        snprintf(path, sizeof path, cands[i], exe);
+        int n = snprintf(path, sizeof path, cands[i], exe);
+        if (n < 0 || (size_t)n >= sizeof path) continue; /* too long a path: not there */
         struct stat sb;
         if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return path;
     }

@@ -655,6 +655,16 @@ static void test_hostile(void **state)
     r = run(args);
     if (r.status != 0) fail_msg("cut UTF-8 system message: exit %d: %s", r.status, r.err);
     result_free(&r);
+    /* a demo script line too long for a step, or for a line: refused, not cut */
+    assert_int_equal(sh("printf 'say %%0600d\\n' 0 > demo-long.txt && printf 'say %%0550d\\n' 0 > demo-text.txt"), 0);
+    const char *demos[][2] = {{"demo-long.txt", "line 1: longer than 599 bytes"}, {"demo-text.txt", "line 1: longer than 511 bytes"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "demo --model '%s' %s", g_model, demos[i][0]);
+        r = run(args);
+        if (r.status != 2 || !strstr(r.err, demos[i][1]) || strchr(r.err, '\n') != r.err + strlen(r.err) - 1)
+            fail_msg("a demo script with %s: exit %d: %s", demos[i][1], r.status, r.err);
+        result_free(&r);
+    }
     /* a FIFO where a checkpoint file or the tokenizer is expected: an error at once, no hang */
     const char *fifos[] = {"config.json", "tokenizer.json", "model-00001-of-00002.safetensors",
                            "model.safetensors.index.json", "generation_config.json"};

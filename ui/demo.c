@@ -72,9 +72,15 @@ int ud_parse(ud_script *s, const char *text, char *err, size_t errcap)
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char line[600];
-        snprintf(line, sizeof line, "%.*s", (int)(len < 599 ? len : 599), p);
-        p += len + (e ? 1 : 0);
         lineno++;
+        if (len >= sizeof line) {
+            snprintf(err, errcap, "line %d: longer than %zu bytes", lineno, sizeof line - 1);
+            ud_free(s);
+            return -1;
+        }
+        memcpy(line, p, len);
+        line[len] = 0;
+        p += len + (e ? 1 : 0);
         size_t l = strlen(line);
         while (l && isspace((unsigned char)line[l - 1])) line[--l] = 0;
         char *q = line;
@@ -88,7 +94,8 @@ int ud_parse(ud_script *s, const char *text, char *err, size_t errcap)
         word[n] = 0;
         const char *arg = q + n;
         while (isspace((unsigned char)*arg)) arg++;
-        if (q[0] == '/') { st.op = UD_CMD; snprintf(st.text, sizeof st.text, "%s", q); }
+        const char *text = NULL; /* what st.text holds */
+        if (q[0] == '/') { st.op = UD_CMD; text = q; }
         else if (!strcmp(word, "say")) st.op = UD_SAY;
         else if (!strcmp(word, "type")) st.op = UD_TYPE;
         else if (!strcmp(word, "enter")) st.op = UD_ENTER;
@@ -122,8 +129,15 @@ int ud_parse(ud_script *s, const char *text, char *err, size_t errcap)
             ud_free(s);
             return -1;
         }
-        if (st.op != UD_CMD && st.op != UD_PAUSE && st.op != UD_KEY)
-            snprintf(st.text, sizeof st.text, "%s", arg);
+        if (st.op != UD_CMD && st.op != UD_PAUSE && st.op != UD_KEY) text = arg;
+        if (text) {
+            int tl = snprintf(st.text, sizeof st.text, "%s", text);
+            if (tl < 0 || (size_t)tl >= sizeof st.text) {
+                snprintf(err, errcap, "line %d: longer than %zu bytes", lineno, sizeof st.text - 1);
+                ud_free(s);
+                return -1;
+            }
+        }
         if (s->n == cap) {
             cap = cap ? cap * 2 : 32;
             ud_step *ns = realloc(s->steps, sizeof *ns * (size_t)cap);
