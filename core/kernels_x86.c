@@ -610,34 +610,32 @@ static int have_avx2(void)
     return (hg_x86_features() & need) == need;
 }
 
-const hg_kernel_variant hg_variant_avx2 = {"avx2",
-                                           have_avx2,
-                                           {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avx2, hg_rows_q4_avx2},
-                                           {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2},
-                                           gemm6x16_avx2,
-                                           {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
-                                           dot_avx2,
-                                           axpy_avx2,
-                                           hg_swiglu_generic,
-                                           hg_rmsnorm_generic,
-                                           .amx = 0, .gemm_mr = 6, .gemm_np = 1};
+/* The AVX2 kernel set; the avxvnni variant differs only in its q8_0 rows
+ * and q8_0/q4 batch rows. */
+#define AVX2_VARIANT(NAME, AVAILABLE, ROWS_Q8, ROWS_N_Q8, ROWS_N_Q4)                                                 \
+    {NAME,                                                                                                            \
+     AVAILABLE,                                                                                                       \
+     {rows_f32_avx2, rows_bf16_avx2, ROWS_Q8, hg_rows_q4_avx2},                                                       \
+     {rows_n_f32_avx2, rows_n_bf16_avx2, ROWS_N_Q8, ROWS_N_Q4},                                                       \
+     gemm6x16_avx2,                                                                                                   \
+     {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},                                                      \
+     dot_avx2,                                                                                                        \
+     axpy_avx2,                                                                                                       \
+     hg_swiglu_generic,                                                                                               \
+     hg_rmsnorm_generic,                                                                                              \
+     .amx = 0,                                                                                                        \
+     .gemm_mr = 6,                                                                                                    \
+     .gemm_np = 1}
+
+const hg_kernel_variant hg_variant_avx2 = AVX2_VARIANT("avx2", have_avx2, rows_q8_0_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2);
 
 /* AVX2 with AVX-VNNI (the VEX vpdpbusd; Alder Lake and later client chips,
  * which have no AVX-512): the avx2 kernels, the q8_0 rows
  * and the q8_0/q4 batch rows summing their int8 products with vpdpbusd. */
 static int have_avxvnni(void) { return have_avx2() && (hg_x86_features() & HG_X86_AVXVNNI); }
 
-const hg_kernel_variant hg_variant_avxvnni = {"avxvnni",
-                                              have_avxvnni,
-                                              {rows_f32_avx2, rows_bf16_avx2, rows_q8_0_avxvnni, hg_rows_q4_avx2},
-                                              {rows_n_f32_avx2, rows_n_bf16_avx2, rows_n_q8_0_avxvnni, rows_n_q4_avxvnni},
-                                              gemm6x16_avx2,
-                                              {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},
-                                              dot_avx2,
-                                              axpy_avx2,
-                                              hg_swiglu_generic,
-                                              hg_rmsnorm_generic,
-                                              .amx = 0, .gemm_mr = 6, .gemm_np = 1};
+const hg_kernel_variant hg_variant_avxvnni =
+    AVX2_VARIANT("avxvnni", have_avxvnni, rows_q8_0_avxvnni, rows_n_q8_0_avxvnni, rows_n_q4_avxvnni);
 
 /* ------------------------------------------------------------- AVX-512 */
 

@@ -42,15 +42,7 @@ trap finish EXIT
 
 T() { tmux -L "$SOCK" "$@"; }
 screen() { T capture-pane -p -t e2e 2>/dev/null; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-wait_for() {
-  local end=$(( $(now_ms) + ${2:-10} * 1000 ))
-  while :; do screen | grep -qF -- "$1" && return 0; [ "$(now_ms)" -lt $end ] || return 1; sleep 0.1; done
-}
-wait_re() {
-  local end=$(( $(now_ms) + ${2:-10} * 1000 ))
-  while :; do screen | grep -qE -- "$1" && return 0; [ "$(now_ms)" -lt $end ] || return 1; sleep 0.1; done
-}
+. "$ROOT/tests/lib/e2e_wait.sh"
 say() { T send-keys -t e2e -l "$1"; T send-keys -t e2e Enter; }
 # start_server FLAVOR: its port in $PORT (bounded wait)
 start_server() {

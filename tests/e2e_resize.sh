@@ -41,25 +41,7 @@ trap finish EXIT
 T() { tmux -L "$SOCK" "$@"; }
 S=e2e
 screen() { T capture-pane -p -t "$S" 2>/dev/null; }
-# Polls count their tries (10 a second) rather than watch the clock: a
-# machine that holds the processes up (a loaded box, a benchmark that stops
-# them for a while) delays a test but does not fail it.
-# wait_for TEXT [SECONDS]: poll the screen until it shows TEXT (fixed string)
-wait_for() {
-  local i
-  for ((i = 0; i < ${2:-10} * 10; i++)); do screen | grep -qF -- "$1" && return 0; sleep 0.1; done
-  return 1
-}
-wait_re() {
-  local i
-  for ((i = 0; i < ${2:-10} * 10; i++)); do screen | grep -qE -- "$1" && return 0; sleep 0.1; done
-  return 1
-}
-wait_gone() {
-  local i
-  for ((i = 0; i < ${2:-10} * 10; i++)); do screen | grep -qF -- "$1" || return 0; sleep 0.1; done
-  return 1
-}
+. "$ROOT/tests/lib/e2e_wait.sh"
 rsz() { T resize-window -t "$S" -x "$1" -y "$2"; }
 trimmed() { sed 's/ *$//'; }
 

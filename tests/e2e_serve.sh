@@ -28,13 +28,7 @@ finish() {
 trap finish EXIT
 export HOME=$T/home XDG_CACHE_HOME=$T/cache
 
-# poll SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 when it has
-# not after SECONDS (wall clock; a last try after the deadline, so that a
-# slow machine's late poll does not fail a state that has come)
-poll() {
-  local end=$(( $(date +%s) + $1 )); shift
-  while :; do "$@" && return 0; [ "$(date +%s)" -lt $end ] || return 1; sleep 0.1; done
-}
+. "$ROOT/tests/lib/e2e_wait.sh"   # poll SECONDS CMD...
 gone() { ! kill -0 "$1" 2>/dev/null; }
 # start_server NAME ARGS...: starts huginn serve, sets SPID and URL (or fails)
 start_server() {

@@ -31,31 +31,7 @@ trap finish EXIT
 
 T() { tmux -L "$SOCK" "$@"; }
 screen() { T capture-pane -p -t e2e 2>/dev/null; }
-wait_for() {
-  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
-  while :; do
-    screen | grep -qF -- "$1" && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -lt $end ] || return 1   # a last look after the deadline
-    sleep 0.1
-  done
-}
-wait_re() {
-  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
-  while :; do
-    screen | grep -qE -- "$1" && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -lt $end ] || return 1   # a last look after the deadline
-    sleep 0.1
-  done
-}
-# wait_count REGEX N [SECONDS]: until the screen has N lines matching REGEX
-wait_count() {
-  local end=$(( $(date +%s%N) / 1000000 + ${3:-10} * 1000 ))
-  while :; do
-    [ "$(screen | grep -cE -- "$1")" = "$2" ] && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -lt $end ] || return 1   # a last look after the deadline
-    sleep 0.1
-  done
-}
+. "$ROOT/tests/lib/e2e_wait.sh"
 cmd() { T send-keys -t e2e -l "$1"; T send-keys -t e2e Enter; }
 
 T -f /dev/null new-session -d -s e2e -x 110 -y 60 \

@@ -35,32 +35,7 @@ trap finish EXIT
 
 T() { tmux -L "$SOCK" "$@"; }
 screen() { T capture-pane -p -t e2e 2>/dev/null; }
-# wait_for TEXT [SECONDS]: poll the screen until it shows TEXT (fixed string)
-wait_for() {
-  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
-  while :; do
-    screen | grep -qF -- "$1" && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -lt $end ] || return 1   # a last look after the deadline
-    sleep 0.1
-  done
-}
-# wait_re REGEX [SECONDS]: the same for an extended regular expression
-wait_re() {
-  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
-  while :; do
-    screen | grep -qE -- "$1" && return 0
-    [ $(( $(date +%s%N) / 1000000 )) -lt $end ] || return 1   # a last look after the deadline
-    sleep 0.1
-  done
-}
-wait_gone() {
-  local end=$(( $(date +%s%N) / 1000000 + ${2:-10} * 1000 ))
-  while :; do
-    screen | grep -qF -- "$1" || return 0
-    [ $(( $(date +%s%N) / 1000000 )) -lt $end ] || return 1   # a last look after the deadline
-    sleep 0.1
-  done
-}
+. "$ROOT/tests/lib/e2e_wait.sh"
 status_rows() { screen | tail -n 3; }
 
 T -f /dev/null new-session -d -s e2e -x 100 -y 30 \
