@@ -12,37 +12,9 @@
 # "e2e_remote: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BIN=${HUGINN_BIN:-$ROOT/huginn}
-export LANG=C.UTF-8 LC_ALL=C.UTF-8
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
-bad()  { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && { echo "---- screen:"; echo "$2"; echo "----"; }; }
-PIDS=()
-finish() {
-  tmux -L "$SOCK" kill-server 2>/dev/null
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  if [ -s "$TMP/stderr" ] && grep -qE "Sanitizer|runtime error" "$TMP/stderr"; then
-    failed=$((failed + 1)); echo "FAIL - sanitizer report on the chat's stderr:"; cat "$TMP/stderr"
-  fi
-  rm -rf "$TMP"
-  echo "e2e_remote: $passed passed, $failed failed"
-  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
-for t in tmux python3; do
-  if ! command -v $t >/dev/null; then echo "e2e_remote: $t missing"; echo "e2e_remote: 0 passed, 1 failed"; exit 1; fi
-done
-if [ ! -x "$BIN" ]; then echo "e2e_remote: $BIN missing (make huginn)"; echo "e2e_remote: 0 passed, 1 failed"; exit 1; fi
-TMP=$(mktemp -d /tmp/huginn-e2e-remote.XXXXXX)
-SOCK=huginn-e2e-remote-$$
-export XDG_STATE_HOME=$TMP/state XDG_CONFIG_HOME=$TMP/config XDG_CACHE_HOME=$TMP/cache
-mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
-trap finish EXIT
-
-T() { tmux -L "$SOCK" "$@"; }
-screen() { T capture-pane -p -t e2e 2>/dev/null; }
-. "$ROOT/tests/lib/e2e_wait.sh"
+E2E_NAME=e2e_remote
+E2E_NEEDS="tmux python3"
+. tests/lib/e2e_tmux.sh
 say() { T send-keys -t e2e -l "$1"; T send-keys -t e2e Enter; }
 # start_server FLAVOR: its port in $PORT (bounded wait)
 start_server() {

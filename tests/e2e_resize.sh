@@ -13,35 +13,9 @@
 # M failed".
 set -u
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BIN=${HUGINN_BIN:-$ROOT/huginn}
-MODEL=${E2E_MODEL:-$ROOT/tests/fixtures/demo-huginn}
-export LANG=C.UTF-8 LC_ALL=C.UTF-8
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
-bad()  { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && { echo "---- screen:"; echo "$2"; echo "----"; }; }
-finish() {
-  tmux -L "$SOCK" kill-server 2>/dev/null
-  if [ -s "$TMP/stderr" ] && grep -qE "Sanitizer|runtime error" "$TMP/stderr"; then
-    failed=$((failed + 1)); echo "FAIL - sanitizer report on the chat's stderr:"; cat "$TMP/stderr"
-  fi
-  rm -rf "$TMP"
-  echo "e2e_resize: $passed passed, $failed failed"
-  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
-if ! command -v tmux >/dev/null; then echo "e2e_resize: tmux missing"; echo "e2e_resize: 0 passed, 1 failed"; exit 1; fi
-if [ ! -x "$BIN" ]; then echo "e2e_resize: $BIN missing (make huginn)"; echo "e2e_resize: 0 passed, 1 failed"; exit 1; fi
-TMP=$(mktemp -d /tmp/huginn-e2e-resize.XXXXXX)
-SOCK=huginn-e2e-resize-$$
-export XDG_STATE_HOME=$TMP/state XDG_CONFIG_HOME=$TMP/config XDG_CACHE_HOME=$TMP/cache
-mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
-trap finish EXIT
-
-T() { tmux -L "$SOCK" "$@"; }
+E2E_NAME=e2e_resize
+. tests/lib/e2e_tmux.sh
 S=e2e
-screen() { T capture-pane -p -t "$S" 2>/dev/null; }
-. "$ROOT/tests/lib/e2e_wait.sh"
 rsz() { T resize-window -t "$S" -x "$1" -y "$2"; }
 trimmed() { sed 's/ *$//'; }
 

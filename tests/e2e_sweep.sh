@@ -7,31 +7,8 @@
 # HTML.  Prints "e2e_sweep: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BIN=${HUGINN_BIN:-$ROOT/huginn}
-MODEL=${E2E_MODEL:-$ROOT/tests/fixtures/demo-huginn}
-export LANG=C.UTF-8 LC_ALL=C.UTF-8
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
-bad()  { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && { echo "---- screen:"; echo "$2"; echo "----"; }; }
-finish() {
-  tmux -L "$SOCK" kill-server 2>/dev/null
-  rm -rf "$TMP"
-  echo "e2e_sweep: $passed passed, $failed failed"
-  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
-if ! command -v tmux >/dev/null; then echo "e2e_sweep: tmux missing"; echo "e2e_sweep: 0 passed, 1 failed"; exit 1; fi
-if [ ! -x "$BIN" ]; then echo "e2e_sweep: $BIN missing (make huginn)"; echo "e2e_sweep: 0 passed, 1 failed"; exit 1; fi
-TMP=$(mktemp -d /tmp/huginn-e2e-sweep.XXXXXX)
-SOCK=huginn-e2e-sweep-$$
-export XDG_STATE_HOME=$TMP/state XDG_CONFIG_HOME=$TMP/config XDG_CACHE_HOME=$TMP/cache
-mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
-trap finish EXIT
-
-T() { tmux -L "$SOCK" "$@"; }
-screen() { T capture-pane -p -t e2e 2>/dev/null; }
-. "$ROOT/tests/lib/e2e_wait.sh"
+E2E_NAME=e2e_sweep
+. tests/lib/e2e_tmux.sh
 cmd() { T send-keys -t e2e -l "$1"; T send-keys -t e2e Enter; }
 
 T -f /dev/null new-session -d -s e2e -x 110 -y 60 \

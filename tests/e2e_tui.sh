@@ -8,34 +8,8 @@
 # program's stderr goes to a file that must hold no sanitizer report.  Polls with timeouts; prints "e2e_tui: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BIN=${HUGINN_BIN:-$ROOT/huginn}
-MODEL=${E2E_MODEL:-$ROOT/tests/fixtures/demo-huginn}
-export LANG=C.UTF-8 LC_ALL=C.UTF-8
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $1"; }
-bad()  { failed=$((failed + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && { echo "---- screen:"; echo "$2"; echo "----"; }; }
-finish() {
-  tmux -L "$SOCK" kill-server 2>/dev/null
-  if [ -s "$TMP/stderr" ] && grep -qE "Sanitizer|runtime error" "$TMP/stderr"; then
-    failed=$((failed + 1)); echo "FAIL - sanitizer report on the chat's stderr:"; cat "$TMP/stderr"
-  fi
-  rm -rf "$TMP"
-  echo "e2e_tui: $passed passed, $failed failed"
-  [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
-if ! command -v tmux >/dev/null; then echo "e2e_tui: tmux missing"; echo "e2e_tui: 0 passed, 1 failed"; exit 1; fi
-if [ ! -x "$BIN" ]; then echo "e2e_tui: $BIN missing (make huginn)"; echo "e2e_tui: 0 passed, 1 failed"; exit 1; fi
-TMP=$(mktemp -d /tmp/huginn-e2e.XXXXXX)
-SOCK=huginn-e2e-$$
-export XDG_STATE_HOME=$TMP/state XDG_CONFIG_HOME=$TMP/config XDG_CACHE_HOME=$TMP/cache
-mkdir -p "$XDG_STATE_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
-trap finish EXIT
-
-T() { tmux -L "$SOCK" "$@"; }
-screen() { T capture-pane -p -t e2e 2>/dev/null; }
-. "$ROOT/tests/lib/e2e_wait.sh"
+E2E_NAME=e2e_tui
+. tests/lib/e2e_tmux.sh
 status_rows() { screen | tail -n 3; }
 
 T -f /dev/null new-session -d -s e2e -x 100 -y 30 \
