@@ -156,8 +156,9 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
     } while (0)
 
 /* u8 x s8 products summed in fours into int32 lanes: vpmaddubsw + vpmaddwd
- * with AVX2 (the int16 pair sums cannot saturate here: |x| <= 128 and
- * |w| <= 127, or w < 16 for q4), one vpdpbusd with AVX-VNNI (its VEX form:
+ * with AVX2 (the int16 pair sums cannot saturate here: u8 <= 128, as |x|
+ * or a q4 nibble, times s8 >= -128 keeps a pair in -32768..32512), one
+ * vpdpbusd with AVX-VNNI (its VEX form:
  * Intel client chips from Alder Lake on), the same sums.  Written as
  * asm so that one body per kernel serves the avx2 and avxvnni variants: each
  * calls it with vnni a constant and the other branch disappears. */
