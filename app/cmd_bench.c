@@ -232,7 +232,7 @@ int cmd_bench(int argc, char **argv)
     double prefill_ratio = peak > 0 ? prefill_gflops / peak : 0;
     /* the peak of the vectors the kernels use (AVX2 kernels forced on an
      * AVX-512 CPU: the AVX2 peak), for the products that do not run on AMX */
-    const char *kisa = probe_kernels_isa(hg_kernels_name());
+    const char *kisa = probe_kernels_isa(hg_kernels_vectors());
     double kpeak = strcmp(kisa, probe_isa()) ? probe_peak_gflops_isa(nthreads, kisa) : peak;
     double kratio = kpeak > 0 ? prefill_gflops / kpeak : 0;
     double bound = bw > 0 ? wbytes / (bw * 1e9) : 0;

@@ -175,12 +175,9 @@ static int level_of(const char *isa)
     return 0;
 }
 
-const char *probe_kernels_isa(const char *kernels)
+const char *probe_kernels_isa(const char *vectors)
 {
-    int lvl = isa_level(), want = 0;
-    if (!strncmp(kernels, "avx512", 6)) want = 2;
-    else if (!strncmp(kernels, "avx2", 4) || !strcmp(kernels, "avxvnni")) want = 1; /* 256-bit */
-    else if (!strncmp(kernels, "neon", 4)) want = 3;
+    int lvl = isa_level(), want = level_of(vectors);
     /* never wider than the CPU: the probe must run here */
     if (want == 3 ? lvl != 3 : want > lvl) want = lvl;
     return isa_names[want];

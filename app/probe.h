@@ -14,8 +14,8 @@ const char *probe_isa(void);
 /* The FMA peak with the vectors of `isa` (one of probe_isa's names, at most
  * as wide as the CPU's). */
 double probe_peak_gflops_isa(int threads, const char *isa);
-/* The vector ISA of a kernel variant (hg_kernels_name()): "avx2" for avx2,
- * "scalar" for generic; never wider than probe_isa(). */
-const char *probe_kernels_isa(const char *kernels);
+/* The probe ISA for the kernels' vectors (hg_kernels_vectors()): the same
+ * name, never wider than probe_isa(). */
+const char *probe_kernels_isa(const char *vectors);
 
 #endif

@@ -140,6 +140,9 @@ double hg_model_bytes_per_token(const hg_model *m, int num_steps);
 /* The kernel variant chosen for this CPU ("avx512bf16", "avx2", "neon-i8mm",
  * "generic", …; HUGINN_KERNELS=NAME forces one). */
 const char *hg_kernels_name(void);
+/* The vectors its products use: "avx512", "avx2", "neon" or "scalar"
+ * (HUGINN_KERNELS=avx2 on an AVX-512 CPU: "avx2"). */
+const char *hg_kernels_vectors(void);
 /* 1 when prefill products run on AMX tiles: the variant uses them (only
  * avx512bf16, so HUGINN_KERNELS=avx2 or avx512 turns them off), the CPU has
  * them, the OS grants them, and HUGINN_NO_AMX is not set. */

@@ -403,6 +403,12 @@ const hg_kernel_variant *hg_kernels_active(void)
 
 const char *hg_kernels_name(void) { return hg_kernels_active()->name; }
 
+const char *hg_kernels_vectors(void)
+{
+    const char *v = hg_kernels_active()->vectors;
+    return v ? v : "scalar";
+}
+
 int hg_kernels_amx(void) { return hg_kernels_active()->amx && hg_amx_available(); }
 
 /* ------------------------------------------------------------ products */

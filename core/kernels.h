@@ -119,6 +119,8 @@ typedef struct hg_kernel_variant {
     int amx;                 /* prefill products may use AMX tiles (core/amx.c)
                                 where the CPU and the OS allow them           */
     int gemm_mr, gemm_np;    /* gemm's most rows (a divisor of 48) and panels */
+    const char *vectors;     /* the FMA vectors its kernels use: "avx2", "avx512",
+                                "neon"; NULL: scalar (hg_kernels_vectors) */
 } hg_kernel_variant;
 
 #if defined(__x86_64__)

@@ -509,7 +509,7 @@ static int have_i8mm(void) { return have_bf16() && (hg_arm_features() & HG_ARM_I
 
 #define NEON_COMMON                                                                                     \
     .rows[HG_MAT_F32] = rows_f32_neon, .rows_n[HG_MAT_F32] = rows_n_f32_neon,                          \
-    .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon, .gemm_mr = 6, .gemm_np = 1,                                  \
+    .rows_n[HG_MAT_BF16] = rows_n_bf16_neon, .gemm = gemm6x16_neon, .gemm_mr = 6, .gemm_np = 1, .vectors = "neon",                \
     .to_f32[HG_MAT_BF16] = bf16_to_f32_neon, .to_f32[HG_MAT_Q8_0] = q8_0_to_f32_neon, .dot = dot_neon, \
     .axpy = axpy_neon, .swiglu = swiglu_neon, .rmsnorm = rmsnorm_neon, .to_f32[HG_MAT_Q4] = hg_q4_to_f32_neon
 

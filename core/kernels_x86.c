@@ -626,7 +626,8 @@ static int have_avx2(void)
      hg_rmsnorm_generic,                                                                                              \
      .amx = 0,                                                                                                        \
      .gemm_mr = 6,                                                                                                    \
-     .gemm_np = 1}
+     .gemm_np = 1,                                                                                                    \
+     .vectors = "avx2"}
 
 const hg_kernel_variant hg_variant_avx2 = AVX2_VARIANT("avx2", have_avx2, rows_q8_0_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2);
 
@@ -888,7 +889,7 @@ const hg_kernel_variant hg_variant_avx512 = {"avx512",
                                              axpy_avx512,
                                              swiglu_avx512,
                                              rmsnorm_avx512,
-                                           .amx = 0, .gemm_mr = 8, .gemm_np = 2};
+                                           .amx = 0, .gemm_mr = 8, .gemm_np = 2, .vectors = "avx512"};
 
 /* ------------------------------------------------------ AVX-512 BF16 */
 
@@ -1056,4 +1057,4 @@ const hg_kernel_variant hg_variant_avx512bf16 = {"avx512bf16",
                                                  axpy_avx512,
                                                  swiglu_avx512,
                                                  rmsnorm_avx512,
-                                                 .amx = 1, .gemm_mr = 8, .gemm_np = 2};
+                                                 .amx = 1, .gemm_mr = 8, .gemm_np = 2, .vectors = "avx512"};

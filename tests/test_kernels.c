@@ -313,6 +313,22 @@ static void test_q4_format(void **state)
 /* Every variant's vector expansion of rows to f32 equals the type's own
  * to_f32 exactly (both compute d (q - z) or d q in f32), on whole rows and
  * on a sub-range starting at a later block. */
+/* Every SIMD variant names the vectors of its products (bench's FMA peak for
+ * its prefill ratio is taken with them); the generic one none. */
+static void test_variant_vectors(void **state)
+{
+    (void)state;
+    for (int v = 0; v < hg_kernel_variant_count(); v++) {
+        const hg_kernel_variant *kv = hg_kernel_variant_at(v);
+        if (!strcmp(kv->name, "generic")) {
+            assert_null(kv->vectors);
+            continue;
+        }
+        if (!kv->vectors || (strcmp(kv->vectors, "avx2") && strcmp(kv->vectors, "avx512") && strcmp(kv->vectors, "neon")))
+            fail_msg("variant %s: vectors %s", kv->name, kv->vectors ? kv->vectors : "(none)");
+    }
+}
+
 static void test_to_f32_variants(void **state)
 {
     (void)state;
@@ -715,7 +731,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),  cmocka_unit_test(test_q4_scales),
-        cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants),
+        cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants), cmocka_unit_test(test_variant_vectors),
         cmocka_unit_test(test_q4_neon),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
