@@ -15,7 +15,6 @@ hg_status hg_fail(hg_err *err, hg_status st, const char *fmt, ...)
 int hg_int_in(double v, double lo, double hi, int *out);
 
 double hg_now(void);            /* monotonic seconds */
-int hg_n_cores(void);
 
 /* Read a whole regular file into a malloc'd NUL-terminated buffer
  * (hg_file_read without a size limit). */

@@ -822,7 +822,7 @@ hg_status hg_model_load(const char *path_or_id, const hg_load_params *lp, hg_mod
     if ((s = materialize(m, &ml, lp, err))) goto fail;
     if (m->tied_head) m->lm_head = m->wte;
     hg_model_rope_tables(m);
-    m->n_threads = lp && lp->n_threads > 0 ? lp->n_threads : hg_n_cores();
+    m->n_threads = lp && lp->n_threads > 0 ? lp->n_threads : hg_usable_cpus();
     if ((s = hg_model_init_runtime(m, err))) goto fail;
     free(ml.v);
     *out = m;

@@ -4,6 +4,7 @@
  * at full size.  Values: uniform in ±0.02 (norm weights 1, qk_bias ±0.02). */
 #include "kernels.h"
 #include "model.h"
+#include "platform.h"
 #include "pool.h"
 
 #include <errno.h>
@@ -126,7 +127,7 @@ hg_status hg_model_random(const hg_config *cfg, hg_weights w, uint64_t seed, int
     m->gen.temperature = 1.0f;
     m->q_dim = cfg->n_heads * cfg->head_dim;
     m->kv_dim = cfg->n_kv_heads * cfg->head_dim;
-    m->n_threads = n_threads > 0 ? n_threads : hg_n_cores();
+    m->n_threads = n_threads > 0 ? n_threads : hg_usable_cpus();
     hg_status st = hg_model_init_runtime(m, err);
     const hg_config *c = cfg;
     m->prelude = calloc((size_t)c->n_prelude + 1, sizeof *m->prelude);

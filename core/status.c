@@ -1,6 +1,5 @@
 /* status.c — status strings, error formatting, small OS helpers. */
 #include "internal.h"
-#include "platform.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +51,6 @@ double hg_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int hg_n_cores(void) { return hg_usable_cpus(); }
 
 int hg_file_open(const char *path, hg_err *err)
 {
