@@ -1,6 +1,7 @@
 /* amx.c — prefill products on Intel AMX tiles (TDPBF16PS).
  *
- * Y(T, N) = X(T, K) · W(N, K)^T for bf16 (or q8_0, expanded) weights and
+ * Y(T, N) = X(T, K) · W(N, K)^T for bf16, q8_0 or q4 weights (the quantized
+ * blocks expanded to bf16 as they are packed) and
  * T > HG_SMALL_BATCH rows.  X is rounded to bf16 once per call (T padded to 32 rows);
  * for each panel of 32 output columns W is packed into the tile layout of
  * B (pairs of k interleaved per column), then every block of 32 rows of X
@@ -43,16 +44,14 @@ typedef struct amx_task {
     int T, Tp, N, K;
     uint32_t *pack;          /* (threads, K/2 * 32) packed panels */
     float *ctmp;             /* (threads, 32 * 32) spill of the C tiles */
-    uint16_t *wrows;         /* (threads, 32 K bf16 + K f32) q8_0 rows expanded */
 } amx_task;
 
-#define AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16")))
+#define AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,f16c")))
 
-/* Transpose a 16x16 block of 32-bit words: out[i][j] = in[j][i]. */
-AMX static void transpose16(const uint32_t *in, size_t in_stride, uint32_t *out)
+/* Transpose 16 vectors of 16 32-bit words in place: r[i][j] becomes r[j][i]. */
+__attribute__((always_inline)) AMX static inline void transpose16_regs(__m512i r[16])
 {
-    __m512i r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(in + (size_t)i * in_stride);
+    __m512i t[16];
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
@@ -72,39 +71,79 @@ AMX static void transpose16(const uint32_t *in, size_t in_stride, uint32_t *out)
         r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
         r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
     }
-    for (int k = 0; k < 16; k++) _mm512_storeu_si512(out + (size_t)k * 16, r[k]);
 }
 
-/* Pack columns n0..n0+31 of B = W^T: for each k block of 32, two 16x16
- * tiles of 32-bit words (a pair of bf16 k values per column). */
-AMX static void pack_panel(const amx_task *t, int n0, uint32_t *pack, uint16_t *rows_bf16)
+/* One 32-weight block of a quantized row as 32 bf16 (16 words, a pair of
+ * k each): the f32 values of the type's to_f32 (d q, d (q - z): exact in
+ * f32), rounded to nearest even, as the expansion through f32 gives. */
+__attribute__((always_inline)) AMX static inline __m512i q8_0_block_bf16(const void *blk)
 {
-    int K = t->K, kw = K / 2;
-    const uint32_t *src;
-    size_t stride; /* in 32-bit words */
-    if (t->W->type == HG_MAT_BF16) {
-        src = (const uint32_t *)((const uint16_t *)t->W->data + (size_t)n0 * K);
-        stride = (size_t)kw;
-    } else { /* quantized: expand the 32 rows to bf16 first */
-        size_t rb = hg_row_bytes(t->W->type, K);
-        const hg_kernel_variant *kv = hg_kernels_active();
-        void (*to_f32)(const void *, float *, int) =
-            kv->to_f32[t->W->type] ? kv->to_f32[t->W->type] : hg_types[t->W->type].to_f32;
-        for (int n = 0; n < 32; n++) {
-            const char *row = (const char *)t->W->data + (size_t)(n0 + n) * rb;
-            uint16_t *dst = rows_bf16 + (size_t)n * K;
-            float *f = (float *)(rows_bf16 + (size_t)32 * K);
-            to_f32(row, f, K);
-            for (int k = 0; k < K; k += 16)
-                _mm256_storeu_si256((__m256i *)(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(f + k)));
-        }
-        src = (const uint32_t *)rows_bf16;
-        stride = (size_t)kw;
-    }
-    for (int g = 0; g < 2; g++)
-        for (int kb = 0; kb < kw / 16; kb++)
-            transpose16(src + (size_t)g * 16 * stride + (size_t)kb * 16, stride, pack + (size_t)kb * 512 + g * 256);
+    const hg_block_q8_0 *b = blk;
+    __m512 d = _mm512_set1_ps(_cvtsh_ss(b->d));
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b->qs)));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + 16))));
+    return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(d, hi), _mm512_mul_ps(d, lo));
 }
+
+__attribute__((always_inline)) AMX static inline __m512i q4_block_bf16(const void *blk)
+{
+    const hg_block_q4 *b = blk;
+    __m512 d = _mm512_set1_ps(_cvtsh_ss((unsigned short)((b->dz & 0xfffu) << 3)) * 0x1p-8f);
+    __m512i z = _mm512_set1_epi32(b->dz >> 12);
+    __m128i v = _mm_loadu_si128((const __m128i *)b->qs), m = _mm_set1_epi8(15);
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(v, m)), z));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(v, 4), m)), z));
+    return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(d, hi), _mm512_mul_ps(d, lo));
+}
+
+/* 32 bf16 weights as they are. */
+__attribute__((always_inline)) AMX static inline __m512i bf16_block_bf16(const void *p) { return _mm512_loadu_si512(p); }
+
+/* software prefetch distance of the weight rows (bytes), measured */
+#ifndef AMX_PF
+#define AMX_PF 512
+#endif
+
+/* Pack columns n0..n0+31 of B = W^T: for each k block of 32, two 16x16
+ * tiles of 32-bit words (a pair of bf16 k values per column).  16 rows'
+ * k blocks (a quantized block is one: HG_QK = 32) are expanded to bf16 in
+ * registers (expand, inlined) and transposed there. */
+typedef void (*pack_fn)(const amx_task *t, int n0, uint32_t *pack);
+
+__attribute__((always_inline)) AMX static inline void pack_panel(const amx_task *t, int n0, uint32_t *pack,
+                                                                 __m512i (*expand)(const void *))
+{
+    int K = t->K;
+    size_t rb = hg_row_bytes(t->W->type, K), bb = hg_row_bytes(t->W->type, 32);
+    for (int g = 0; g < 2; g++) {
+        const char *w = (const char *)t->W->data + (size_t)(n0 + 16 * g) * rb;
+        for (int kb = 0; kb < K / 32; kb++) {
+            __m512i r[16];
+            for (int n = 0; n < 16; n++) {
+                const char *blk = w + (size_t)n * rb + (size_t)kb * bb;
+                _mm_prefetch(blk + AMX_PF, _MM_HINT_T0);
+                r[n] = expand(blk);
+            }
+            transpose16_regs(r);
+            uint32_t *out = pack + (size_t)kb * 512 + g * 256;
+            for (int i = 0; i < 16; i++) _mm512_storeu_si512(out + (size_t)i * 16, r[i]);
+        }
+    }
+}
+
+AMX static void pack_bf16(const amx_task *t, int n0, uint32_t *pack) { pack_panel(t, n0, pack, bf16_block_bf16); }
+
+AMX static void pack_q8_0(const amx_task *t, int n0, uint32_t *pack) { pack_panel(t, n0, pack, q8_0_block_bf16); }
+
+AMX static void pack_q4(const amx_task *t, int n0, uint32_t *pack) { pack_panel(t, n0, pack, q4_block_bf16); }
+
+/* The weight types AMX takes, with their packing; NULL: not here. */
+static const pack_fn packers[HG_MAT_NTYPES] = {
+    [HG_MAT_BF16] = pack_bf16,
+    [HG_MAT_Q8_0] = pack_q8_0,
+    [HG_MAT_Q4] = pack_q4,
+};
+_Static_assert(HG_QK == 32, "a quantized block is one k block of the tiles (pack_panel)");
 
 AMX static void amx_run(void *arg, int ith, int nth)
 {
@@ -123,10 +162,9 @@ AMX static void amx_run(void *arg, int ith, int nth)
     _tile_loadconfig(&cfg);
     uint32_t *pack = t->pack + (size_t)ith * (K / 2) * 32;
     float *ctmp = t->ctmp + (size_t)ith * 32 * 32;
-    uint16_t *wrows = t->wrows + (size_t)ith * ((size_t)32 * K + 2 * (size_t)K);
     for (int p = p0; p < p1; p++) {
         int n0 = p * 32;
-        pack_panel(t, n0, pack, wrows);
+        packers[t->W->type](t, n0, pack);
         for (int m0 = 0; m0 < t->Tp; m0 += 32) {
             _tile_zero(0);
             _tile_zero(1);
@@ -177,12 +215,11 @@ static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
 int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int T, hg_amx_ws *ws)
 {
     int N = W->rows, K = W->cols;
-    if (W->type == HG_MAT_F32 || N % 32 || K % 32 || T < 1 || !hg_amx_available()) return 0;
+    if (!packers[W->type] || N % 32 || K % 32 || T < 1 || !hg_amx_available()) return 0;
     int Tp = (T + 31) & ~31, nth = hg_pool_size(pool);
-    /* one workspace: X in bf16, packed panels, C spill, quantized rows expanded (32 bf16 rows then K floats) per thread */
+    /* one workspace: X in bf16, then per thread a packed panel and a C spill */
     size_t xb = up64((size_t)Tp * K * 2), pk = up64((size_t)nth * (K / 2) * 32 * 4), ct = up64((size_t)nth * 32 * 32 * 4);
-    size_t wr = W->type != HG_MAT_BF16 ? up64((size_t)nth * ((size_t)34 * K * 2 + 64)) : 0;
-    size_t need = xb + pk + ct + wr;
+    size_t need = xb + pk + ct;
     if (ws->bytes < need) { /* grows on the first calls only: sizes are bounded by the model */
         free(ws->buf);
         ws->buf = aligned_alloc(64, need);
@@ -193,10 +230,9 @@ int hg_amx_matmul(hg_pool *pool, float *Y, const float *X, const hg_mat *W, int 
     uint16_t *Xb = (uint16_t *)base;
     uint32_t *pack = (uint32_t *)(base + xb);
     float *ctmp = (float *)(base + xb + pk);
-    uint16_t *wrows = wr ? (uint16_t *)(base + xb + pk + ct) : NULL;
     to_bf16(Xb, X, (size_t)T * K);
     memset(Xb + (size_t)T * K, 0, (size_t)(Tp - T) * K * 2);
-    amx_task t = {Y, Xb, W, T, Tp, N, K, pack, ctmp, wrows};
+    amx_task t = {Y, Xb, W, T, Tp, N, K, pack, ctmp};
     hg_pool_run(pool, amx_run, &t);
     return 1;
 }

@@ -680,7 +680,8 @@ static void test_gemm_kernels(void **state)
 }
 
 /* The AMX prefill path (bf16 tiles; x rounded to bf16, so the tolerance is
- * 2^-8 of sum |w x|), with a partial last block of rows. */
+ * 2^-8 of sum |w x|; to f32 rounding of the exact product of the rounded
+ * operands), with a partial last block of rows. */
 static void test_amx(void **state)
 {
     (void)state;
@@ -703,17 +704,25 @@ static void test_amx(void **state)
         for (int t = 0; t < T; t++)
             for (int r = 0; r < rows; r++) {
                 hg_mat_row(&m, r, wrow);
-                double d = 0, mag = 0;
+                double d = 0, mag = 0, db = 0;
                 for (int k = 0; k < cols; k++) {
                     d += (double)wrow[k] * X[t * cols + k];
                     mag += fabs((double)wrow[k] * X[t * cols + k]);
+                    db += (double)hg_bf16_to_f32(hg_f32_to_bf16(wrow[k])) * hg_bf16_to_f32(hg_f32_to_bf16(X[t * cols + k]));
                 }
                 if (!(fabs(Y[t * rows + r] - d) <= mag / 256 + 1e-6))
                     fail_msg("amx type %d [%d][%d]: %g vs %g", types[ti], t, r, Y[t * rows + r], d);
+                /* and it is the product of w and x each rounded to nearest-even
+                 * bf16, summed in f32 */
+                if (!(fabs(Y[t * rows + r] - db) <= mag * 1e-6 + 1e-6))
+                    fail_msg("amx type %d [%d][%d]: %.9g vs %.9g with bf16 operands", types[ti], t, r, Y[t * rows + r], db);
             }
         /* shapes AMX cannot take are declined */
         hg_mat odd = m;
         odd.rows = 95;
+        assert_int_equal(hg_amx_matmul(p, Y, X, &odd, T, &ws), 0);
+        odd = m;
+        odd.type = HG_MAT_F32;
         assert_int_equal(hg_amx_matmul(p, Y, X, &odd, T, &ws), 0);
         free(ws.buf);
         free(src);
