@@ -193,9 +193,9 @@ __attribute__((always_inline)) AVX2 static inline void q8_rows_avx2(float *y, co
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            Q8_PREFETCH(w + b);
             a0 = q8_block_avx2(w + b, x + b, a0, vnni);
             a1 = q8_block_avx2(w + b + 1, x + b + 1, a1, vnni);
+            Q8_PREFETCH(w + b);
         }
         if (b < nb) a0 = q8_block_avx2(w + b, x + b, a0, vnni);
         y[r] = hg_hsum256(_mm256_add_ps(a0, a1));
