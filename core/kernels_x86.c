@@ -913,9 +913,9 @@ AVX512VNNI static void rows_q8_0_vnni(float *y, const hg_mat *W, const void *xv,
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            Q8_PREFETCH(w + b);
             a0 = q8_block_vnni(w + b, x + b, a0);
             a1 = q8_block_vnni(w + b + 1, x + b + 1, a1);
+            Q8_PREFETCH(w + b);
         }
         if (b < nb) a0 = q8_block_vnni(w + b, x + b, a0);
         __m256 a = _mm256_add_ps(a0, a1);
