@@ -21,7 +21,7 @@ __attribute__((always_inline, target("avx"))) static inline float hg_hsum256(__m
  * need no compiler target for it. */
 __attribute__((always_inline, target("avx2"))) static inline __m256i hg_dpbusd_vex(__m256i acc, __m256i u, __m256i s)
 {
-    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "xm"(s));
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "x"(s));
     return acc;
 }
 
