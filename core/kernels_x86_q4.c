@@ -7,8 +7,8 @@
  * (about 4.5 at 12 GB/s and 3 GHz).  What makes that possible:
  * - the block scales are decoded for a group of blocks at once: the dz
  *   words brought into vector lanes (AVX2: four plain loads blended,
- *   q4_dz8_avx2, as AMD Zen 2 and 3 microcode vpgatherdd; AVX-512: vpgatherdd
- *   at the 18-byte stride), d = the 12-bit float moved into an f32's
+ *   q4_dz8_avx2, since AMD Zen 2 and 3 run vpgatherdd as microcode; AVX-512:
+ *   vpgatherdd at the 18-byte stride), d = the 12-bit float moved into an f32's
  *   exponent and mantissa and scaled by a power of two (exact, subnormal
  *   f16 scales included), z = dz >> 12, in vectors;
  * - the zero point leaves the inner loop: sum d (q - z) dx qx = d dx sum
@@ -25,9 +25,10 @@
  * Measured on Sapphire Rapids (2 threads, full shape, 32 steps): the old
  * kernels (a scalar scale and zero point per block) decoded at 2.18 s/token
  * with AVX2 and 2.70 with VNNI, these at about 1.17 and 1.08 (README, Speed).
- * llvm-mca (LLVM 14) puts the AVX2 loop at 2.4 cycles a block on znver3,
- * 2.7 on sapphirerapids, 2.2 with AVX-VNNI (the gather version: 2.6 and
- * 3.2, with Zen 3's 39-micro-op gather counted as one). */
+ * llvm-mca (LLVM 14, gcc -O2) puts the AVX2 loop at 2.4 cycles a block on
+ * znver3, 3.3 on znver2, 2.7 on sapphirerapids and 2.3 there with AVX-VNNI;
+ * the gather version at 2.6, 15.3 and 3.2, LLVM's znver3 model pricing
+ * vpgatherdd as one micro-op where Zen 3 runs 39 (uops.info). */
 #include "kernels.h"
 #include "kernels_x86.h"
 
