@@ -124,9 +124,10 @@ typedef struct hg_kernel_variant {
 } hg_kernel_variant;
 
 #if defined(__x86_64__)
-/* q4 rows of the x86 variants (core/kernels_x86_q4.c): AVX2+FMA, AVX-512BW,
- * AVX-512 VNNI. */
+/* q4 rows of the x86 variants (core/kernels_x86_q4.c): AVX2+FMA, AVX2 with
+ * AVX-VNNI, AVX-512BW, AVX-512 VNNI. */
 void hg_rows_q4_avx2(float *y, const hg_mat *W, const void *x, int r0, int r1);
+void hg_rows_q4_avxvnni(float *y, const hg_mat *W, const void *x, int r0, int r1);
 void hg_rows_q4_avx512(float *y, const hg_mat *W, const void *x, int r0, int r1);
 void hg_rows_q4_vnni(float *y, const hg_mat *W, const void *x, int r0, int r1);
 #endif

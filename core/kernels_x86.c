@@ -163,17 +163,12 @@ AVX2 static void rows_bf16_avx2(float *y, const hg_mat *W, const void *xv, int r
 /* u8 x s8 products summed in fours into int32 lanes: vpmaddubsw + vpmaddwd
  * with AVX2 (the int16 pair sums cannot saturate here: u8 <= 128, as |x|
  * or a q4 nibble, times s8 >= -128 keeps a pair in -32768..32512), one
- * vpdpbusd with AVX-VNNI (its VEX form:
- * Intel client chips from Alder Lake on), the same sums.  Written as
- * asm so that one body per kernel serves the avx2 and avxvnni variants: each
- * calls it with vnni a constant and the other branch disappears. */
+ * vpdpbusd with AVX-VNNI (hg_dpbusd_vex), the same sums.  One body per
+ * kernel serves the avx2 and avxvnni variants: each calls it with vnni a
+ * constant and the other branch disappears. */
 __attribute__((always_inline)) AVX2 static inline __m256i dot4_u8s8(__m256i u, __m256i s, int vnni)
 {
-    if (vnni) {
-        __m256i acc = _mm256_setzero_si256();
-        __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "x"(s));
-        return acc;
-    }
+    if (vnni) return hg_dpbusd_vex(_mm256_setzero_si256(), u, s);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
@@ -616,12 +611,12 @@ static int have_avx2(void)
     return (hg_x86_features() & need) == need;
 }
 
-/* The AVX2 kernel set; the avxvnni variant differs only in its q8_0 rows
- * and q8_0/q4 batch rows. */
-#define AVX2_VARIANT(NAME, AVAILABLE, ROWS_Q8, ROWS_N_Q8, ROWS_N_Q4)                                                 \
+/* The AVX2 kernel set; the avxvnni variant differs only in its q8_0/q4
+ * rows and q8_0/q4 batch rows. */
+#define AVX2_VARIANT(NAME, AVAILABLE, ROWS_Q8, ROWS_Q4, ROWS_N_Q8, ROWS_N_Q4)                                        \
     {NAME,                                                                                                            \
      AVAILABLE,                                                                                                       \
-     {rows_f32_avx2, rows_bf16_avx2, ROWS_Q8, hg_rows_q4_avx2},                                                       \
+     {rows_f32_avx2, rows_bf16_avx2, ROWS_Q8, ROWS_Q4},                                                               \
      {rows_n_f32_avx2, rows_n_bf16_avx2, ROWS_N_Q8, ROWS_N_Q4},                                                       \
      gemm6x16_avx2,                                                                                                   \
      {NULL, bf16_to_f32_avx2, q8_0_to_f32_avx2, q4_to_f32_avx2},                                                      \
@@ -634,15 +629,17 @@ static int have_avx2(void)
      .gemm_np = 1,                                                                                                    \
      .vectors = "avx2"}
 
-const hg_kernel_variant hg_variant_avx2 = AVX2_VARIANT("avx2", have_avx2, rows_q8_0_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2);
+const hg_kernel_variant hg_variant_avx2 =
+    AVX2_VARIANT("avx2", have_avx2, rows_q8_0_avx2, hg_rows_q4_avx2, rows_n_q8_0_avx2, rows_n_q4_avx2);
 
 /* AVX2 with AVX-VNNI (the VEX vpdpbusd; Alder Lake and later client chips,
- * which have no AVX-512): the avx2 kernels, the q8_0 rows
- * and the q8_0/q4 batch rows summing their int8 products with vpdpbusd. */
+ * which have no AVX-512): the avx2 kernels, the q8_0/q4 rows and the
+ * q8_0/q4 batch rows summing their int8 products with vpdpbusd. */
 static int have_avxvnni(void) { return have_avx2() && (hg_x86_features() & HG_X86_AVXVNNI); }
 
 const hg_kernel_variant hg_variant_avxvnni =
-    AVX2_VARIANT("avxvnni", have_avxvnni, rows_q8_0_avxvnni, rows_n_q8_0_avxvnni, rows_n_q4_avxvnni);
+    AVX2_VARIANT("avxvnni", have_avxvnni, rows_q8_0_avxvnni, hg_rows_q4_avxvnni, rows_n_q8_0_avxvnni,
+                 rows_n_q4_avxvnni);
 
 /* ------------------------------------------------------------- AVX-512 */
 

@@ -15,4 +15,14 @@ __attribute__((always_inline, target("avx"))) static inline float hg_hsum256(__m
     return _mm_cvtss_f32(lo);
 }
 
+/* acc plus the products of u's u8 and s's s8 summed in fours into acc's
+ * int32 lanes: the VEX vpdpbusd of AVX-VNNI (Intel client chips from Alder
+ * Lake on), as asm so that the AVX2 kernels compiled for the avxvnni variant
+ * need no compiler target for it. */
+__attribute__((always_inline, target("avx2"))) static inline __m256i hg_dpbusd_vex(__m256i acc, __m256i u, __m256i s)
+{
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(u), "x"(s));
+    return acc;
+}
+
 #endif

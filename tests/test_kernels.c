@@ -412,6 +412,64 @@ static void test_q4_neon(void **state)
 #endif
 }
 
+/* The avxvnni variant's q8_0 and q4 rows and batch rows give the very bits
+ * of the avx2 variant's: vpdpbusd sums the same four bytes per int32 lane
+ * that vpmaddubsw + vpmaddwd do, without saturation in either, and the f32
+ * operations after the integer sums are the same.  Widths: one block, a
+ * group of 8 blocks and its neighbours, a tail of 7, the real width, and
+ * more than one pass of 1024 blocks. */
+static void test_avxvnni_same_bits(void **state)
+{
+    (void)state;
+    const hg_kernel_variant *a = NULL, *v = NULL;
+    for (int i = 0; i < hg_kernel_variant_count(); i++) {
+        const hg_kernel_variant *kv = hg_kernel_variant_at(i);
+        if (!strcmp(kv->name, "avx2")) a = kv;
+        if (!strcmp(kv->name, "avxvnni")) v = kv;
+    }
+    if (!a || !v || !v->available()) skip();
+    enum { ROWS = 5, TMAX = HG_SMALL_BATCH };
+    const int nbs[] = {1, 7, 8, 9, 23, 165, 1100};
+    const hg_mat_type types[] = {HG_MAT_Q8_0, HG_MAT_Q4};
+    int compared = 0;
+    for (int ti = 0; ti < 2; ti++)
+        for (int ni = 0; ni < (int)(sizeof nbs / sizeof nbs[0]); ni++) {
+            hg_mat_type ty = types[ti];
+            int cols = nbs[ni] * HG_QK;
+            hg_mat m;
+            void *data;
+            float *src = make_mat(&m, ty, ROWS, cols, 11u + (unsigned)cols, &data);
+            float *x = malloc(sizeof(float) * cols * TMAX);
+            unsigned s = 31;
+            for (int k = 0; k < cols * TMAX; k++) x[k] = frand(&s) * (k % 7 == 0 ? 50.0f : 1.0f);
+            void *xp = prep_x(ty, x, TMAX, cols);
+            size_t xb = hg_x_bytes(hg_types[ty].x_format, cols);
+            float y0[ROWS * TMAX], y1[ROWS * TMAX];
+            for (int t = 0; t < TMAX; t++) {
+                a->rows[ty](y0 + t * ROWS, &m, (char *)xp + xb * t, 0, ROWS);
+                v->rows[ty](y1 + t * ROWS, &m, (char *)xp + xb * t, 0, ROWS);
+            }
+            for (int i = 0; i < ROWS * TMAX; i++)
+                if (memcmp(&y0[i], &y1[i], sizeof(float)))
+                    fail_msg("%s rows %dx%d [%d]: avxvnni %.9g, avx2 %.9g", hg_types[ty].name, ROWS, cols, i, y1[i],
+                             y0[i]);
+            for (int T = 1; T <= TMAX; T += 5) {
+                a->rows_n[ty](y0, &m, xp, T, 0, ROWS);
+                v->rows_n[ty](y1, &m, xp, T, 0, ROWS);
+                for (int i = 0; i < ROWS * T; i++)
+                    if (memcmp(&y0[i], &y1[i], sizeof(float)))
+                        fail_msg("%s rows_n %dx%d T=%d [%d]: avxvnni %.9g, avx2 %.9g", hg_types[ty].name, ROWS, cols,
+                                 T, i, y1[i], y0[i]);
+            }
+            compared++;
+            free(src);
+            free(data);
+            free(x);
+            free(xp);
+        }
+    print_message("avxvnni and avx2: the same bits in %d q8_0/q4 shapes\n", compared);
+}
+
 /* dot and axpy of every variant against the reference, every length 0..100 */
 static void test_dot_axpy(void **state)
 {
@@ -741,7 +799,7 @@ int main(void)
         cmocka_unit_test(test_f32_variants), cmocka_unit_test(test_bf16_variants),
         cmocka_unit_test(test_q8_variants),  cmocka_unit_test(test_q4_variants),  cmocka_unit_test(test_q4_scales),
         cmocka_unit_test(test_q4_format),    cmocka_unit_test(test_to_f32_variants), cmocka_unit_test(test_variant_vectors),
-        cmocka_unit_test(test_q4_neon),
+        cmocka_unit_test(test_q4_neon),      cmocka_unit_test(test_avxvnni_same_bits),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_dot_axpy),     cmocka_unit_test(test_swiglu_rmsnorm),
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_matmul_paths),
