@@ -41,7 +41,8 @@ static const char usage[] =
     "                    picture (written whole or not at all; FILE must be a regular file or new)\n"
     "\n"
     "Without --json: a table, and for several steps values a plot of perplexity against steps\n"
-    "(log scale).  A progress bar runs on stderr when it is a terminal; Ctrl-C stops cleanly.\n"
+    "(log scale).  A progress bar runs on stderr when it is a terminal.  Ctrl-C (SIGTERM) at any\n"
+    "point stops it with one line, 'interrupted', no SVG nor temporary left, and status 130 (143).\n"
     "\n"
     "Exit status: 0 ok, 2 bad input (options, a missing, empty, non-regular or non-UTF-8 file), 1 failure.\n";
 
@@ -212,11 +213,16 @@ static void svg_abort(svg_out *o)
     memset(o, 0, sizeof *o);
 }
 
+static volatile sig_atomic_t g_stop;
+
+/* Returns 0, an exit status after a one-line error, or -1 when interrupted
+ * (g_stop) before the rename: the temporary is left for svg_abort. */
 static int svg_commit(const char *cmd, svg_out *o)
 {
     int bad = ferror(o->f) | fflush(o->f) | fsync(fileno(o->f));
     bad |= fclose(o->f);
     o->f = NULL;
+    if (!bad && g_stop) return -1;
     if (bad || rename(o->tmp, o->path) != 0) {
         int e = errno;
         unlink(o->tmp);
@@ -377,9 +383,12 @@ static void plot(FILE *f, const ppl_result *res, int n)
 
 /* ------------------------------------------------------------- progress */
 
-/* Ctrl-C (or SIGTERM) only sets a flag; the callbacks then stop the load or
- * the scoring, and the command cleans up (no half-written SVG) and exits. */
-static volatile sig_atomic_t g_stop;
+/* Ctrl-C (or SIGTERM) only sets a flag, from the start of the work (before
+ * the SVG's temporary exists) to its end: the callbacks stop the load or the
+ * scoring, the flag is checked between the phases (reading, loading,
+ * tokenizing, scoring, printing, the SVG's rename), and the command cleans up
+ * (no SVG, no temporary) and exits 128 + the signal after one line.  (g_stop
+ * is defined above svg_commit.) */
 static void on_signal(int sig) { g_stop = sig; }
 
 static int on_load(double frac, const char *what, void *user)
@@ -445,21 +454,15 @@ int cmd_perplexity(int argc, char **argv)
     if (!file) return cli_error(cmd, "--file FILE is required (see --help)");
     if (!model && !(model = cli_default_model())) return cli_error(cmd, "no --model given and no bundled model found");
 
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_text(cmd, file, &text, &len);
-    if (rc) return rc;
-    svg_out so = {0};
-    if (svg && (rc = svg_open(cmd, svg, &so))) {
-        free(text);
-        return rc;
-    }
-
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    g_stop = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    char *text = NULL;
+    size_t len = 0;
+    svg_out so = {0};
     hg_model *m = NULL;
     hg_ctx *ctx = NULL;
     hg_tokenizer *tok = NULL;
@@ -468,6 +471,11 @@ int cmd_perplexity(int argc, char **argv)
     ppl_result res[MAX_STEPS_VALUES];
     hg_err e;
     hg_status s;
+    int rc = read_text(cmd, file, &text, &len);
+    if (rc) goto out;
+    if (g_stop) goto stopped;
+    if (svg && (rc = svg_open(cmd, svg, &so))) goto out;
+    if (g_stop) goto stopped;
     hg_load_params lp;
     hg_load_params_default(&lp);
     lp.n_threads = threads;
@@ -475,6 +483,7 @@ int cmd_perplexity(int argc, char **argv)
     lp.progress = on_load;
     lp.progress_user = "converting weights";
     if ((s = hg_model_load(model, &lp, &m, &e))) goto fail;
+    if (g_stop) goto stopped;
     const hg_config *cfg = hg_model_config(m);
     if (n_ctx > cfg->block_size) {
         rc = cli_error(cmd, "--ctx %d: the model's block_size is %d", n_ctx, cfg->block_size);
@@ -487,8 +496,10 @@ int cmd_perplexity(int argc, char **argv)
         if (steps[i] > max_steps) max_steps = steps[i];
 
     if ((s = hg_tokenizer_load_dir(hg_model_dir(m), &tok, &e))) goto fail;
+    if (g_stop) goto stopped;
     int n_file = 0;
     if ((s = hg_tokenize(tok, text, len, 0, &file_ids, &n_file, &e))) goto fail;
+    if (g_stop) goto stopped;
     if (n_file == 0) {
         rc = cli_error(cmd, "--file %s: no tokens", file);
         goto out;
@@ -515,6 +526,7 @@ int cmd_perplexity(int argc, char **argv)
     cp.n_ctx = n_ctx < n ? n_ctx : n;
     cp.max_steps = max_steps;
     if ((s = hg_ctx_new(m, &cp, &ctx, &e))) goto fail;
+    if (g_stop) goto stopped;
     int win = cp.n_ctx;
 
     progress pg = {.on = isatty(2)};
@@ -547,6 +559,7 @@ int cmd_perplexity(int argc, char **argv)
         res[i] = (ppl_result){.steps = steps[i], .ppl = exp(sum / scored), .tokens = scored,
                               .seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)};
     }
+    if (g_stop) goto stopped; /* after the last step's callback */
     if (pg.on) cli_progress(1.0, "done", "perplexity");
 
     const char *slash = strrchr(file, '/');
@@ -571,20 +584,23 @@ int cmd_perplexity(int argc, char **argv)
             printf("%6d  %12.4f  %8ld  %9.2f\n", res[i].steps, res[i].ppl, res[i].tokens, res[i].seconds);
         if (n_steps > 1) plot(stdout, res, n_steps);
     }
+    fflush(stdout);
     if (svg) {
         svg_write(so.f, res, n_steps, subtitle);
-        rc = svg_commit(cmd, &so);
-    }
+        rc = svg_commit(cmd, &so); /* checks g_stop last thing before the rename */
+        if (rc == -1) goto stopped;
+    } else if (g_stop) goto stopped;
     goto out;
 fail:
-    if (g_stop) {
-        if (isatty(2)) fputc('\n', stderr);
-        fprintf(stderr, "huginn %s: interrupted\n", cmd);
-        rc = 128 + (int)g_stop;
-    } else {
+    if (!g_stop) {
         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
         rc = cli_status_exit(s);
+        goto out;
     }
+stopped:
+    if (isatty(2)) fputc('\n', stderr);
+    fprintf(stderr, "huginn %s: interrupted\n", cmd);
+    rc = 128 + (int)g_stop;
 out:
     if (so.tmp) svg_abort(&so);
     free(nll);

@@ -16,7 +16,8 @@ static const char tok_usage[] =
     "\n"
     "Text to token ids, exactly as Hugging Face tokenizers.  With --json, standard input is a JSON array\n"
     "of strings and the output a JSON array of id arrays, one per input.  --special adds the\n"
-    "post-processor's special tokens (none are added without it).  Invalid UTF-8 is replaced by U+FFFD.\n";
+    "post-processor's special tokens (none are added without it).  Invalid UTF-8 is replaced by U+FFFD.\n"
+    "A run of over 1 MiB that no token boundary can cut (one letter repeated) is refused (exit 2).\n";
 
 static const char detok_usage[] =
     "usage: huginn detokenize (--tokenizer FILE | --model PATH) [--skip-special] --json   < JSON array of id arrays\n"
@@ -140,9 +141,10 @@ int cmd_tokenize(int argc, char **argv)
         for (int a = 0; a < o.n_args && !rc; a++) {
             int32_t *ids;
             int n;
-            if (hg_tokenize(t, o.args[a], strlen(o.args[a]), o.special, &ids, &n, &e)) {
+            hg_status s = hg_tokenize(t, o.args[a], strlen(o.args[a]), o.special, &ids, &n, &e);
+            if (s) {
                 fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
-                rc = 1;
+                rc = cli_status_exit(s);
                 break;
             }
             printf("%d tokens\n", n);
@@ -183,9 +185,10 @@ int cmd_tokenize(int argc, char **argv)
                 {
                     int32_t *ids;
                     int n;
-                    if (hg_tokenize(t, it->valuestring, strlen(it->valuestring), o.special, &ids, &n, &e)) {
+                    hg_status s = hg_tokenize(t, it->valuestring, strlen(it->valuestring), o.special, &ids, &n, &e);
+                    if (s) {
                         fprintf(stderr, "huginn %s: %s\n", cmd, e.msg);
-                        rc = 1;
+                        rc = cli_status_exit(s);
                         break;
                     }
                     printf("%s[", idx++ ? ", " : "");

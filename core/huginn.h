@@ -525,7 +525,14 @@ int hg_tokenizer_bos_id(const hg_tokenizer *t);
 const char *hg_tokenizer_warning(const hg_tokenizer *t);
 
 /* Encode UTF-8 text (invalid bytes become U+FFFD first).  *ids is malloc'd.
- * add_special: apply the post-processor's template (BOS etc.). */
+ * add_special: apply the post-processor's template (BOS etc.).  Memory is a
+ * few times the text's size (plus at most ~32 MiB) and time O(n log n): a
+ * piece the pre-tokenizer keeps whole of over HG_TOK_RUN_MAX characters (no
+ * space or punctuation: its regex would need 32 bytes a character), and a run
+ * of over HG_TOK_RUN_MAX bytes that no token boundary can cut (byte-level BPE:
+ * every adjacent byte pair joined by some merge) are refused with HG_E_RANGE
+ * and a one-line message. */
+#define HG_TOK_RUN_MAX (1 << 20)
 hg_status hg_tokenize(const hg_tokenizer *t, const char *text, size_t len,
                       int add_special, int32_t **ids, int *n_ids, hg_err *err);
 

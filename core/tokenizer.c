@@ -203,6 +203,12 @@ struct hg_tokenizer {
     int n_pre;
     int bytelevel;           /* a ByteLevel pre-tokenizer maps bytes        */
     int byte_id[256];        /* id of each byte's byte-level char, or -1   */
+    int max_tok_len;         /* the longest vocab string, in bytes         */
+    /* Byte pairs (u, v) some merge joins: a merge (A, B) with A's last byte
+     * u and B's first byte v.  Between two bytes of a pair not in it no
+     * merge can ever happen, so BPE may cut a piece there (bpe_piece). */
+    unsigned char junction[256 * 256 / 8];
+    int cuttable;            /* the junction table is complete and valid    */
     tmpl_item *tmpl;
     int n_tmpl;              /* 0: no post-processor                       */
     int decoder_bytelevel;
@@ -214,6 +220,11 @@ struct hg_tokenizer {
     cache_ent *cache[CACHE_BUCKETS];
     int cache_n;
 };
+
+static int g_inv[0x200]; /* byte-level code point -> byte, -1 if none */
+static void init_inv(void);
+static pthread_once_t inv_once = PTHREAD_ONCE_INIT;
+static void compute_junctions(hg_tokenizer *t);
 
 /* GPT-2 byte <-> unicode table. */
 static void byte_to_cp_table(int *cp)
@@ -487,6 +498,7 @@ static hg_status parse_model(hg_tokenizer *t, const cJSON *m, const char *path, 
         int id = -1, len = (int)strlen(it->string);
         if (!hg_int_in(it->valuedouble, 0, 1 << 24, &id) || !smap_put(&t->vocab, it->string, len, id) || !add_id_str(t, id, it->string, len))
             return hg_fail(err, HG_E_FORMAT, "%s: bad vocab entry '%s' (id %d)", path, it->string, id);
+        if (len > t->max_tok_len) t->max_tok_len = len;
     }
     t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ignore_merges"));
     t->byte_fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "byte_fallback"));
@@ -684,6 +696,7 @@ hg_status hg_tokenizer_load(const char *path, hg_tokenizer **out, hg_err *err)
         int l = utf8_put(u, cp[b]);
         t->byte_id[b] = smap_get(&t->vocab, u, l);
     }
+    compute_junctions(t);
     cJSON_Delete(root);
     *out = t;
     return HG_OK;
@@ -691,6 +704,45 @@ fail:
     cJSON_Delete(root);
     hg_tokenizer_free(t);
     return s;
+}
+
+/* The byte of a byte-level character at s[0, n) (its first or last), -1 if
+ * it is not one. */
+static int bytelevel_byte(const char *s, int n, int last)
+{
+    if (n <= 0) return -1;
+    int i = 0, cp;
+    if (last) {
+        i = n - 1;
+        while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80) i--;
+    }
+    utf8_decode(s + i, (size_t)(n - i), &cp);
+    return cp >= 0 && cp < 0x200 ? g_inv[cp] : -1;
+}
+
+/* t->junction and t->cuttable: only for byte-level BPE whose 256 byte
+ * symbols are all in the vocab, without subword prefix or suffix (then a
+ * symbol's string is exactly the bytes it covers), and every merge's ends
+ * byte-level characters. */
+static void compute_junctions(hg_tokenizer *t)
+{
+    t->cuttable = 0;
+    memset(t->junction, 0, sizeof t->junction);
+    if (!t->bytelevel || t->cont_prefix[0] || t->eow_suffix[0]) return;
+    for (int b = 0; b < 256; b++)
+        if (t->byte_id[b] < 0) return;
+    pthread_once(&inv_once, init_inv);
+    for (size_t i = 0; i < t->merges.cap; i++) {
+        uint64_t k = t->merges.e[i].key;
+        if (!k) continue;
+        k--;
+        int a = (int)(uint32_t)(k >> 32), b = (int)(uint32_t)k;
+        if (a < 0 || a >= t->n_ids || b < 0 || b >= t->n_ids || !t->id_str[a] || !t->id_str[b]) return;
+        int u = bytelevel_byte(t->id_str[a], t->id_len[a], 1), v = bytelevel_byte(t->id_str[b], t->id_len[b], 0);
+        if (u < 0 || v < 0) return;
+        t->junction[(u << 8 | v) >> 3] |= (unsigned char)(1u << (v & 7));
+    }
+    t->cuttable = 1;
 }
 
 /* The chat template of Huginn, whitespace-insensitive comparison. */
@@ -810,6 +862,8 @@ typedef struct ids_buf {
     int32_t *v;
     int n, cap;
     int oom;
+    int too_long;            /* bytes of a run BPE refused (HG_TOK_RUN_MAX) */
+    int regex_err;           /* an Oniguruma error code from a search      */
 } ids_buf;
 
 static void ids_push(ids_buf *b, int32_t id)
@@ -829,15 +883,22 @@ static void ids_push(ids_buf *b, int32_t id)
 
 /* ------------------------------------------------------------------ BPE */
 
+/* Memory: BPE over a run of n symbols needs 12 bytes a symbol and at most
+ * 2n heap entries of 8 bytes, so at most 28 bytes a byte of the run.  A
+ * byte-level piece is first cut where no merge can join the two bytes (the
+ * junction table), which is exact: BPE on the parts gives the ids of BPE on
+ * the whole.  Runs that cannot be cut stay under HG_TOK_RUN_MAX bytes (a
+ * one-line error above it), so tokenizing takes a few times the text's size
+ * in memory and O(n log n) time whatever the text. */
+#define CACHE_PIECE_MAX 256  /* longer pieces are not cached (seldom repeat) */
+
 typedef struct sym {
-    int id;
-    int prev, next;          /* -1 at the ends */
-    int alive;
+    int32_t id;              /* -1: merged into the symbol before it */
+    int32_t prev, next;      /* -1 at the ends */
 } sym;
 
 typedef struct heap_ent {
-    int rank, pos, id;       /* merge rank, left symbol position, merged id */
-    int a, b;                /* ids of the pair when pushed */
+    int32_t rank, pos;       /* merge rank, left symbol position */
 } heap_ent;
 
 static int heap_less(const heap_ent *x, const heap_ent *y)
@@ -882,11 +943,12 @@ static void push_pair(const hg_tokenizer *t, heap_ent *h, int *hn, const sym *s,
     int nx = s[pos].next;
     if (nx < 0) return;
     const mmap_ent *me = pmap_get(&t->merges, pair_key(s[pos].id, s[nx].id));
-    if (me) heap_push(h, hn, (heap_ent){me->rank, pos, me->id, s[pos].id, s[nx].id});
+    if (me) heap_push(h, hn, (heap_ent){me->rank, pos});
 }
 
-/* Initial symbols of a piece: one per byte (byte-level) or per character. */
-static int init_symbols(const hg_tokenizer *t, const char *p, int len, sym *s, ids_buf *direct)
+/* Initial symbols of a piece: one per byte (byte-level) or per character
+ * (at most one per byte). */
+static int init_symbols(const hg_tokenizer *t, const char *p, int len, sym *s)
 {
     int n = 0;
     if (t->bytelevel) {
@@ -894,7 +956,7 @@ static int init_symbols(const hg_tokenizer *t, const char *p, int len, sym *s, i
             int id = t->byte_id[(unsigned char)p[i]];
             if (id < 0) id = t->unk_id;
             if (id < 0) continue;
-            s[n] = (sym){id, n - 1, n + 1, 1};
+            s[n] = (sym){id, n - 1, n + 1};
             n++;
         }
     } else {
@@ -920,7 +982,7 @@ static int init_symbols(const hg_tokenizer *t, const char *p, int len, sym *s, i
             }
             int id = smap_get(&t->vocab, buf, bl);
             if (id >= 0) {
-                s[n] = (sym){id, n - 1, n + 1, 1};
+                s[n] = (sym){id, n - 1, n + 1};
                 n++;
             } else if (t->byte_fallback) {
                 for (int k = 0; k < cl; k++) {
@@ -929,33 +991,72 @@ static int init_symbols(const hg_tokenizer *t, const char *p, int len, sym *s, i
                     int bid = smap_get(&t->vocab, hx, 6);
                     if (bid < 0) bid = t->unk_id;
                     if (bid < 0) continue;
-                    s[n] = (sym){bid, n - 1, n + 1, 1};
+                    s[n] = (sym){bid, n - 1, n + 1};
                     n++;
                 }
             } else if (t->unk_id >= 0) {
-                s[n] = (sym){t->unk_id, n - 1, n + 1, 1};
+                s[n] = (sym){t->unk_id, n - 1, n + 1};
                 n++;
             }
             i += cl;
         }
     }
     if (n) s[n - 1].next = -1;
-    (void)direct;
     return n;
+}
+
+/* BPE over p[0, len) as one run, appending its ids to out: repeatedly merge
+ * the adjacent pair of lowest rank (leftmost first).  A heap entry is
+ * current when its pair still has its rank: each rank belongs to one pair. */
+static void bpe_run(const hg_tokenizer *t, const char *p, int len, ids_buf *out)
+{
+    if (len > HG_TOK_RUN_MAX) {
+        out->too_long = len;
+        return;
+    }
+    sym *s = malloc(sizeof *s * (size_t)len);
+    heap_ent *hp = malloc(sizeof *hp * (size_t)len * 2);
+    if (!s || !hp) {
+        free(s);
+        free(hp);
+        out->oom = 1;
+        return;
+    }
+    int n = init_symbols(t, p, len, s), hn = 0;
+    for (int i = 0; i + 1 < n; i++) push_pair(t, hp, &hn, s, i);
+    while (hn) {
+        heap_ent e = heap_pop(hp, &hn);
+        int a = e.pos;
+        if (s[a].id < 0) continue;
+        int b = s[a].next;
+        if (b < 0) continue;
+        const mmap_ent *me = pmap_get(&t->merges, pair_key(s[a].id, s[b].id));
+        if (!me || me->rank != e.rank) continue; /* the pair changed since */
+        /* merge b into a: one entry popped, at most two pushed (2n in all) */
+        s[a].id = me->id;
+        s[a].next = s[b].next;
+        if (s[b].next >= 0) s[s[b].next].prev = a;
+        s[b].id = -1;
+        if (s[a].prev >= 0) push_pair(t, hp, &hn, s, s[a].prev);
+        push_pair(t, hp, &hn, s, a);
+    }
+    for (int i = n ? 0 : -1; i >= 0; i = s[i].next) ids_push(out, s[i].id);
+    free(s);
+    free(hp);
 }
 
 /* Encode one pre-tokenized piece with BPE, appending ids to out. */
 static void bpe_piece(hg_tokenizer *t, const char *p, int len, ids_buf *out)
 {
     if (!len) return;
-    /* whole piece in the vocab with ignore_merges */
-    char *mapped = NULL;
-    int mlen = 0;
-    if (t->ignore_merges) {
+    /* whole piece in the vocab with ignore_merges (never when longer than
+     * every vocab string: a byte maps to at least one byte) */
+    if (t->ignore_merges && len <= t->max_tok_len) {
         if (t->bytelevel) {
             int cp[256];
             byte_to_cp_table(cp);
-            mapped = malloc((size_t)len * 4 + 1);
+            char *mapped = malloc((size_t)len * 4 + 1);
+            int mlen = 0;
             if (mapped) {
                 for (int i = 0; i < len; i++) mlen += utf8_put(mapped + mlen, cp[(unsigned char)p[i]]);
                 int id = smap_get(&t->vocab, mapped, mlen);
@@ -973,6 +1074,20 @@ static void bpe_piece(hg_tokenizer *t, const char *p, int len, ids_buf *out)
             }
         }
     }
+    if (len > CACHE_PIECE_MAX) {
+        /* long: BPE on its parts between bytes no merge joins, not cached */
+        int st = 0;
+        if (t->cuttable)
+            for (int i = 1; i < len && !out->oom && !out->too_long; i++) {
+                unsigned u = (unsigned char)p[i - 1], v = (unsigned char)p[i];
+                if (!(t->junction[(u << 8 | v) >> 3] & (1u << (v & 7)))) {
+                    bpe_run(t, p + st, i - st, out); /* (refuses a run over HG_TOK_RUN_MAX) */
+                    st = i;
+                }
+            }
+        if (!out->oom && !out->too_long) bpe_run(t, p + st, len - st, out);
+        return;
+    }
     /* the cache */
     uint64_t h = hash_bytes(p, (size_t)len);
     size_t bucket = h & (CACHE_BUCKETS - 1);
@@ -984,35 +1099,8 @@ static void bpe_piece(hg_tokenizer *t, const char *p, int len, ids_buf *out)
             return;
         }
     pthread_mutex_unlock(&t->lock);
-    int cap = len * 4 + 8;
-    sym *s = malloc(sizeof *s * (size_t)cap);
-    heap_ent *hp = malloc(sizeof *hp * (size_t)cap * 2);
-    if (!s || !hp) {
-        free(s);
-        free(hp);
-        out->oom = 1;
-        return;
-    }
-    int n = init_symbols(t, p, len, s, out), hn = 0;
-    for (int i = 0; i + 1 < n; i++) push_pair(t, hp, &hn, s, i);
-    while (hn) {
-        heap_ent e = heap_pop(hp, &hn);
-        int a = e.pos;
-        if (!s[a].alive || s[a].id != e.a) continue;
-        int b = s[a].next;
-        if (b < 0 || !s[b].alive || s[b].id != e.b) continue;
-        /* merge b into a */
-        s[a].id = e.id;
-        s[a].next = s[b].next;
-        if (s[b].next >= 0) s[s[b].next].prev = a;
-        s[b].alive = 0;
-        if (s[a].prev >= 0) push_pair(t, hp, &hn, s, s[a].prev);
-        push_pair(t, hp, &hn, s, a);
-    }
     int start = out->n;
-    for (int i = n ? 0 : -1; i >= 0; i = s[i].next) ids_push(out, s[i].id);
-    free(s);
-    free(hp);
+    bpe_run(t, p, len, out);
     if (out->oom) return;
     /* remember it */
     pthread_mutex_lock(&t->lock);
@@ -1050,6 +1138,7 @@ typedef struct pipe_ctx {
     hg_tokenizer *t;
     ids_buf *out;
     OnigRegion *region[16];  /* one per stage, reused */
+    OnigMatchParam *mp;      /* the match stack limit (HG_TOK_RUN_MAX) */
     int ok;
 } pipe_ctx;
 
@@ -1128,8 +1217,18 @@ static void split_pieces(pipe_ctx *c, int level, regex_t *re, int invert, int be
     const UChar *s = (const UChar *)p, *end = s + len;
     int prev = 0, last_end = 0, last_match_end = -1;
     while (last_end <= len && c->ok) {
-        int r = onig_search(re, s, end, s + last_end, end, region, ONIG_OPTION_NONE);
-        if (r < 0) break;
+        /* Oniguruma keeps a 32-byte backtrack entry per character a repeat
+         * consumes (\p{L}+ over a run without spaces): the match stack is
+         * limited to HG_TOK_RUN_MAX entries, and a search that needs more
+         * fails the tokenizing with a one-line error (never ids that skip
+         * part of the text) */
+        int r = onig_search_with_param(re, s, end, s + last_end, end, region, ONIG_OPTION_NONE, c->mp);
+        if (r == ONIG_MISMATCH) break;
+        if (r < 0) {
+            c->out->regex_err = r;
+            c->ok = 0;
+            return;
+        }
         int ms = region->beg[0], me = region->end[0];
         if (ms == me && last_match_end == me) { /* skip one character */
             if (last_end >= len) break;
@@ -1157,7 +1256,7 @@ static void run_stage(pipe_ctx *c, int level, const char *p, int len)
     hg_tokenizer *t = c->t;
     if (level == t->n_pre) {
         bpe_piece(t, p, len, c->out);
-        if (c->out->oom) c->ok = 0;
+        if (c->out->oom || c->out->too_long) c->ok = 0;
         return;
     }
     const pretok *pt = &t->pre[level];
@@ -1195,7 +1294,13 @@ static int encode_segment(hg_tokenizer *t, const char *text, int len, ids_buf *o
     }
     pipe_ctx c = {.t = t, .out = out, .ok = 1};
     if (t->n_pre > (int)(sizeof c.region / sizeof c.region[0])) c.ok = 0;
-    else if (len > 0) run_stage(&c, 0, text, len);
+    else if (len > 0) {
+        if (!(c.mp = onig_new_match_param()) || onig_initialize_match_param(c.mp) ||
+            onig_set_match_stack_limit_size_of_match_param(c.mp, HG_TOK_RUN_MAX))
+            out->oom = 1, c.ok = 0;
+        else run_stage(&c, 0, text, len);
+        if (c.mp) onig_free_match_param(c.mp);
+    }
     for (int i = 0; i < (int)(sizeof c.region / sizeof c.region[0]); i++)
         if (c.region[i]) onig_region_free(c.region[i], 1);
     free(norm);
@@ -1288,6 +1393,24 @@ hg_status hg_tokenize(const hg_tokenizer *tc, const char *text, size_t len, int 
     }
     if (ok && seg < n) ok = encode_segment(t, str + seg, n - seg, &seq);
     free(s);
+    if (seq.too_long) {
+        free(seq.v);
+        return hg_fail(err, HG_E_RANGE,
+                       "the text has a run of %d bytes with no possible token boundary (one character repeated?); "
+                       "the limit is %d bytes", seq.too_long, HG_TOK_RUN_MAX);
+    }
+    if (seq.regex_err == ONIGERR_MATCH_STACK_LIMIT_OVER) {
+        free(seq.v);
+        return hg_fail(err, HG_E_RANGE,
+                       "the text has a run of over %d characters that the pre-tokenizer keeps as one piece "
+                       "(no space or punctuation); the limit is %d", HG_TOK_RUN_MAX, HG_TOK_RUN_MAX);
+    }
+    if (seq.regex_err) {
+        UChar m[ONIG_MAX_ERROR_MESSAGE_LEN];
+        onig_error_code_to_str(m, seq.regex_err);
+        free(seq.v);
+        return hg_fail(err, HG_E_RANGE, "the pre-tokenizer's regex failed on this text: %s", (const char *)m);
+    }
     if (!ok || seq.oom) {
         free(seq.v);
         return hg_fail(err, HG_E_NOMEM, "out of memory while tokenizing");
@@ -1340,8 +1463,6 @@ static void bb_put(bytes_buf *b, const char *s, size_t n)
     b->v[b->n] = 0;
 }
 
-static int g_inv[0x200]; /* byte-level code point -> byte, -1 if none */
-static void init_inv(void);
 
 /* Bytes a token decodes to (before UTF-8 repair), appended to b. */
 static void token_bytes(const hg_tokenizer *t, int id, bytes_buf *b)
@@ -1352,8 +1473,7 @@ static void token_bytes(const hg_tokenizer *t, int id, bytes_buf *b)
         bb_put(b, s, (size_t)len);
         return;
     }
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, init_inv);
+    pthread_once(&inv_once, init_inv);
     /* every char in the byte table -> its byte; else the token's own bytes */
     char tmp[256];
     char *out = len <= (int)sizeof tmp ? tmp : malloc((size_t)len);

@@ -16,9 +16,11 @@ E2E_NAME=e2e_remote
 E2E_NEEDS="tmux python3"
 . tests/lib/e2e_tmux.sh
 say() { T send-keys -t e2e -l "$1"; T send-keys -t e2e Enter; }
-# start_server FLAVOR: its port in $PORT (bounded wait)
+# start_server FLAVOR: its port in $PORT (bounded wait).  The server lives as
+# long as this script: the EXIT trap kills it (PIDS), it exits by itself if this
+# shell is gone, and 900 s is only a safety cap, far over any run.
 start_server() {
-  python3 tests/fake_openai_server.py --flavor "$1" --log "$TMP/$1.log" --lifetime 90 > "$TMP/$1.port" 2>>"$TMP/server.err" &
+  python3 tests/fake_openai_server.py --flavor "$1" --log "$TMP/$1.log" --parent $$ --lifetime 900 > "$TMP/$1.port" 2>>"$TMP/server.err" &
   PIDS+=($!)
   local i
   for i in $(seq 50); do PORT=$(head -1 "$TMP/$1.port" 2>/dev/null); [ -n "$PORT" ] && return 0; sleep 0.1; done
@@ -215,6 +217,16 @@ else
   wait_for "EXITED rc=0" 10 >/dev/null || bad "Ctrl-D quits (huginn serve)" "$(screen)"
   T kill-session -t e2e 2>/dev/null
 fi
+
+# the fake servers last the whole test however long it takes (they used to
+# exit after a fixed 90 s, and vanished mid-test on a loaded machine)
+alive=0
+for p in "$PH" "$PP"; do
+  python3 -c 'import sys, urllib.request
+urllib.request.urlopen("http://127.0.0.1:%s/v1/models" % sys.argv[1], timeout=10).read()' "$p" 2>/dev/null && alive=$((alive + 1))
+done
+if [ "$alive" = 2 ]; then ok "the fake servers answer until the end of the test ($SECONDS s)"
+else bad "the fake servers answer until the end of the test ($SECONDS s): $alive of 2" "$(cat "$TMP/server.err")"; fi
 
 echo "---- huginn server:"; echo "${HUGINN_SCREEN:-}"
 echo "---- huginn serve:"; echo "${SERVE_SCREEN:-}"

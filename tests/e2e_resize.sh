@@ -121,7 +121,11 @@ T send-keys -t "$S" Enter
 if wait_re "steps/token · [0-9.]+ tok/s" 60 && wait_for "› Type a message" 10; then ok "a reply to CJK and emoji"
 else bad "a reply to CJK and emoji" "$(screen)"; fi
 sweep "idle" "" 72x22 40x8 20x5 10x3 4x12 1x10 2x2 60x1 300x80 31x12 100x30
-rsz 1 1; sleep 0.3; rsz 100 30
+# 1x1: the pane shows the chat's frame, its one cell blank (ncurses cannot
+# write a one-column screen's bottom-right cell: it sent a stray character)
+if check "idle" 1 1 && [ -z "$(screen | trimmed)" ]; then ok "1x1: the pane is the chat's frame, nothing stray"
+else bad "1x1: the pane is the chat's frame, nothing stray" "${SHOT:-$(screen)}"; fi
+rsz 100 30
 if settled 100 30 && alive 30; then ok "1x1 and back: no crash, the chat answers"; else bad "1x1 and back" "$SHOT"; fi
 
 # 2b. a notice at 50x10 (no room for the gauge): on its own row, right

@@ -2,7 +2,7 @@
 """fake_openai_server.py — a scripted OpenAI-compatible server for the chat
 client's end-to-end test (tests/e2e_remote.sh), on 127.0.0.1 only.
 
-  fake_openai_server.py --flavor huginn|plain [--log FILE] [--lifetime S]
+  fake_openai_server.py --flavor huginn|plain [--log FILE] [--parent PID] [--lifetime S]
 
 Binds port 0 and prints the port on the first line of stdout.  It follows the
 wire contract of `huginn serve` (README, "The chat as a client"):
@@ -22,11 +22,14 @@ The last user message picks a scenario: "[500]" a 500 with an error object,
 "[401]" a 401, "[cut]" the connection closed mid-stream, "[badjson]" a
 malformed chunk, "[slow]" a long slow reply (for Ctrl-C); anything else the
 normal reply.  Every request is logged as one JSON line (path, the
-Authorization header, the body) to --log.  The server exits after
---lifetime seconds (default 120) in any case.
+Authorization header, the body) to --log.  The server lives as long as the
+test that started it: it exits once process --parent PID (the test script) is
+gone or it is no longer that process's child, and in any case after the safety
+cap of --lifetime seconds (default 900); the test's EXIT trap kills it first.
 """
 import argparse
 import json
+import os
 import socket
 import threading
 import time
@@ -35,7 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ap = argparse.ArgumentParser()
 ap.add_argument("--flavor", choices=["huginn", "plain"], required=True)
 ap.add_argument("--log", default=None)
-ap.add_argument("--lifetime", type=float, default=120)
+ap.add_argument("--parent", type=int, default=0)
+ap.add_argument("--lifetime", type=float, default=900)
 args = ap.parse_args()
 HUGINN = args.flavor == "huginn"
 MODEL = "fake-huginn" if HUGINN else "tomg-group-umd/huginn-0125"
@@ -181,5 +185,17 @@ class H(BaseHTTPRequestHandler):
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 print(srv.server_address[1], flush=True)
-threading.Timer(args.lifetime, srv.shutdown).start()
+
+
+def watch():
+    """Shut down when the test is gone (its EXIT trap did not run) or at the cap."""
+    deadline = time.monotonic() + args.lifetime
+    while time.monotonic() < deadline:
+        if args.parent and os.getppid() != args.parent:
+            break
+        time.sleep(0.2)
+    srv.shutdown()
+
+
+threading.Thread(target=watch, daemon=True).start()
 srv.serve_forever()

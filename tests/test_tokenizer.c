@@ -7,7 +7,10 @@
 #include "testutil.h"
 #include "huginn.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void run_golden(const char *tok_path, const char *golden_path)
@@ -472,6 +475,315 @@ static void test_fifo(void **state)
     rmdir(dir);
 }
 
+/* ----------------------------------------------- long pieces (bpe_piece) */
+
+/* An independent BPE for the checks below: the merges of a tokenizer.json
+ * in a small hash map, then the textbook loop (merge the leftmost pair of
+ * lowest rank, rescanning the whole piece each time: quadratic, fine for a
+ * few thousand bytes). */
+typedef struct ref_bpe {
+    cJSON *root, *vocab;
+    uint64_t *key;
+    int *rank, *merged, cap;
+    int byte_id[256];
+} ref_bpe;
+
+static uint64_t ref_key(int a, int b) { return ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1; }
+
+static int ref_id(const ref_bpe *r, const char *s)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->vocab, s);
+    return v ? v->valueint : -1;
+}
+
+static void ref_load(ref_bpe *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->root = tu_read_json(path);
+    assert_non_null(r->root);
+    const cJSON *model = cJSON_GetObjectItem(r->root, "model");
+    r->vocab = cJSON_GetObjectItem(model, "vocab");
+    const cJSON *merges = cJSON_GetObjectItem(model, "merges");
+    r->cap = 1;
+    while (r->cap < 4 * cJSON_GetArraySize(merges)) r->cap *= 2;
+    r->key = calloc((size_t)r->cap, sizeof *r->key);
+    r->rank = calloc((size_t)r->cap, sizeof *r->rank);
+    r->merged = calloc((size_t)r->cap, sizeof *r->merged);
+    int rank = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, merges)
+    {
+        char a[256], b[256], ab[512];
+        if (cJSON_IsString(m)) {
+            const char *sp = strchr(m->valuestring, ' ');
+            snprintf(a, sizeof a, "%.*s", (int)(sp - m->valuestring), m->valuestring);
+            snprintf(b, sizeof b, "%s", sp + 1);
+        } else {
+            snprintf(a, sizeof a, "%s", cJSON_GetArrayItem(m, 0)->valuestring);
+            snprintf(b, sizeof b, "%s", cJSON_GetArrayItem(m, 1)->valuestring);
+        }
+        snprintf(ab, sizeof ab, "%s%s", a, b);
+        uint64_t k = ref_key(ref_id(r, a), ref_id(r, b));
+        size_t j = (size_t)(k * 0x9E3779B97F4A7C15ull >> 20) & (size_t)(r->cap - 1);
+        while (r->key[j] && r->key[j] != k) j = (j + 1) & (size_t)(r->cap - 1);
+        if (!r->key[j]) { /* the first of duplicate merges wins */
+            r->key[j] = k;
+            r->rank[j] = rank;
+            r->merged[j] = ref_id(r, ab);
+        }
+        rank++;
+    }
+    /* the GPT-2 byte-level table, written out again here */
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        int cp = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174 ? b : 256 + n++;
+        char u[4] = {0};
+        if (cp < 0x80) u[0] = (char)cp;
+        else u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3F));
+        r->byte_id[b] = ref_id(r, u);
+    }
+}
+
+static int ref_lookup(const ref_bpe *r, int a, int b, int *merged)
+{
+    uint64_t k = ref_key(a, b);
+    size_t j = (size_t)(k * 0x9E3779B97F4A7C15ull >> 20) & (size_t)(r->cap - 1);
+    while (r->key[j]) {
+        if (r->key[j] == k) {
+            *merged = r->merged[j];
+            return r->rank[j];
+        }
+        j = (j + 1) & (size_t)(r->cap - 1);
+    }
+    return -1;
+}
+
+/* The ids of one pre-token p[0, n). */
+static int ref_encode(const ref_bpe *r, const char *p, int n, int32_t *ids)
+{
+    for (int i = 0; i < n; i++) ids[i] = r->byte_id[(unsigned char)p[i]];
+    for (;;) {
+        int best = -1, best_rank = 0, best_id = 0;
+        for (int i = 0; i + 1 < n; i++) {
+            int m, rk = ref_lookup(r, ids[i], ids[i + 1], &m);
+            if (rk >= 0 && (best < 0 || rk < best_rank)) best = i, best_rank = rk, best_id = m;
+        }
+        if (best < 0) return n;
+        ids[best] = best_id;
+        memmove(ids + best + 1, ids + best + 2, sizeof *ids * (size_t)(n - best - 2));
+        n--;
+    }
+}
+
+static void ref_free(ref_bpe *r)
+{
+    cJSON_Delete(r->root);
+    free(r->key);
+    free(r->rank);
+    free(r->merged);
+}
+
+static uint64_t g_rng = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)g_rng;
+}
+
+/* Random letters (one pre-token however long), random CJK (3 bytes each),
+ * one letter repeated, mixed runs: pieces longer than the piece cache's
+ * limit, which BPE cuts where no merge joins two bytes; the ids must be
+ * those of the textbook BPE on the whole piece. */
+static void test_long_pieces_exact(void **state)
+{
+    (void)state;
+    const char *path = HG_FIXTURES "/demo-huginn/tokenizer.json";
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load(path, &t, &e), HG_OK);
+    ref_bpe r;
+    ref_load(&r, path);
+    static char text[16384];
+    static int32_t want[16384];
+    for (int kind = 0; kind < 5; kind++)
+        for (int len = 200; len <= 4000; len = len * 3 / 2) {
+            int n = 0;
+            while (n < len) {
+                if (kind == 0) text[n++] = (char)('a' + rnd() % 26);
+                else if (kind == 1) { /* U+4E00..U+9FFF */
+                    int cp = 0x4E00 + (int)(rnd() % 0x5200);
+                    text[n++] = (char)(0xE0 | cp >> 12);
+                    text[n++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                    text[n++] = (char)(0x80 | (cp & 0x3F));
+                } else if (kind == 2) text[n++] = 'a';
+                else if (kind == 3) text[n++] = "etaoinshrdlu"[rnd() % 12]; /* common letters: more merges */
+                else text[n++] = (char)('a' + rnd() % 3);
+            }
+            text[n] = 0;
+            int nw = ref_encode(&r, text, n, want);
+            int32_t *ids;
+            int nid;
+            assert_int_equal(hg_tokenize(t, text, (size_t)n, 0, &ids, &nid, &e), HG_OK);
+            if (nid != nw || memcmp(ids, want, sizeof *ids * (size_t)nw))
+                fail_msg("kind %d, %d bytes: %d ids, the textbook BPE %d (or different ids)", kind, n, nid, nw);
+            free(ids);
+        }
+    ref_free(&r);
+    hg_tokenizer_free(t);
+}
+
+/* Peak RSS growth (KiB) and milliseconds of hg_tokenize in a child process
+ * (ru_maxrss there counts from the fork); its status in *st. */
+static long child_tokenize(hg_tokenizer *t, const char *text, size_t len, hg_status *st, long *ms, int *nid)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rusage ru0, ru1;
+        getrusage(RUSAGE_SELF, &ru0);
+        int32_t *ids;
+        int n = 0;
+        hg_err e;
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        hg_status s = hg_tokenize(t, text, len, 0, &ids, &n, &e);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        getrusage(RUSAGE_SELF, &ru1);
+        long r[4] = {s, ru1.ru_maxrss - ru0.ru_maxrss, n,
+                     (long)((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000)};
+        if (write(fd[1], r, sizeof r) != (ssize_t)sizeof r) _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    long r[4] = {-1, 0, 0, 0};
+    assert_int_equal(read(fd[0], r, sizeof r), (ssize_t)sizeof r);
+    close(fd[0]);
+    int wst;
+    waitpid(pid, &wst, 0);
+    *st = (hg_status)r[0];
+    *ms = r[3];
+    *nid = (int)r[2];
+    return r[1];
+}
+
+/* Tokenizing 8 MiB with no split point took ~32x the text in memory: the
+ * regex's backtrack stack (32 bytes a letter of \p{L}+) and BPE's heap over
+ * the one piece.  Now: such a text is refused with one line, at once, in
+ * bounded memory; 8 MiB of runs of 10^6 letters (or 10^5 CJK characters)
+ * between spaces is tokenized in a few times its size. */
+static void test_long_piece_memory(void **state)
+{
+    (void)state;
+    int asan = 0;
+#if defined(__SANITIZE_ADDRESS__)
+    asan = 1; /* ASan's quarantine and shadow make RSS meaningless */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    asan = 1;
+#endif
+#endif
+    hg_tokenizer *t;
+    hg_err e;
+    assert_int_equal(hg_tokenizer_load(HG_FIXTURES "/demo-huginn/tokenizer.json", &t, &e), HG_OK);
+    const size_t len = 8u << 20;
+    char *text = malloc(len + 1);
+    for (int kind = 0; kind < 3; kind++) {
+        for (size_t i = 0; i < len;) {
+            if (kind == 2 && i + 3 <= len) {
+                int cp = 0x4E00 + (int)(rnd() % 0x5200);
+                text[i++] = (char)(0xE0 | cp >> 12);
+                text[i++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                text[i++] = (char)(0x80 | (cp & 0x3F));
+                if (i % 300000 < 3 && i + 1 < len) text[i++] = ' ';
+            } else {
+                text[i] = (char)('a' + rnd() % 26);
+                if (kind == 1 && i % 1000000 == 999999) text[i] = ' ';
+                i++;
+            }
+        }
+        text[len] = 0;
+        hg_status st;
+        long ms;
+        int nid;
+        long kib = child_tokenize(t, text, len, &st, &ms, &nid);
+        double factor = (double)kib * 1024 / (double)len;
+        static const char *names[] = {"8 MiB of letters, no space", "8 MiB of 10^6-letter runs",
+                                      "8 MiB of 10^5-character CJK runs"};
+        printf("%s: status %d, %d ids, peak RSS +%ld KiB (%.1fx the text), %ld ms\n", names[kind], st, nid, kib,
+               factor, ms);
+        if (kind == 0) {
+            assert_int_equal(st, HG_E_RANGE);
+            assert_int_equal(hg_tokenize(t, text, len, 0, &(int32_t *){NULL}, &nid, &e), HG_E_RANGE);
+            assert_non_null(strstr(e.msg, "no space or punctuation"));
+            if (!asan && kib > 48 * 1024) fail_msg("refusing it took %ld KiB", kib);
+        } else {
+            assert_int_equal(st, HG_OK);
+            if (!asan && factor > 12) fail_msg("%s took %.1fx its size in memory", names[kind], factor);
+        }
+    }
+    free(text);
+    hg_tokenizer_free(t);
+}
+
+/* A byte-level tokenizer with no regex whose one merge joins "a a": a run of
+ * 'a' cannot be cut.  Over HG_TOK_RUN_MAX bytes it is refused with one line;
+ * 10^6 of them give 500000 "aa".  Through the demo tokenizer (whose regex
+ * keeps letters together) the same run is refused by the regex limit. */
+static void test_long_run_limit(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/huginn-tok-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {", f);
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        int cp = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174 ? b : 256 + n++;
+        if (cp == '"' || cp == '\\') fprintf(f, "\"\\%c\": %d, ", cp, b);
+        else if (cp < 0x80) fprintf(f, "\"%c\": %d, ", cp, b);
+        else fprintf(f, "\"\\u%04x\": %d, ", cp, b);
+    }
+    fputs("\"aa\": 256}, \"merges\": [\"a a\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
+          " \"use_regex\": false}, \"decoder\": {\"type\": \"ByteLevel\"}}", f);
+    fclose(f);
+    hg_tokenizer *t, *demo;
+    hg_err e;
+    if (hg_tokenizer_load(path, &t, &e)) fail_msg("%s", e.msg);
+    unlink(path);
+    assert_int_equal(hg_tokenizer_load(HG_FIXTURES "/demo-huginn/tokenizer.json", &demo, &e), HG_OK);
+    size_t big = (size_t)HG_TOK_RUN_MAX + 1;
+    char *text = malloc(big + 1);
+    memset(text, 'a', big);
+    text[big] = 0;
+    int32_t *ids;
+    int nid;
+    assert_int_equal(hg_tokenize(t, text, big, 0, &ids, &nid, &e), HG_E_RANGE);
+    assert_null(ids);
+    assert_non_null(strstr(e.msg, "no possible token boundary"));
+    assert_null(strchr(e.msg, '\n'));
+    assert_int_equal(hg_tokenize(demo, text, big, 0, &ids, &nid, &e), HG_E_RANGE);
+    assert_non_null(strstr(e.msg, "no space or punctuation"));
+    assert_null(strchr(e.msg, '\n'));
+    assert_int_equal(hg_tokenize(t, text, 1000000, 0, &ids, &nid, &e), HG_OK);
+    assert_int_equal(nid, 500000);
+    for (int i = 0; i < nid; i++) assert_int_equal(ids[i], 256);
+    free(ids);
+    /* 'b' ends every run (no merge joins a and b): cut there, each run fine */
+    for (size_t i = 999; i < big; i += 1000) text[i] = 'b';
+    assert_int_equal(hg_tokenize(t, text, big, 0, &ids, &nid, &e), HG_OK);
+    char *back;
+    assert_int_equal(hg_detokenize(t, ids, nid, 0, &back, &e), HG_OK);
+    assert_string_equal(back, text);
+    free(back);
+    free(ids);
+    free(text);
+    hg_tokenizer_free(t);
+    hg_tokenizer_free(demo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,7 +793,8 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),      cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_normalizers),       cmocka_unit_test(test_broken_files),
         cmocka_unit_test(test_chat_cut_utf8),     cmocka_unit_test(test_huge_numbers),
-        cmocka_unit_test(test_fifo),
+        cmocka_unit_test(test_fifo),              cmocka_unit_test(test_long_pieces_exact),
+        cmocka_unit_test(test_long_piece_memory), cmocka_unit_test(test_long_run_limit),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * widget drawn over another (welcome over the separator, gauge over the
  * notice), the transcript rewrapped without losing a character, the cursor
  * on its character however long the input, the help overlay shown and its
- * descriptions wrapped, never cut.  Run under ASan by make test-sanitize. */
+ * descriptions wrapped, never cut; on one column the bottom-right cell left
+ * blank (curses cannot write it there).  Run under ASan by make test-sanitize. */
 #include "testutil.h"
 #include <locale.h>
 #include <math.h>
@@ -93,10 +94,21 @@ static void status_prefix(int w, char *out)
     snprintf(out, 16, " %.*s", n > 0 ? n : 0, "demo-huginn");
 }
 
+/* On one column the bottom-right cell must stay blank: ncurses cannot write
+ * it there (it writes the cell to its left and inserts; with no column to
+ * the left it sends a character from outside its line: a stray ⎽ at 1x1). */
+static void check_corner(const ui_canvas *c, const char *what)
+{
+    if (c->w != 1) return;
+    uint32_t ch = c->cells[(c->h - 1) * c->w].ch;
+    if (ch != ' ' && ch != 0) fail_msg("%s at %dx%d: U+%04X drawn in the bottom-right cell of one column", what, c->w, c->h, ch);
+}
+
 static void draw(ui_canvas *c, int w, int h, ua_app *a, ug_gauge *g, tui_view *v)
 {
     assert_int_equal(cv_init(c, w, h), 0);
     tui_draw(c, a, g, v);
+    check_corner(c, v->help ? "help" : v->browse ? "browse" : v->show_notice ? "notice" : "chat");
 }
 
 /* Every size, an empty chat and one with a transcript: the input line on
@@ -122,6 +134,10 @@ static void test_every_size_layout(void **st)
                 for (int y = 0; y < h; y++) {
                     row_text(&c, y, b, sizeof b);
                     if (starts_with(b, "›")) in_row = y;
+                }
+                if (w == 1 && h == 1) { /* its one cell is the corner left blank */
+                    if (c.cur_y != 0 || c.cur_x != 0) fail_msg("1x1: cursor at %d,%d", c.cur_x, c.cur_y);
+                    continue;
                 }
                 if (in_row < 0 || (h == 1 && in_row != 0) || (h > 1 && in_row > h - 2))
                     fail_msg("%dx%d (transcript %d): the input line is at row %d", w, h, tr, in_row);
@@ -374,6 +390,31 @@ static void test_browse_every_size(void **st)
     ss_free(&a.ss);
 }
 
+/* One column (and one row), in every state: the notice shown, the help,
+ * browse with the heatmap, a reply streaming: the bottom-right cell blank
+ * (draw checks it), nothing written outside the canvas (ASan). */
+static void test_one_column(void **st)
+{
+    (void)st;
+    ug_gauge g;
+    ug_init(&g);
+    for (int k = 0; k < 40; k++) ug_token(&g, 5 + k % 20, 32);
+    for (int state = 0; state < 6; state++) {
+        ua_app a;
+        app_init(&a, state > 0);
+        ua_notice(&a, 1, "NOTICE-XYZ steps 33");
+        a.streaming = state == 5;
+        tui_view v = {.sel_msg = -1, .sel_tok = -1, .input = state == 4 ? "typed" : "", .input_point = 0,
+                      .show_notice = state == 2, .help = state == 3};
+        if (state == 4) v.sel_msg = 1, v.sel_tok = 0, v.browse = 1, v.heatmap = 1;
+        ui_canvas c = {0};
+        for (int h = 1; h <= MAXH; h++) draw(&c, 1, h, &a, &g, &v);
+        for (int w = 1; w <= MAXW; w++) draw(&c, w, 1, &a, &g, &v);
+        cv_free(&c);
+        ss_free(&a.ss);
+    }
+}
+
 int main(void)
 {
     setlocale(LC_ALL, "C.UTF-8");
@@ -381,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_every_size_layout), cmocka_unit_test(test_notice_never_covered),
         cmocka_unit_test(test_transcript_rewrapped), cmocka_unit_test(test_long_input_cursor),
         cmocka_unit_test(test_help_every_size), cmocka_unit_test(test_browse_every_size),
+        cmocka_unit_test(test_one_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

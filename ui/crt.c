@@ -193,8 +193,15 @@ void crt_flush(const ui_canvas *c)
             int r = cell->role < R_COUNT ? cell->role : 0;
             int pair = role_pair[r];
             setcchar(&cc, wc, role_attr[r], 0, &pair);
-            /* the bottom-right cell cannot be written without scrolling */
-            if (y == LINES - 1 && x == COLS - 1) { mvins_wch(y, x, &cc); continue; }
+            /* the bottom-right cell cannot be written without scrolling: it is
+             * inserted (curses writes the cell to its left, then inserts);
+             * on one column there is no cell to its left and ncurses would send
+             * a character from outside its line, so it is left blank
+             * (tui_draw draws nothing there) */
+            if (y == LINES - 1 && x == COLS - 1) {
+                if (COLS > 1) mvins_wch(y, x, &cc);
+                continue;
+            }
             mvadd_wch(y, x, &cc);
         }
     }

@@ -390,6 +390,13 @@ void tui_draw(ui_canvas *c, ua_app *a, const ug_gauge *g, tui_view *v)
         cv_puts(c, ny, 1, w, a->notice, a->notice_is_error ? R_ERROR : R_NOTICE);
     }
     if (v->help) draw_help(c, w, h, v);
+    /* A one-column screen's bottom-right cell stays blank.  curses writes a
+     * bottom-right cell (without scrolling) by writing the cell to its left
+     * and inserting before it; with no column to its left ncurses sends a
+     * character read from outside its line instead (a stray ⎽ or other
+     * line-drawing glyph, or nothing).  crt_flush never writes that cell, and
+     * the frame says what the screen shows. */
+    if (w == 1) cv_fill(c, h - 1, 0, 1, ' ', R_NORMAL);
 }
 
 static void draw_transcript(ui_canvas *c, int w, int vh, const ua_app *a, tui_view *v, int heat_max)
