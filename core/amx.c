@@ -88,8 +88,8 @@ __attribute__((always_inline)) AMX static inline __m512i q8_0_block_bf16(const v
 __attribute__((always_inline)) AMX static inline __m512i q4_block_bf16(const void *blk)
 {
     const hg_block_q4 *b = blk;
-    __m512 d = _mm512_set1_ps(_cvtsh_ss((unsigned short)((b->dz & 0xfffu) << 3)) * 0x1p-8f);
-    __m512i z = _mm512_set1_epi32(b->dz >> 12);
+    __m512 d = _mm512_set1_ps(_cvtsh_ss(hg_q4_f16(b->dz)) * 0x1p-8f);
+    __m512i z = _mm512_set1_epi32(hg_q4_z(b->dz));
     __m128i v = _mm_loadu_si128((const __m128i *)b->qs), m = _mm_set1_epi8(15);
     __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(v, m)), z));
     __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(v, 4), m)), z));

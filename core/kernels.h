@@ -171,7 +171,9 @@ float hg_bf16_to_f32(uint16_t h);
 uint16_t hg_f32_to_f16(float f);     /* IEEE half, round to nearest even */
 float hg_f16_to_f32(uint16_t h);
 /* The scale d and zero point z of a q4 block. */
-static inline float hg_q4_d(uint16_t dz) { return hg_f16_to_f32((uint16_t)((dz & 0xfffu) << 3)) * 0x1p-8f; }
+/* the f16 bits of d / 2^-8 (d = that f16 times 2^-8) and z of a q4 block */
+static inline uint16_t hg_q4_f16(uint16_t dz) { return (uint16_t)((dz & 0xfffu) << 3); }
+static inline float hg_q4_d(uint16_t dz) { return hg_f16_to_f32(hg_q4_f16(dz)) * 0x1p-8f; }
 static inline int hg_q4_z(uint16_t dz) { return dz >> 12; }
 
 /* The plain C row kernels, shared by variants without their own. */

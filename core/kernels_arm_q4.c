@@ -19,7 +19,7 @@
 
 static inline float q4_d_neon(uint16_t dz)
 {
-    uint16_t h = (uint16_t)((dz & 0xfffu) << 3);
+    uint16_t h = hg_q4_f16(dz);
     __fp16 f;
     memcpy(&f, &h, 2);
     return (float)f * 0x1p-8f;

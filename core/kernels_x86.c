@@ -302,7 +302,7 @@ AVX2 static inline __m256i q4_unpack_avx2(const uint8_t *qs)
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 }
 
-AVX2 static inline float q4_d_avx2(uint16_t dz) { return _cvtsh_ss((unsigned short)((dz & 0xfffu) << 3)) * 0x1p-8f; }
+AVX2 static inline float q4_d_avx2(uint16_t dz) { return _cvtsh_ss(hg_q4_f16(dz)) * 0x1p-8f; }
 
 /* nt (1..4) inputs at once: each block of w unpacked once for all of them. */
 __attribute__((always_inline)) AVX2 static inline void q4_rows_nt_avx2(float *Y, int ldy, const hg_block_q4 *w,
@@ -342,8 +342,8 @@ __attribute__((always_inline)) AVX2 static inline void q4_rows2_nt_avx2(float *Y
         prefetch_tile_row(w1, (size_t)b * sizeof(hg_block_q4), rb, 2);
         __m256i u0 = q4_unpack_avx2(w0[b].qs), u1 = q4_unpack_avx2(w1[b].qs);
         unsigned dz0 = w0[b].dz, dz1 = w1[b].dz;
-        /* d = f16 bits (dz & 0xfff) << 3, times 2^-8 (as q4_d_avx2); z = dz >> 12 */
-        __m128 d01 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)(((dz0 & 0xfffu) << 3) | ((dz1 & 0xfffu) << 19)))),
+        /* d = the f16 hg_q4_f16 times 2^-8 (as q4_d_avx2); z = dz >> 12 */
+        __m128 d01 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)(hg_q4_f16(dz0) | (unsigned)hg_q4_f16(dz1) << 16))),
                                 _mm_set1_ps(0x1p-8f));
         __m128 z01 = _mm_cvtepi32_ps(_mm_set_epi32(0, 0, (int)(dz1 >> 12), (int)(dz0 >> 12)));
         __m128 dz = _mm_mul_ps(d01, z01);
@@ -966,7 +966,7 @@ __attribute__((always_inline)) AVX512VNNI static inline __m512i vnni_load_w2(con
     q = _mm512_shuffle_i64x2(q, q, _MM_SHUFFLE(3, 1, 2, 0));
     __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(dz0 >> 12))),
                                    _mm256_set1_epi8((char)(dz1 >> 12)), 1);
-    unsigned d2 = ((dz0 & 0xfffu) << 3) | ((dz1 & 0xfffu) << 19);
+    unsigned d2 = hg_q4_f16(dz0) | (unsigned)hg_q4_f16(dz1) << 16;
     *dw = _mm512_mul_ps(_mm512_permutexvar_ps(pair, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2)))),
                         _mm512_set1_ps(0x1p-8f));
     return _mm512_sub_epi8(q, z);
